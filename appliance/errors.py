@@ -1,0 +1,122 @@
+"""The exception tree of countertop.
+
+Every error a person can meet says what was wrong and what to do. Library exceptions are
+translated at the adapter (``raise X(...) from exc``); builtins are never shadowed::
+
+    CountertopError
+    ├── ConfigError (ValueError)            bad config file, secrets or command-line input
+    │   └── AmountError                     an amount that is not a valid sum of money
+    ├── JournalError                        the journal database cannot be used
+    │   ├── IllegalTransition (RuntimeError) a state change the state machine forbids (a bug)
+    │   └── NotFound (LookupError)           no transaction matches the reference given
+    ├── HostError                           talking to the acquirer failed
+    │   ├── NotSent                          the request never left the terminal (safe to retry/store)
+    │   ├── NoResponse                       the request was sent; the outcome is unknown (reverse it)
+    │   │   └── MacError                     the response failed MAC verification (treated as none)
+    │   ├── ProtocolError                    a frame could not be decoded or failed validation
+    │   └── KeyCheckError                    a key's check value did not match
+    ├── DeviceError                         a hardware port failed
+    │   ├── CardReadError                    the card could not be read (reason for a person)
+    │   │   ├── ReadCancelled                the operator cancelled the read
+    │   │   └── ReadTimeout                  no card was presented in time
+    │   ├── ReaderOffline                    the reader is unplugged or absent
+    │   └── PrinterError                     the printer cannot print now (status says why)
+    └── Refused                             a business rule refused the operation (limits, state)
+        ├── ReversalOwed                     a reversal must be delivered before new financial requests
+        └── LimitRefused                     an offline limit refused the payment (which, by how much)
+"""
+
+from __future__ import annotations
+
+
+class CountertopError(Exception):
+    """Root of every error countertop raises on purpose."""
+
+
+class ConfigError(CountertopError, ValueError):
+    """A config file, secret or command-line value is invalid."""
+
+
+class AmountError(ConfigError):
+    """An amount is not a valid sum of money in the configured currency."""
+
+
+class JournalError(CountertopError):
+    """The journal database cannot be opened, migrated or written."""
+
+
+class IllegalTransition(JournalError, RuntimeError):
+    """A transaction state change that the state machine does not allow (always a bug)."""
+
+
+class NotFound(JournalError, LookupError):
+    """No journal entry matches the reference given."""
+
+
+class HostError(CountertopError):
+    """Talking to the acquirer host failed."""
+
+
+class NotSent(HostError):
+    """The request never left the terminal: the host cannot have acted on it."""
+
+
+class NoResponse(HostError):
+    """The request was (or may have been) sent and no valid answer came: the outcome is unknown."""
+
+
+class MacError(NoResponse):
+    """A response failed MAC verification; it is treated exactly like no response."""
+
+
+class ProtocolError(HostError):
+    """A frame could not be decoded, or its fields failed content/length validation."""
+
+
+class KeyCheckError(HostError):
+    """A cryptographic key's check value did not match the expected one."""
+
+
+class DeviceError(CountertopError):
+    """A device port (reader, printer, indicators) failed."""
+
+
+class CardReadError(DeviceError):
+    """The card could not be read; ``str(exc)`` is a reason a person understands."""
+
+
+class ReadCancelled(CardReadError):
+    """The card read was cancelled by the operator."""
+
+
+class ReadTimeout(CardReadError):
+    """No card was presented before the timeout."""
+
+
+class ReaderOffline(DeviceError):
+    """The card reader is unplugged or absent; card payments are refused until it returns."""
+
+
+class PrinterError(DeviceError):
+    """The printer cannot print now; ``status`` says why (paper out, cover open, offline)."""
+
+    def __init__(self, message: str, status: object | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Refused(CountertopError):
+    """A business rule refused the operation; the message says which rule and why."""
+
+
+class ReversalOwed(Refused):
+    """A reversal is still owed to the host and must be delivered before a new financial request."""
+
+
+class LimitRefused(Refused):
+    """An offline limit refused the payment; the message names the limit and the excess."""
+
+    def __init__(self, message: str, limit: str, excess: int | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.excess = excess

@@ -1,0 +1,154 @@
+"""Dialect-neutral host requests and responses: what the services say to the acquirer.
+
+A dialect (``appliance/host/dialects``) maps these to and from ISO 8583 field dicts; the
+services never see field numbers. Times are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class MessageKind(StrEnum):
+    """Every message the terminal originates."""
+
+    SIGN_ON = "sign_on"  # 0800, network management code 001
+    ECHO = "echo"  # 0800, network management code 301
+    SALE = "sale"  # 0200, processing code 000000
+    VOID = "void"  # 0200, processing code 020000 (iso87) / 200000 (cup)
+    REFUND = "refund"  # 0200 200000 (iso87) / 0220 (cup)
+    REVERSAL = "reversal"  # 0400 (0401 repeat), original STAN
+    ADVICE = "advice"  # 0220 (0221 repeat): a payment stored offline
+    SETTLEMENT = "settlement"  # 0500 with batch totals
+    BATCH_UPLOAD = "batch_upload"  # 0320, one transaction of the batch
+
+
+# Response codes that acknowledge a reversal: approved, invalid transaction, unable to locate.
+REVERSAL_ACK_CODES = frozenset({"00", "12", "25"})
+
+
+@dataclass(frozen=True)
+class CardFields:
+    """Card data carried in a financial request. Holds the full PAN: never log it."""
+
+    pan: str
+    expiry: str  # YYMM
+    track2: str | None = None
+    emv_data: bytes = b""
+    entry_mode: str = "07"
+    pan_sequence: str | None = None
+
+    def __repr__(self) -> str:
+        return f"CardFields(pan={self.pan[:6]}…{self.pan[-4:]})"
+
+
+@dataclass(frozen=True)
+class OriginalRef:
+    """The transaction a void, refund, reversal or upload refers to."""
+
+    kind: MessageKind
+    stan: int
+    transmitted_at: datetime
+    amount: int
+    rrn: str | None = None
+    auth_code: str | None = None
+    batch: int | None = None
+
+
+@dataclass(frozen=True)
+class SettlementTotals:
+    """Batch totals sent in the 0500 (voided sales excluded)."""
+
+    sale_count: int
+    sale_amount: int
+    refund_count: int
+    refund_amount: int
+
+
+@dataclass(frozen=True)
+class HostRequest:
+    """One request to the acquirer. ``(tid, stan, transmitted_at)`` is its idempotency key.
+
+    ``transmitted_at`` is fixed when the request is first journaled and reused on every repeat
+    (0401/0221), so the host recognises a repeat instead of acting twice.
+    """
+
+    kind: MessageKind
+    tid: str
+    mid: str
+    stan: int
+    transmitted_at: datetime
+    repeat: bool = False
+    amount: int | None = None
+    currency: str = "156"  # ISO 4217 numeric
+    card: CardFields | None = None
+    original: OriginalRef | None = None
+    batch: int | None = None
+    totals: SettlementTotals | None = None
+    operator: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkingKeys:
+    """Working keys from a sign-on, each encrypted under the TMK, with its check value (hex)."""
+
+    pik: bytes
+    pik_kcv: str
+    mak: bytes
+    mak_kcv: str
+
+
+@dataclass(frozen=True)
+class HostResponse:
+    """One answer from the acquirer, already MAC-verified and content-validated."""
+
+    kind: MessageKind
+    tid: str
+    stan: int
+    response_code: str
+    rrn: str | None = None
+    auth_code: str | None = None
+    host_time: datetime | None = None
+    working_keys: WorkingKeys | None = None
+    batch: int | None = None
+    settlement_balanced: bool | None = None
+
+    @property
+    def approved(self) -> bool:
+        """True when the response code is 00."""
+        return self.response_code == "00"
+
+
+# Plain-words meaning of the response codes the terminal shows (en, zh_CN).
+RESPONSE_TEXT: dict[str, tuple[str, str]] = {
+    "00": ("Approved", "交易成功"),
+    "01": ("Refer to card issuer", "请持卡人与发卡行联系"),
+    "03": ("Invalid merchant", "无效商户"),
+    "05": ("Do not honour", "发卡行拒绝"),
+    "12": ("Invalid transaction", "无效交易"),
+    "13": ("Invalid amount", "无效金额"),
+    "14": ("Invalid card number", "无效卡号"),
+    "25": ("Original transaction not found", "找不到原始交易"),
+    "30": ("Format error", "格式错误"),
+    "41": ("Lost card", "挂失卡"),
+    "43": ("Stolen card", "被窃卡"),
+    "51": ("Insufficient funds", "余额不足"),
+    "54": ("Expired card", "过期卡"),
+    "55": ("Incorrect PIN", "密码错误"),
+    "57": ("Transaction not permitted to cardholder", "不允许持卡人进行的交易"),
+    "61": ("Exceeds withdrawal amount limit", "超出金额限制"),
+    "64": ("Original amount incorrect", "原始金额错误"),
+    "91": ("Issuer unavailable", "发卡行不能操作"),
+    "94": ("Duplicate transmission", "重复交易"),
+    "95": ("Reconcile error", "对账不平"),
+    "96": ("System malfunction", "系统故障"),
+    "A0": ("MAC verification failed", "MAC校验错"),
+}
+
+
+def response_text(code: str, lang: str = "en") -> str:
+    """The plain-words meaning of a response code in ``lang`` ("en" or "zh_CN")."""
+    en, zh = RESPONSE_TEXT.get(code, (f"Declined (code {code})", f"交易失败（代码 {code}）"))
+    return zh if lang.startswith("zh") else en

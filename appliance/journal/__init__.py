@@ -1,0 +1,1 @@
+"""The durable journal: SQLite (WAL, synchronous=FULL), migrations, unit of work."""

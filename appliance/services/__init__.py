@@ -1,0 +1,1 @@
+"""Use cases: sign-on, sale, void, refund, forward, settle, reprint. They take ports by injection."""

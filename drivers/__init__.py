@@ -1,0 +1,1 @@
+"""Device ports, each with a real implementation and a simulating mock."""

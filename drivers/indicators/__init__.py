@@ -1,0 +1,1 @@
+"""Status LEDs and buzzer port (``base``), gpiozero implementation (MockFactory in tests)."""

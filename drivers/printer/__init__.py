@@ -1,0 +1,1 @@
+"""Receipt printer port (``base``), python-escpos connections and a simulating mock."""

@@ -1,0 +1,1 @@
+"""Contactless card reader port (``base``), nfcpy implementation and APDU-level mock."""
