@@ -27,9 +27,7 @@ COMMAND_MODULES: list[str] = [
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every registered command."""
-    parser = argparse.ArgumentParser(
-        prog="countertop", description="Countertop payment terminal."
-    )
+    parser = argparse.ArgumentParser(prog="countertop", description="Countertop payment terminal.")
     parser.add_argument("--version", action="version", version=f"countertop {__version__}")
     parser.add_argument(
         "--config",
