@@ -27,9 +27,7 @@ COMMAND_MODULES: list[str] = [
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every registered command."""
-    parser = argparse.ArgumentParser(
-        prog="countertop", description="Countertop payment terminal."
-    )
+    parser = argparse.ArgumentParser(prog="countertop", description="Countertop payment terminal.")
     parser.add_argument("--version", action="version", version=f"countertop {__version__}")
     parser.add_argument(
         "--config",
@@ -42,10 +40,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _split_config(argv: list[str]) -> tuple[list[str], str | None]:
+    """Take ``--config PATH`` from anywhere on the line (before or after the command)."""
+    rest, config = [], None
+    it = iter(argv)
+    for arg in it:
+        if arg == "--config":
+            config = next(it, None)
+            if config is None:
+                raise SystemExit("countertop: --config needs a PATH")
+        elif arg.startswith("--config="):
+            config = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+    return rest, config
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; errors become one clear line on stderr and an exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    rest, config = _split_config(list(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(rest)
+    if config is not None:
+        args.config = config
     try:
         return int(args.func(args) or 0)
     except ConfigError as exc:

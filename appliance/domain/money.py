@@ -84,7 +84,9 @@ def parse_amount(text: str, cur: Currency) -> int:
     if minor == 0:
         raise AmountError("amount must be greater than zero")
     if len(str(minor)) > MAX_DIGITS:
-        raise AmountError(f"amount {raw!r} is too large: at most {MAX_DIGITS} digits in minor units")
+        raise AmountError(
+            f"amount {raw!r} is too large: at most {MAX_DIGITS} digits in minor units"
+        )
     return minor
 
 
