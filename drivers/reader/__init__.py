@@ -30,6 +30,4 @@ def make_reader(
         from drivers.reader.mock import MockReader
 
         return MockReader(mock_card, cards_dir=cards_dir)
-    raise ConfigError(
-        f"unknown reader backend {backend!r} (choose one of: {', '.join(BACKENDS)})"
-    )
+    raise ConfigError(f"unknown reader backend {backend!r} (choose one of: {', '.join(BACKENDS)})")

@@ -73,7 +73,7 @@ class NfcReader:
                 self._clf = self._factory(self.device)
                 log.info("card reader opened on %s", self.device)
             except (OSError, ValueError, ImportError) as exc:
-                self._last_error = str(exc) or type(exc).__name__
+                self._last_error = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
                 raise ReaderOffline(
                     f"card reader not found on {self.device} ({self._last_error}); "
                     "check its cable and power"
