@@ -477,8 +477,8 @@ def build_receipt(
         if txn.type is TxnType.SALE:
             b += _cvm(lang, txn, copy, cvm_limit)
     elif kind == "offline":
-        b.insert(0, Text(_t(lang, "脱机 待授权", "OFFLINE"), "center", bold=True, double=True))
-        b.insert(1, Text(_t(lang, "脱机交易 待授权", "PENDING AUTHORIZATION"), "center", bold=True))
+        b.insert(0, Text(_t(lang, "脱机", "OFFLINE"), "center", bold=True, double=True))
+        b.insert(1, Text(_t(lang, "待授权", "PENDING AUTHORIZATION"), "center", bold=True))
         b += _ids(lang, txn, zone, auth=False)
         b += _amount(lang, txn)
         b.append(
@@ -757,7 +757,11 @@ def build_self_test(
     """The printer self-test page: identity, a column ruler, text styles, Chinese and a QR."""
     _check_lang(lang)
     zone = resolve_tz(tz)
-    ruler = "".join(str(i % 10) for i in range(1, columns + 1))
+    # "....+....1....+....2": the classic ruler; no long digit runs that look like a PAN.
+    ruler = "".join(
+        str(i // 10 % 10) if i % 10 == 0 else "+" if i % 5 == 0 else "."
+        for i in range(1, columns + 1)
+    )
     b: list[Block] = [
         Text(_t(lang, "打印机自检", "PRINTER SELF-TEST"), "center", bold=True, double=True),
         *_header(lang, merchant, "", None, None, zone),
