@@ -22,6 +22,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_OWED = 0, 1, 2, 3
 COMMAND_MODULES: list[str] = [
     "appliance.cli.config_cmd",
     "appliance.cli.terminal_cmd",
+    "appliance.cli.operators_cmd",
 ]
 
 
