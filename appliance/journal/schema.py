@@ -5,6 +5,8 @@ Append new migrations at the end; never edit one that has shipped.
 
 from __future__ import annotations
 
+from appliance.operators import SCHEMA_SQL as OPERATORS_SQL
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
         1,
@@ -78,4 +80,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (2, "operators", OPERATORS_SQL),
 ]

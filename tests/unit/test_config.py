@@ -54,7 +54,7 @@ def test_currency_numeric_must_match_alpha(tmp_path: Path) -> None:
 
 
 def test_booleans_are_not_numbers(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="host.port: True is not a port number"):
+    with pytest.raises(ConfigError, match=r"host\.port: True is not a port number"):
         load_config(write(tmp_path, "[host]\nport = true\n"))
 
 
