@@ -1,6 +1,6 @@
 """Terminal keys: TMK entry, working-key unwrap with check values, and the X9.19 retail MAC.
 
-Keys are double-length 3DES (16 bytes, odd parity). The TMK (terminal master key) is entered
+Working keys are double-length 3DES (16 bytes, odd parity); a TMK may be double or triple length. The TMK (terminal master key) is entered
 once under dual control as XOR components; on every sign-on the host sends a fresh PIK and MAK
 encrypted under the TMK (3DES ECB), each with its key check value (KCV: the first three bytes
 of the key encrypting eight zero bytes, as six hex digits).
@@ -50,14 +50,19 @@ def _quiet_tdes_warnings() -> None:
     _filters_installed = True
 
 
-def _check_key(key: bytes, what: str = "key") -> None:
-    if not isinstance(key, bytes | bytearray) or len(key) != KEY_LEN:
-        raise ConfigError(f"{what} must be {KEY_LEN} bytes (double-length 3DES)")
+def _check_key(key: bytes, what: str = "key", lengths: tuple[int, ...] = (KEY_LEN,)) -> None:
+    if not isinstance(key, bytes | bytearray) or len(key) not in lengths:
+        raise ConfigError(f"{what} must be {' or '.join(map(str, lengths))} bytes (3DES)")
+
+
+def _check_tmk(tmk: bytes) -> None:
+    _check_key(tmk, "TMK", (16, 24))
 
 
 def _tdes(key: bytes) -> Cipher:
     # Three-key form of a double-length key: same cipher, no "two-key" deprecation warning.
-    return Cipher(TripleDES(bytes(key) + bytes(key[:8])), modes.ECB())
+    full = bytes(key) + bytes(key[:8]) if len(key) == KEY_LEN else bytes(key)
+    return Cipher(TripleDES(full), modes.ECB())
 
 
 def kcv(key: bytes) -> str:
@@ -75,7 +80,7 @@ def generate_key() -> bytes:
 
 def wrap_key(tmk: bytes, key: bytes) -> bytes:
     """``key`` encrypted under ``tmk`` (3DES ECB), as the host sends it at sign-on."""
-    _check_key(tmk, "TMK")
+    _check_tmk(tmk)
     _check_key(key)
     enc = _tdes(tmk).encryptor()
     return enc.update(bytes(key)) + enc.finalize()
@@ -83,7 +88,7 @@ def wrap_key(tmk: bytes, key: bytes) -> bytes:
 
 def unwrap_key(tmk: bytes, wrapped: bytes) -> bytes:
     """Decrypt a key that was encrypted under ``tmk``."""
-    _check_key(tmk, "TMK")
+    _check_tmk(tmk)
     if len(wrapped) != KEY_LEN:
         raise KeyCheckError(f"an encrypted key must be {KEY_LEN} bytes, got {len(wrapped)}")
     dec = _tdes(tmk).decryptor()

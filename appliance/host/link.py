@@ -312,8 +312,9 @@ class HostLink:
                 p = self._pending.get(key)
                 self._stats.mac_errors += 1
             if p is None:
-                log.warning("dropping response with bad MAC for no pending request (STAN %s)",
-                            msg.stan)
+                log.warning(
+                    "dropping response with bad MAC for no pending request (STAN %s)", msg.stan
+                )
                 return
             self._fail_pending(p, MacError(f"response MAC rejected: {exc}"))
             return
@@ -331,7 +332,10 @@ class HostLink:
         if p is None:
             log.warning(
                 "dropping unmatched/late response %s TID %s STAN %06d RC %s",
-                body[:4].decode("ascii", "replace"), resp.tid, resp.stan, resp.response_code,
+                body[:4].decode("ascii", "replace"),
+                resp.tid,
+                resp.stan,
+                resp.response_code,
             )
             return
         if not p.future.done():

@@ -242,11 +242,26 @@ class Ledger:
             "response_code, status, batch, original_id, created_at, business_date) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
-                req.tid, req.mid, req.stan, transmission_stamp(req.transmitted_at), mti[:2],
-                mti, req.transmitted_at.isoformat(), typ, amount, req.currency,
-                mask_pan(pan) if pan else None, scheme_from_pan(pan), rrn, auth, rc,
-                "approved" if rc == "00" else "declined", req.batch, original_id,
-                now.isoformat(), now.date().isoformat(),
+                req.tid,
+                req.mid,
+                req.stan,
+                transmission_stamp(req.transmitted_at),
+                mti[:2],
+                mti,
+                req.transmitted_at.isoformat(),
+                typ,
+                amount,
+                req.currency,
+                mask_pan(pan) if pan else None,
+                scheme_from_pan(pan),
+                rrn,
+                auth,
+                rc,
+                "approved" if rc == "00" else "declined",
+                req.batch,
+                original_id,
+                now.isoformat(),
+                now.date().isoformat(),
             ),
         )
         return self._reply(req, rc, rrn=rrn, auth_code=auth, batch=req.batch)
@@ -318,15 +333,12 @@ class Ledger:
         if o is None or orig is None:
             return self._reply(req, "25")
         if orig["status"] != "reversed":
-            db.execute(
-                "UPDATE transactions SET status='reversed' WHERE id=?", (orig["id"],)
-            )
+            db.execute("UPDATE transactions SET status='reversed' WHERE id=?", (orig["id"],))
             if orig["response_code"] == "00" and orig["original_id"] is not None:
                 # Undo what the reversed void/refund did to its own original.
                 if orig["type"] == "void":
                     db.execute(
-                        "UPDATE transactions SET status='approved' WHERE id=? "
-                        "AND status='voided'",
+                        "UPDATE transactions SET status='approved' WHERE id=? AND status='voided'",
                         (orig["original_id"],),
                     )
                 elif orig["type"] == "refund":
@@ -396,8 +408,15 @@ class Ledger:
         db.execute(
             "INSERT INTO uploads (tid, batch, stan, type, amount, masked_pan, created_at) "
             "VALUES (?,?,?,?,?,?,?)",
-            (req.tid, req.batch, o.stan if o else req.stan, typ, req.amount or 0,
-             mask_pan(pan) if pan else None, _now().isoformat()),
+            (
+                req.tid,
+                req.batch,
+                o.stan if o else req.stan,
+                typ,
+                req.amount or 0,
+                mask_pan(pan) if pan else None,
+                _now().isoformat(),
+            ),
         )
         return self._reply(req, "00", batch=req.batch)
 

@@ -85,8 +85,9 @@ class ReferenceAcquirer:
             self.control_port = self._control.getsockname()[1]
             self._spawn(self._control_loop, "acquirer-control")
         self._spawn(self._accept_loop, "acquirer-accept")
-        log.info("reference acquirer (%s) listening on %s:%d", self.dialect.name, self.host,
-                 self.port)
+        log.info(
+            "reference acquirer (%s) listening on %s:%d", self.dialect.name, self.host, self.port
+        )
         return self.port
 
     def stop(self) -> None:
@@ -267,7 +268,10 @@ class ReferenceAcquirer:
         self._reply(conn, write_lock, req, resp)
 
     def _reply(
-        self, conn: socket.socket, write_lock: threading.Lock, req: HostRequest,
+        self,
+        conn: socket.socket,
+        write_lock: threading.Lock,
+        req: HostRequest,
         resp: HostResponse,
     ) -> None:
         # An unknown or never-signed-on terminal gets its answer without a MAC (there is no

@@ -16,8 +16,15 @@ DIALECTS: dict[str, str] = {
     "cup": "appliance.host.dialects.cup",
 }
 
-__all__ = ["DIALECTS", "Dialect", "FrameMacError", "FrameReader", "KindSpec", "Profile",
-           "get_dialect"]
+__all__ = [
+    "DIALECTS",
+    "Dialect",
+    "FrameMacError",
+    "FrameReader",
+    "KindSpec",
+    "Profile",
+    "get_dialect",
+]
 
 
 def get_dialect(name: str) -> Dialect:

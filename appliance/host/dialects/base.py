@@ -235,11 +235,8 @@ class Dialect:
         req_mti = f"{mti[:2]}{int(mti[2]) - 1}{mti[3]}" if response else mti
         if response and mti[2] not in "13":
             raise ProtocolError(f"MTI {mti} is not a response")
-        if response:
-            # 0410 answers 0400 and 0401; 0230 answers 0220 and 0221.
-            req_mtis = {req_mti, req_mti[:3] + "1"}
-        else:
-            req_mtis = {mti}
+        # 0410 answers 0400 and 0401; 0230 answers 0220 and 0221.
+        req_mtis = {req_mti, req_mti[:3] + "1"} if response else {mti}
         found = []
         for ks in self.profile.kinds:
             if ks.mti not in req_mtis and ks.repeat_mti not in req_mtis:
@@ -308,8 +305,19 @@ class Dialect:
         req_mti = self.request_mti(req)
         mti = f"{req_mti[:2]}{int(req_mti[2]) + 1}0"
         items = self._request_to_items(req, ks)
-        for drop in ("pan", "expiry", "track2", "emv", "pan_seq", "entry_mode", "orig_rrn",
-                     "orig_auth", "orig_amount", "orig_batch", "operator"):
+        for drop in (
+            "pan",
+            "expiry",
+            "track2",
+            "emv",
+            "pan_seq",
+            "entry_mode",
+            "orig_rrn",
+            "orig_auth",
+            "orig_amount",
+            "orig_batch",
+            "operator",
+        ):
             items.pop(drop, None)
         items["response_code"] = resp.response_code
         if resp.rrn:
@@ -645,4 +653,3 @@ def _recv_exact(recv: Callable[[int], bytes], n: int, *, allow_eof: bool) -> byt
 def iter_kinds(profile: Profile) -> Iterator[MessageKind]:
     """Every message kind ``profile`` can send."""
     return (k.kind for k in profile.kinds)
-

@@ -20,8 +20,13 @@ from appliance.host.messages import MessageKind as K
 
 
 def _f(enc: str, len_type: int, max_len: int, desc: str) -> dict[str, Any]:
-    return {"data_enc": enc, "len_enc": "ascii", "len_type": len_type, "max_len": max_len,
-            "desc": desc}
+    return {
+        "data_enc": enc,
+        "len_enc": "ascii",
+        "len_type": len_type,
+        "max_len": max_len,
+        "desc": desc,
+    }
 
 
 A, B = "ascii", "b"
@@ -107,14 +112,26 @@ COMPOSITE: dict[str, tuple[tuple[str, int], ...]] = {
     "48": (("sale_count", 3), ("sale_amount", 12), ("refund_count", 3), ("refund_amount", 12)),
     "61": (("orig_amount", 12), ("orig_batch", 6)),
     "62": (("pik", 32), ("pik_kcv", 6), ("mak", 32), ("mak_kcv", 6)),
-    "90": (("orig_mti", 4), ("orig_stan", 6), ("orig_transmitted", 10), ("acquirer_id", 11),
-           ("forwarder_id", 11)),
+    "90": (
+        ("orig_mti", 4),
+        ("orig_stan", 6),
+        ("orig_transmitted", 10),
+        ("acquirer_id", 11),
+        ("forwarder_id", 11),
+    ),
 }
 
 _BASE = {"proc", "transmitted", "local_time", "local_date", "stan", "tid", "mid", "netmgmt"}
 _CARD = {"pan", "expiry", "entry_mode", "pan_seq", "track2", "emv", "amount", "currency", "batch"}
-_ORIG = {"orig_mti", "orig_stan", "orig_transmitted", "orig_amount", "orig_batch", "orig_rrn",
-         "orig_auth"}
+_ORIG = {
+    "orig_mti",
+    "orig_stan",
+    "orig_transmitted",
+    "orig_amount",
+    "orig_batch",
+    "orig_rrn",
+    "orig_auth",
+}
 
 REQUEST_ITEMS: dict[K, frozenset[str]] = {
     K.SIGN_ON: frozenset(_BASE),
@@ -126,8 +143,7 @@ REQUEST_ITEMS: dict[K, frozenset[str]] = {
     K.REVERSAL: frozenset(_BASE | _CARD | _ORIG - {"orig_rrn", "orig_auth"}),
     K.ADVICE: frozenset(_BASE | _CARD | _ORIG),
     K.SETTLEMENT: frozenset(
-        _BASE | {"batch", "currency", "sale_count", "sale_amount", "refund_count",
-                 "refund_amount"}
+        _BASE | {"batch", "currency", "sale_count", "sale_amount", "refund_count", "refund_amount"}
     ),
     K.BATCH_UPLOAD: frozenset(_BASE | _CARD | _ORIG),
 }
