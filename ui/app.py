@@ -58,8 +58,8 @@ class Metrics:
 
     @classmethod
     def for_size(cls, width: int, height: int) -> Metrics:
-        """Metrics for a ``width`` × ``height`` surface (800×480 is scale 1)."""
-        scale = min(width / 800, height / 480)
+        """Metrics for a ``width`` × ``height`` surface (800×480 and 720×720 are scale 1)."""
+        scale = min(width / 720, height / 480)
         return cls(
             width=width,
             height=height,
@@ -80,6 +80,7 @@ class Session:
     """Who is signed in, and the sign-in lockout counter."""
 
     operator: Any = None
+    menu_by: Any = None  # who opened the supervisor menu (may differ from the operator)
     failures: int = 0
     locked_until: float = 0.0
 
@@ -97,6 +98,7 @@ class App:
         on_tick: Callable[[], None] | None = None,
         font_path: Path | None = None,
         first_screen: Callable[[App], Screen] | None = None,
+        panel_width: int = 0,
     ) -> None:
         self.backend = backend
         self.i18n = I18n(language)
@@ -105,7 +107,13 @@ class App:
         pygame.display.init()
         pygame.font.init()
         flags = pygame.FULLSCREEN if fullscreen else 0
-        self.surface = pygame.display.set_mode(size, flags)
+        # The demo's side panel sits right of the terminal screen in the same window.
+        self.window = pygame.display.set_mode((size[0] + panel_width, size[1]), flags)
+        if panel_width:
+            self.surface = self.window.subsurface(pygame.Rect((0, 0), size))
+        else:
+            self.surface = self.window
+        self.panel: Any = None
         pygame.display.set_caption("countertop")
         if fullscreen:
             pygame.mouse.set_visible(False)
@@ -128,6 +136,9 @@ class App:
         self._minute = ""
         self.screen: Screen = Screen(self)
         self.backend.start()
+        if self.backend.has("sign_on"):
+            # Host sign-on (working keys, batch) at start-up, so the link state is known early.
+            self.backend.call("sign_on", done=self._signed_on, failed=self._status_failed)
         from ui.screens.system import SignInScreen
 
         self.show((first_screen or SignInScreen)(self))
@@ -210,6 +221,9 @@ class App:
             self._status_due = now + STATUS_REFRESH_S
             self.backend.call("status", done=self._status_done, failed=self._status_failed)
 
+    def _signed_on(self, _response: Any) -> None:
+        self.refresh_status()
+
     def _status_done(self, status: Any) -> None:
         self._status_job = False
         self.status, self.status_error = status, ""
@@ -244,7 +258,7 @@ class App:
             self.dirty = True
 
     def _finger_pos(self, event: pygame.event.Event) -> tuple[int, int]:
-        w, h = self.surface.get_size()
+        w, h = self.window.get_size()
         return min(w - 1, int(event.x * w)), min(h - 1, int(event.y * h))
 
     def _hit(self, pos: tuple[int, int]) -> Button | None:
@@ -254,6 +268,9 @@ class App:
         return None
 
     def _down(self, pos: tuple[int, int]) -> None:
+        if self.panel is not None and pos[0] >= self.surface.get_width():
+            self.dirty = self.panel.click(pos)
+            return
         self.screen.on_touch(pos)
         hit = self._hit(pos)
         self.pressed = hit.id if hit else None
@@ -282,6 +299,8 @@ class App:
         self.surface.fill(THEME.bg)
         self._draw_status_bar()
         self.screen.draw(self.surface, p)
+        if self.panel is not None:
+            self.panel.draw(self.window, p)
         pygame.display.flip()
         self.dirty = False
         self.frames += 1
@@ -352,7 +371,7 @@ class App:
 
     def inject_tap(self, pos: tuple[int, int]) -> None:
         """Post a finger down and up at pixel ``pos`` (as the touchscreen would)."""
-        w, h = self.surface.get_size()
+        w, h = self.window.get_size()
         x, y = (pos[0] + 0.5) / w, (pos[1] + 0.5) / h
         common = {"touch_id": 1, "finger_id": 0, "dx": 0.0, "dy": 0.0, "pressure": 1.0}
         pygame.event.post(pygame.event.Event(pygame.FINGERDOWN, x=x, y=y, **common))

@@ -17,11 +17,12 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import pygame
 
-from appliance.errors import CountertopError
+from appliance.errors import CountertopError, PrinterError
 
 Done = Callable[[Any], None]
 Failed = Callable[[BaseException], None]
@@ -66,20 +67,33 @@ class Backend:
         self._ids = itertools.count(1)
         self._thread: threading.Thread | None = None
         self.in_flight = 0
+        self.indicator_state = "off"
+        if hasattr(terminal, "indicators"):  # mirror the four LEDs on screen
+            terminal.indicators = IndicatorMirror(terminal.indicators, self._mirror)
+
+    def _mirror(self, state: str) -> None:
+        self.indicator_state = state
+        pygame.event.post(pygame.event.Event(self.event_type, job=0, kind="leds", value=state))
 
     # -- plumbing --------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the worker thread."""
+        """Start the worker thread (and the print queue's, which owns the printer)."""
+        receipts = getattr(self.terminal, "receipts", None)
+        if receipts is not None and hasattr(receipts, "start"):
+            receipts.start()
         if self._thread is None:
             self._thread = threading.Thread(target=self._work, name="ui-backend", daemon=True)
             self._thread.start()
 
     def close(self) -> None:
-        """Stop the worker after the job in hand (queued jobs are dropped)."""
+        """Stop the worker after the job in hand (queued jobs are dropped) and the print queue."""
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join(timeout=5)
             self._thread = None
+        receipts = getattr(self.terminal, "receipts", None)
+        if receipts is not None and hasattr(receipts, "stop"):
+            receipts.stop()
 
     def submit(
         self,
@@ -117,6 +131,8 @@ class Backend:
 
     def dispatch(self, event: pygame.event.Event) -> None:
         """Run the callback an event of ``event_type`` names (UI thread only)."""
+        if event.kind == "leds":
+            return  # the app reads ``indicator_state``; the event only wakes the loop
         job = self._jobs.get(event.job)
         if job is None:
             return
@@ -139,6 +155,8 @@ class Backend:
         """True when the terminal offers the service ``name`` (e.g. "settle", "x_report")."""
         if name == "authenticate":
             return self.operators is not None
+        if name in ("printer_test", "card_read_test"):
+            return True
         return callable(getattr(self.terminal, name, None))
 
     @property
@@ -166,20 +184,21 @@ class Backend:
             raise CountertopError("no operator store configured")
         return self.submit(lambda _r: store.authenticate(number, password), done, failed)
 
-    def sale(
+    def card_flow(
         self,
+        name: str,
         amount: int,
-        operator: str,
         cancel: threading.Event,
         on_step: Report,
         done: Done,
         failed: Failed,
+        **kwargs: Any,
     ) -> int:
-        """Run a sale; ``on_step`` gets "present_card", "reading", "sending", "done"."""
-        terminal = self.terminal
+        """Run a card-reading service ("sale", "refund"); ``on_step`` gets its steps."""
+        method = getattr(self.terminal, name)
 
         def run(report: Report) -> Any:
-            return terminal.sale(amount, operator=operator, cancel=cancel, on_step=report)
+            return method(amount, cancel=cancel, on_step=report, **kwargs)
 
         return self.submit(run, done, failed, on_step)
 
@@ -188,21 +207,108 @@ class Backend:
         terminal = self.terminal
 
         def run(report: Report) -> Any:
-            return terminal.send_owed(on_progress=lambda n, total: report((n, total)))
+            return terminal.send_owed(on_progress=lambda n, total, *_: report((n, total)))
 
         return self.submit(run, done, failed, on_progress)
 
     def with_progress(
         self, name: str, on_progress: Report, done: Done, failed: Failed, **kwargs: Any
     ) -> int:
-        """Call a service that takes ``on_progress(n, total)`` (settlement, batch upload)."""
+        """Call a service that takes ``on_progress(n, total, ...)`` (settlement, batch upload)."""
         method = getattr(self.terminal, name)
 
         def run(report: Report) -> Any:
-            return method(on_progress=lambda n, total: report((n, total)), **kwargs)
+            return method(on_progress=lambda n, total, *_: report((n, total)), **kwargs)
 
         return self.submit(run, done, failed, on_progress)
 
-    def print_merchant_stub(self, txn: Any, done: Done | None, failed: Failed | None) -> int:
-        """Print the merchant stub of a payment that moved money (printed automatically)."""
-        return self.call("print_receipt", txn, "merchant", done=done, failed=failed)
+    # -- printing -----------------------------------------------------------------------------
+    @property
+    def customer_copy(self) -> str:
+        """ "ask", "always" or "never" (config ``receipts.customer_copy``)."""
+        return str(self.config.receipts.customer_copy)
+
+    def print_copy(
+        self, txn: Any, copy: str, *, reprint: bool, done: Done | None, failed: Failed | None
+    ) -> int:
+        """Queue a stub of ``txn`` (the merchant stub of a payment is queued by the terminal)."""
+        receipts = self.terminal.receipts
+
+        def run(_r: Report) -> Any:
+            if receipts is None:
+                raise PrinterError("no receipt printer is configured")
+            when = datetime.now(UTC) if reprint else None
+            return receipts.transaction_stub(txn, copy, reprint_at=when)
+
+        return self.submit(run, done, failed)
+
+    def printer_test(self, done: Done, failed: Failed) -> int:
+        """Queue the printer self-test page."""
+        terminal = self.terminal
+
+        def run(_r: Report) -> Any:
+            from appliance import __version__
+            from appliance.domain.receipts import build_self_test
+
+            receipts = terminal.receipts
+            if receipts is None:
+                raise PrinterError("no receipt printer is configured")
+            cfg = terminal.config
+            doc = build_self_test(
+                receipts.merchant,
+                lang=cfg.locale.receipt_language,
+                tz=cfg.locale.timezone,
+                printed_at=datetime.now(UTC),
+                version=__version__,
+                printer=f"{cfg.printer.backend} {cfg.printer.width_mm} mm",
+                columns=48 if cfg.printer.width_mm == 80 else 32,
+            )
+            receipts.document(doc, "self test")
+            return terminal.printer.status().value if terminal.printer is not None else "queued"
+
+        return self.submit(run, done, failed)
+
+    def card_read_test(self, cancel: threading.Event, done: Done, failed: Failed) -> int:
+        """Read one card without paying: scheme and masked PAN (never the full PAN)."""
+        terminal = self.terminal
+
+        def run(_r: Report) -> Any:
+            from drivers.reader.base import ReadContext
+
+            cur = terminal.config.currency
+            card = terminal.reader.read_card(
+                ReadContext(amount=0, currency_numeric=cur.numeric),
+                timeout=float(terminal.config.reader.timeout),
+                cancel=cancel,
+            )
+            return f"{card.scheme} {card.masked_pan}"
+
+        return self.submit(run, done, failed)
+
+
+class IndicatorMirror:
+    """Wraps the terminal's LEDs/buzzer port and reports each state to the screen too."""
+
+    def __init__(self, inner: Any, report: Callable[[str], None]) -> None:
+        self.inner = inner
+        self.report = report
+
+    def show(self, state: Any) -> None:
+        """Drive the real LEDs, then mirror the state on screen."""
+        if self.inner is not None:
+            self.inner.show(state)
+        self.report(str(state))
+
+    def close(self) -> None:
+        """Release the real LEDs."""
+        if self.inner is not None:
+            self.inner.close()
+
+
+def open_backend(cfg: Any, **overrides: Any) -> Backend:
+    """The terminal from config (``bootstrap.build_terminal``) and its operator store."""
+    from appliance.bootstrap import build_terminal
+    from appliance.operators import OperatorStore
+
+    terminal = build_terminal(cfg, **overrides)
+    return Backend(terminal, OperatorStore(terminal.journal.conn))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pygame
 
+from appliance.errors import Refused
 from ui.i18n import N_
 from ui.screens.base import Screen
 from ui.screens.common import EntryScreen, Field, ListScreen, MessageScreen, ProgressScreen
@@ -23,6 +24,7 @@ from ui.screens.sale import (
     print_copy,
     show_failure,
     show_outcome,
+    start_card_flow,
     txn_details,
 )
 from ui.widgets import Button, Painter, grid
@@ -30,7 +32,11 @@ from ui.widgets import Button, Painter, grid
 if TYPE_CHECKING:
     from ui.app import App
 
-SUPERVISOR_ROLES = frozenset({"supervisor", "manager", "admin"})
+SUPERVISOR_ROLES = frozenset({"supervisor"})
+TECHNICIAN_ROLES = frozenset({"technician"})
+#: Menu entries that move money or close the batch: supervisors only (technicians are kept
+#: apart from money on purpose).
+MONEY_ACTIONS = frozenset({"void", "refund", "settle", "forward"})
 
 MENU: list[tuple[str, str, str]] = [
     ("void", N_("Void"), "normal"),
@@ -49,13 +55,19 @@ MENU: list[tuple[str, str, str]] = [
 
 
 def is_supervisor(operator: Any) -> bool:
-    """True for operators whose role may open the menu."""
+    """True for operators whose role may use the money functions of the menu."""
     return str(getattr(operator, "role", "")).lower() in SUPERVISOR_ROLES
+
+
+def may_open_menu(operator: Any) -> bool:
+    """Supervisors and technicians may open the menu (technicians without money functions)."""
+    return str(getattr(operator, "role", "")).lower() in SUPERVISOR_ROLES | TECHNICIAN_ROLES
 
 
 def open_menu(app: App) -> None:
     """The menu, after a supervisor's number and password unless one is signed in."""
-    if is_supervisor(app.session.operator):
+    if may_open_menu(app.session.operator):
+        app.session.menu_by = app.session.operator
         app.show(MenuScreen(app))
         return
 
@@ -74,7 +86,8 @@ def open_menu(app: App) -> None:
         screen.say(app.t(N_("Checking…")), "info")
 
         def done(operator: Any) -> None:
-            if is_supervisor(operator):
+            if may_open_menu(operator):
+                app.session.menu_by = operator
                 app.show(MenuScreen(app))
             else:
                 screen.enabled = True
@@ -84,7 +97,7 @@ def open_menu(app: App) -> None:
         def failed(exc: BaseException) -> None:
             screen.enabled = True
             screen.fields[1].value = ""
-            screen.say(app.t(N_("Wrong number or password")))
+            screen.say(login_refused_text(app, exc))
 
         app.backend.authenticate(number, password, done, failed)
 
@@ -111,8 +124,9 @@ class MenuScreen(Screen):
         m = self.app.metrics
         inner = rect.inflate(-2 * m.pad, -2 * m.pad)
         nr, nc = (3, 4) if inner.w >= inner.h * 1.3 else (4, 3)
+        money = is_supervisor(self.app.session.menu_by)
         self.buttons = [
-            Button(bid, label, cell, style=style)
+            Button(bid, label, cell, style=style, enabled=money or bid not in MONEY_ACTIONS)
             for (bid, label, style), cell in zip(MENU, grid(inner, nr, nc, m.gap), strict=True)
         ]
 
@@ -141,6 +155,20 @@ class MenuScreen(Screen):
             app.set_language("en" if app.i18n.zh else "zh_CN")
         else:
             FLOWS[bid](app)
+
+
+def login_refused_text(app: App, exc: BaseException) -> str:
+    """Why a sign-in failed, in the screen language (tries left or lock end when known)."""
+    remaining = getattr(exc, "remaining", None)
+    locked_until = getattr(exc, "locked_until", None)
+    if locked_until is not None:
+        when = locked_until.astimezone().strftime("%H:%M")
+        return app.t(N_("Locked after too many wrong PINs until {time}")).format(time=when)
+    if remaining:
+        return app.t(N_("Wrong number or password ({n} tries left)")).format(n=remaining)
+    if isinstance(exc, Refused):
+        return app.t(N_("Wrong number or password"))
+    return str(exc)
 
 
 def back_to_menu(app: App) -> Callable[..., None]:
@@ -382,20 +410,27 @@ def refund_flow(app: App) -> None:
     )
 
 
-def refundable(txn: Any) -> int:
-    """What may still be refunded of ``txn`` (the service has the last word)."""
-    value = getattr(txn, "refundable", None)
-    if value is None:
-        value = txn.extra.get("refundable", txn.amount) if isinstance(txn.extra, dict) else None
-    return int(value if value is not None else txn.amount)
-
-
 def refund_amount(app: App, txn: Any) -> None:
-    """Type the refund amount (≤ refundable) and send it."""
-    if str(txn.type) != "sale" or str(txn.state) not in ("approved", "stored"):
-        show_failure(app, ValueError(app.t(N_("Only an approved sale can be refunded."))))
+    """Ask the terminal what is left to refund of ``txn``, then take the amount."""
+    if str(txn.type) != "sale" or str(txn.state) != "approved":
+        show_failure(app, Refused(app.t(N_("Only an approved sale can be refunded."))))
         return
-    limit = refundable(txn)
+    if app.backend.has("refundable"):
+        app.backend.call(
+            "refundable",
+            txn,
+            done=lambda left: refund_entry(app, txn, int(left)),
+            failed=lambda e: show_failure(app, e),
+        )
+    else:
+        refund_entry(app, txn, int(txn.amount))
+
+
+def refund_entry(app: App, txn: Any, limit: int) -> None:
+    """Type the refund amount (≤ ``limit``), then present the original card."""
+    if limit <= 0:
+        show_failure(app, Refused(app.t(N_("This sale has been refunded in full."))))
+        return
 
     def act(a: str, screen: EntryScreen) -> None:
         if a == "cancel":
@@ -409,19 +444,7 @@ def refund_amount(app: App, txn: Any) -> None:
                 app.t(N_("At most {amount} can be refunded")).format(amount=app.money(limit))
             )
         else:
-            app.show(
-                ProgressScreen(
-                    app, N_("Refund"), N_("Processing: contacting the bank…"), name="processing"
-                )
-            )
-            app.backend.call(
-                "refund",
-                amount,
-                trace=txn.stan,
-                operator=operator_number(app),
-                done=lambda o: show_outcome(app, o, amount, kind="refund"),
-                failed=lambda e: show_failure(app, e, amount),
-            )
+            start_card_flow(app, amount, "refund", trace=txn.stan)
 
     screen = EntryScreen(
         app,
@@ -556,7 +579,7 @@ def report_screen(
 
 def xreport_flow(app: App) -> None:
     """X report: the current batch's totals without closing it."""
-    if not app.backend.has("x_report"):
+    if not app.backend.has("x_report"):  # not in this version of the services
         not_available(app, N_("X report"))
         return
     app.show(ProgressScreen(app, N_("X report"), N_("Loading…"), name="loading"))
@@ -686,4 +709,8 @@ FIELD_LABELS = {
     "failed": N_("Failed"),
     "remaining": N_("Still owed"),
     "declined": N_("Declined"),
+    "sent": N_("Sent"),
+    "acknowledged": N_("Acknowledged"),
+    "still_owed": N_("Still owed"),
+    "errors": N_("Errors"),
 }

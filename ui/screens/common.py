@@ -257,7 +257,8 @@ class MessageScreen(Screen):
         m = self.app.metrics
         inner = rect.inflate(-2 * m.pad, -2 * m.pad)
         nd = len(self.details)
-        weights = [1.0, 1.3 if self.message else 0.01]
+        # Room for a message even when there is none yet (e.g. "Printing…" appears later).
+        weights = [1.0, 1.3 if self.message else 0.5]
         if nd:
             weights.append(0.45 * nd)
         weights.append(1.0)

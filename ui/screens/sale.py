@@ -60,21 +60,23 @@ class HomeScreen(EntryScreen):
             if amount <= 0:
                 self.say(self.t(N_("Type the amount first")))
                 return
-            start_sale(self.app, amount)
+            start_card_flow(self.app, amount, "sale")
 
 
-def start_sale(app: App, amount: int) -> None:
-    """Show the present-card screen and run the sale on the worker."""
+def start_card_flow(app: App, amount: int, service: str, **kwargs: Any) -> None:
+    """Show the present-card screen and run ``service`` ("sale", "refund") on the worker."""
     cancel = threading.Event()
-    screen = PresentCardScreen(app, amount, cancel)
+    screen = PresentCardScreen(app, amount, cancel, kind=service)
     app.show(screen)
-    app.backend.sale(
+    app.backend.card_flow(
+        service,
         amount,
-        operator_number(app),
         cancel,
         on_step=screen.on_step,
-        done=lambda outcome: show_outcome(app, outcome, amount),
+        done=lambda outcome: show_outcome(app, outcome, amount, kind=service),
         failed=lambda exc: show_failure(app, exc, amount),
+        operator=operator_number(app),
+        **kwargs,
     )
 
 
@@ -84,8 +86,9 @@ class PresentCardScreen(Screen):
     name = "present_card"
     animating = False
 
-    def __init__(self, app: App, amount: int, cancel: threading.Event) -> None:
+    def __init__(self, app: App, amount: int, cancel: threading.Event, kind: str = "sale") -> None:
         super().__init__(app)
+        self.kind = kind
         self.amount = amount
         self.cancel = cancel
         self.step = "starting"
@@ -93,23 +96,25 @@ class PresentCardScreen(Screen):
         self._shown_second = -1
 
     def on_step(self, step: str) -> None:
-        """The terminal moved on: "present_card", "reading", "sending", "done"."""
+        """The terminal moved on: "present_card", then "sending" once the card was read."""
         self.step = step
         if step == "present_card":
-            self.deadline = self.now() + CARD_TIMEOUT_S
-        if step in ("sending", "done"):
+            self.deadline = self.now() + float(self.app.backend.config.reader.timeout)
+        if step == "sending":
             self.name = "processing"
-            self.animating = step == "sending"
+            self.animating = True
         cancel = self.button("cancel")
         cancel.enabled = step in ("starting", "present_card")
         self.app.dirty = True
 
     @property
     def leds(self) -> int:
-        """How many of the four LEDs are lit (EMV contactless convention)."""
-        return {"starting": 0, "present_card": 1, "reading": 2, "sending": 3, "done": 4}.get(
-            self.step, 0
-        )
+        """How many of the four LEDs are lit, mirrored from the terminal's indicator state."""
+        state = self.app.backend.indicator_state
+        lit = {"ready": 1, "processing": 2, "success": 4}.get(state, 0)
+        if state == "idle" and int(self.now() * 2) % 2 == 0:
+            lit = 1  # LED1 blinks while idle
+        return lit
 
     @property
     def seconds_left(self) -> int:
@@ -142,15 +147,18 @@ class PresentCardScreen(Screen):
         for i, cell in enumerate(cells):
             centre = (x0 + cell.centerx, self.led_box.centery)
             lit = i < self.leds
-            pygame.draw.circle(surface, th.led_on if lit else th.led_off, centre, led_w * 2 // 5)
+            colour = th.led_on if lit else th.led_off
+            if self.app.backend.indicator_state == "error":
+                colour = th.bad
+            pygame.draw.circle(surface, colour, centre, led_w * 2 // 5)
             pygame.draw.circle(surface, th.key_border, centre, led_w * 2 // 5, 2)
         message = {
             "starting": N_("Preparing the reader…"),
             "present_card": N_("Tap, insert or hold the card near the reader"),
-            "reading": N_("Reading the card — keep it still"),
             "sending": N_("Processing: contacting the bank…"),
-            "done": N_("Done"),
         }.get(self.step, "")
+        if self.step == "present_card" and self.app.backend.indicator_state == "success":
+            message = N_("Card read")
         painter.paragraph(surface, self.t(message), self.msg_box, size=m.title, owner="message")
         if self.step in ("starting", "present_card"):
             text = self.t(N_("{s} s left")).format(s=self.seconds_left)
@@ -172,7 +180,6 @@ class PresentCardScreen(Screen):
         if bid == "cancel" and self.button("cancel").enabled:
             self.cancel.set()
             self.button("cancel").enabled = False
-            self.step_note = "cancelling"
 
 
 def outcome_message(app: App, outcome: Any) -> str:
@@ -210,9 +217,10 @@ def show_outcome(app: App, outcome: Any, amount: int, *, kind: str = "sale") -> 
     if result in ("declined", "failed") and getattr(outcome, "response_code", None):
         details.append((N_("Response code"), str(outcome.response_code)))
     moved = txn is not None and result in ("approved", "stored")
-    if moved:
-        app.backend.print_merchant_stub(txn, done=None, failed=lambda e: app.refresh_status())
-    actions = [("print", N_("Print customer copy"), "normal")] if moved else []
+    # The terminal queues the merchant stub itself; the customer copy follows the config.
+    policy = app.backend.customer_copy
+    ask = moved and policy == "ask"
+    actions = [("print", N_("Print customer copy"), "normal")] if ask else []
     actions.append(("new", N_("New sale"), "primary"))
 
     def on_action(action: str) -> None:
@@ -236,18 +244,21 @@ def show_outcome(app: App, outcome: Any, amount: int, *, kind: str = "sale") -> 
     )
     screen.kind = kind
     app.show(screen)
+    if moved and policy == "always":
+        print_copy(app, txn, screen)
     app.refresh_status()
 
 
 def print_copy(app: App, txn: Any, screen: MessageScreen, *, reprint: bool = False) -> None:
     """Print the customer copy; the result replaces the screen's message."""
     screen.message = app.t(N_("Printing…"))
+    app.dirty = True
     for b in screen.buttons:
         if b.id == "print":
             b.enabled = False
 
     def done(_: Any) -> None:
-        screen.message = app.t(N_("Customer copy printed."))
+        screen.message = app.t(N_("Customer copy sent to the printer."))
 
     def failed(exc: BaseException) -> None:
         screen.message = app.t(
@@ -256,7 +267,7 @@ def print_copy(app: App, txn: Any, screen: MessageScreen, *, reprint: bool = Fal
         screen.tone = "warn"
         app.refresh_status()
 
-    app.backend.call("print_receipt", txn, "customer", reprint, done=done, failed=failed)
+    app.backend.print_copy(txn, "customer", reprint=reprint, done=done, failed=failed)
 
 
 def failure_text(app: App, exc: BaseException) -> tuple[str, str]:

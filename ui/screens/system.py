@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pygame
@@ -47,7 +49,8 @@ class SignInScreen(EntryScreen):
             self._shown_second = left
             self.enabled = left == 0
             if left:
-                self.say(self.t(N_("Too many wrong passwords: try again in {s} s")).format(s=left))
+                text = self.t(N_("Too many wrong PINs: try again in {s} s")).format(s=left)
+                self.say(text)
             elif self.message and self.tone == "bad" and self.app.session.failures >= MAX_FAILURES:
                 self.app.session.failures = 0
                 self.say("", "info")
@@ -82,15 +85,20 @@ class SignInScreen(EntryScreen):
             app.refresh_status()
 
         def failed(exc: BaseException) -> None:
-            session.failures += 1
+            from ui.screens.admin import login_refused_text
+
             self.fields[1].value = ""
             self.enabled = True
-            if session.failures >= MAX_FAILURES:
-                session.locked_until = self.now() + LOCKOUT_S
+            locked_until = getattr(exc, "locked_until", None)
+            if locked_until is not None:
+                # The store locks the number; the keypad shows the same wait.
+                wait = (locked_until - datetime.now(UTC)).total_seconds()
+                session.locked_until = self.now() + max(1.0, wait)
+                session.failures = MAX_FAILURES
                 self._shown_second = -1
-            else:
-                left = MAX_FAILURES - session.failures
-                self.say(self.t(N_("Wrong number or password ({n} tries left)")).format(n=left))
+                return
+            session.failures += 1
+            self.say(login_refused_text(app, exc))
 
         app.backend.authenticate(number, password, done, failed)
 
@@ -193,7 +201,7 @@ def advice(app: App, status: Any) -> list[tuple[str, str]]:
 
 
 def _stubs_waiting(status: Any) -> int:
-    for name in ("stubs_waiting", "print_queue", "queued_prints", "pending_prints"):
+    for name in ("print_jobs_waiting", "stubs_waiting"):
         value = getattr(status, name, None)
         if value is not None:
             return len(value) if isinstance(value, list | tuple) else int(value)
@@ -297,12 +305,7 @@ TECH: list[tuple[str, str, str]] = [
     ("about", N_("About"), "normal"),
 ]
 
-#: technician action → terminal method names that implement it (first one present wins)
-TECH_METHODS: dict[str, tuple[str, ...]] = {
-    "printer_test": ("printer_test", "print_test"),
-    "read_test": ("card_read_test", "read_test"),
-    "echo": ("echo", "host_echo"),
-}
+TECH_METHODS = frozenset({"printer_test", "read_test", "echo"})
 
 
 class TechnicianScreen(Screen):
@@ -356,20 +359,23 @@ class TechnicianScreen(Screen):
         elif bid == "about":
             about(app, back=self)
         elif bid in TECH_METHODS:
-            method = next((n for n in TECH_METHODS[bid] if app.backend.has(n)), None)
-            label = self.t(dict((b, lbl) for b, lbl, _ in TECH)[bid])
-            if method is None:
-                self._report(label + ": " + self.t(N_("not available in this version")), "bad")
-                return
+            label = self.t(next(lbl for b, lbl, _ in TECH if b == bid))
             self._report(label + ": " + self.t(N_("running…")), "info")
-            app.backend.call(
-                method,
-                done=lambda r: self._report(
-                    label + ": " + self.t(N_("OK")) + (f" ({r})" if r not in (None, True) else ""),
-                    "ok",
-                ),
-                failed=lambda e: self._report(f"{label}: {e}", "bad"),
-            )
+
+            def done(result: Any) -> None:
+                detail = getattr(result, "response_code", result)
+                self._report(f"{label}: {self.t(N_('OK'))} ({detail})", "ok")
+
+            def failed(exc: BaseException) -> None:
+                self._report(f"{label}: {exc}", "bad")
+
+            if bid == "printer_test":
+                app.backend.printer_test(done, failed)
+            elif bid == "read_test":
+                self._report(label + ": " + self.t(N_("tap a card")), "info")
+                app.backend.card_read_test(threading.Event(), done, failed)
+            else:
+                app.backend.call("echo", done=done, failed=failed)
 
 
 def choose_language(app: App, back: Screen) -> None:
