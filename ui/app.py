@@ -404,9 +404,10 @@ class App:
         self.draw()
         pygame.image.save(self.surface, os.fspath(path))
 
-    def close(self) -> None:
-        """Stop the worker and the display."""
-        self.backend.close()
+    def close(self, *, stop_backend: bool = True) -> None:
+        """Stop the worker (unless another App will reuse the backend) and the display."""
+        if stop_backend:
+            self.backend.close()
         pygame.display.quit()
 
 

@@ -75,45 +75,64 @@ class DemoShop:
             self.tmp.cleanup()
 
 
-def open_demo_shop(directory: Path | None = None, *, auto_card: bool = False) -> DemoShop:
-    """A fresh demo shop in ``directory`` (a temporary one by default).
-
-    The mock reader waits for a tap (no automatic card) unless ``auto_card``.
-    """
-    from appliance.bootstrap import acquirer_for, build_indicators
+def prepare_demo(directory: Path) -> Path:
+    """Write a demo config in ``directory`` (``config init --demo``) with demo operators."""
+    from appliance.bootstrap import open_journal
     from appliance.cli.config_cmd import free_port, init_demo
     from appliance.config import load_config
     from appliance.operators import OperatorStore
-    from drivers.reader.mock import MockReader
 
-    tmp = None
-    if directory is None:
-        tmp = tempfile.TemporaryDirectory(prefix="countertop-demo-")
-        directory = Path(tmp.name)
     path = init_demo(directory / "terminal.toml", port=free_port())
     text = path.read_text(encoding="utf-8")
     # A demo link gives up quickly so a cut cable shows within seconds, not half a minute.
     text = text.replace("response_timeout = 5.0", "response_timeout = 2.0")
     text = text.replace("connect_timeout = 2.0", "connect_timeout = 1.0")
     path.write_text(text, encoding="utf-8")
-    cfg = load_config(path)
-    acquirer = acquirer_for(cfg, control_port=0)
-    acquirer.start()
+    journal = open_journal(load_config(path))
+    try:
+        store = OperatorStore(journal.conn)
+        if not store.list():
+            for number, name, role, pin in DEMO_OPERATORS:
+                store.add(number, name, role, pin, by="demo")
+    finally:
+        journal.close()
+    return path
+
+
+def demo_backend(cfg: Any, *, auto_card: bool = False) -> Backend:
+    """The backend of a demo terminal; the mock reader waits for a tap unless ``auto_card``."""
+    from appliance.bootstrap import build_indicators
+    from drivers.reader.mock import MockReader
+
     overrides: dict[str, Any] = {}
     if not auto_card:
         overrides["reader"] = MockReader(None)
     try:
-        build_indicators(cfg)
+        overrides["indicators"] = build_indicators(cfg)
     except ImportError:
         # The LED driver is not in this build: the on-screen mirror is the only display.
         log.warning("indicators driver not available: LEDs shown on screen only")
         overrides["indicators"] = ScreenOnlyIndicators()
-    backend = open_backend(cfg, **overrides)
-    store = backend.operators
-    assert isinstance(store, OperatorStore)
-    if not store.list():
-        for number, name, role, pin in DEMO_OPERATORS:
-            store.add(number, name, role, pin, by="demo")
+    return open_backend(cfg, **overrides)
+
+
+def open_demo_shop(directory: Path | None = None, *, auto_card: bool = False) -> DemoShop:
+    """A fresh demo shop in ``directory`` (a temporary one by default)."""
+    from appliance.bootstrap import acquirer_for
+    from appliance.config import load_config
+
+    tmp = None
+    if directory is None:
+        tmp = tempfile.TemporaryDirectory(prefix="countertop-demo-")
+        directory = Path(tmp.name)
+    cfg = load_config(prepare_demo(directory))
+    acquirer = acquirer_for(cfg)  # faults are switched in-process: no control port
+    acquirer.start()
+    try:
+        backend = demo_backend(cfg, auto_card=auto_card)
+    except BaseException:
+        acquirer.stop()
+        raise
     return DemoShop(cfg, acquirer, backend, tmp)
 
 

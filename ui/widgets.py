@@ -195,7 +195,9 @@ class Painter:
         """Draw wrapped text into ``box``, vertically centred, shrinking until it fits."""
         while True:
             lines = self.wrap(text, box.w, size)
-            line_h = self.font(size).get_linesize()
+            font = self.font(size)
+            # Rendered text can be taller than the line spacing: the taller one keeps it whole.
+            line_h = max(font.get_linesize(), *(font.size(line)[1] for line in lines))
             widest = max(self.font(size).size(line)[0] for line in lines)
             if (line_h * len(lines) <= box.h and widest <= box.w) or size <= min_size:
                 break

@@ -141,7 +141,7 @@ class PresentCardScreen(Screen):
             size=m.big * 5 // 4,
             owner="amount",
         )
-        led_w = min(self.led_box.h, self.led_box.w // 6)
+        led_w = min(self.led_box.h, self.led_box.w // 8)
         cells = cols(pygame.Rect(0, 0, led_w * 6, self.led_box.h), [1, 1, 1, 1], led_w // 2)
         x0 = self.led_box.centerx - cells[-1].right // 2
         for i, cell in enumerate(cells):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import threading
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pygame
@@ -18,8 +17,11 @@ from ui.widgets import THEME, Button, Painter, cols, grid, rows
 if TYPE_CHECKING:
     from ui.app import App
 
-MAX_FAILURES = 3  # wrong passwords in a row before the keypad locks
-LOCKOUT_S = 60.0
+# The operator store locks a number after its own count of wrong PINs (per number, minutes).
+# The keypad also pauses for everyone after that many failures in a row on this screen, so
+# guessing cannot simply move on to the next operator number.
+MAX_FAILURES = 5
+LOCKOUT_S = 30.0
 CALIBRATION_TOLERANCE_PX = 16
 
 
@@ -36,6 +38,7 @@ class SignInScreen(EntryScreen):
             name="signin",
         )
         self._shown_second = -1
+        self.locked_text = ""
 
     @property
     def locked_for(self) -> int:
@@ -50,7 +53,7 @@ class SignInScreen(EntryScreen):
             self.enabled = left == 0
             if left:
                 text = self.t(N_("Too many wrong PINs: try again in {s} s")).format(s=left)
-                self.say(text)
+                self.say(f"{self.locked_text}\n{text}" if self.locked_text else text)
             elif self.message and self.tone == "bad" and self.app.session.failures >= MAX_FAILURES:
                 self.app.session.failures = 0
                 self.say("", "info")
@@ -89,15 +92,14 @@ class SignInScreen(EntryScreen):
 
             self.fields[1].value = ""
             self.enabled = True
-            locked_until = getattr(exc, "locked_until", None)
-            if locked_until is not None:
-                # The store locks the number; the keypad shows the same wait.
-                wait = (locked_until - datetime.now(UTC)).total_seconds()
-                session.locked_until = self.now() + max(1.0, wait)
+            session.failures += 1
+            locked = getattr(exc, "locked_until", None) is not None
+            if locked or session.failures >= MAX_FAILURES:
+                session.locked_until = self.now() + LOCKOUT_S
                 session.failures = MAX_FAILURES
                 self._shown_second = -1
+                self.locked_text = login_refused_text(app, exc) if locked else ""
                 return
-            session.failures += 1
             self.say(login_refused_text(app, exc))
 
         app.backend.authenticate(number, password, done, failed)
