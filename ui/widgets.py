@@ -7,6 +7,7 @@ check at every resolution and language that nothing is cut or overlapping.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,7 @@ class Theme:
 
 THEME = Theme()
 MIN_TOUCH = 64  # px: the smallest touch target the layout may produce
+CACHE_ENTRIES = 160  # rendered texts kept (a screen draws at most ~60)
 
 
 def cols(rect: pygame.Rect, weights: list[float], gap: int = 0) -> list[pygame.Rect]:
@@ -101,7 +103,7 @@ class Painter:
     texts: list[DrawnText] = field(default_factory=list)
     buttons: list[Button] = field(default_factory=list)
     _fonts: dict[int, pygame.font.Font] = field(default_factory=dict)
-    _cache: dict[tuple[str, int, Color], pygame.Surface] = field(default_factory=dict)
+    _cache: OrderedDict[tuple[str, int, Color], pygame.Surface] = field(default_factory=OrderedDict)
 
     def begin_frame(self) -> None:
         """Forget the previous frame's registry."""
@@ -116,13 +118,19 @@ class Painter:
         return f
 
     def render(self, text: str, size: int, color: Color) -> pygame.Surface:
-        """Rendered text, cached (fonts are the slow part of a frame)."""
+        """Rendered text, cached (fonts are the slow part of a frame).
+
+        Least recently used first out, and few entries: big amount digits are ~50 KB each and
+        every sale has a new amount, so an unbounded cache is what would grow over a shift.
+        """
         key = (text, size, color)
         surf = self._cache.get(key)
         if surf is None:
-            if len(self._cache) > 600:
-                self._cache.clear()
             surf = self._cache[key] = self.font(size).render(text, True, color)
+            if len(self._cache) > CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
         return surf
 
     def fit_size(self, text: str, box: pygame.Rect, size: int, min_size: int = 12) -> int:
