@@ -310,10 +310,13 @@ class Journal:
         return self.get(owed.txn_uuid)
 
     def owed_failed(self, owed: OwedMessage, error: str, retry_at: datetime) -> None:
-        """Count a failed attempt and schedule the next; the message stays owed."""
+        """Record why an attempt failed and schedule the next; the message stays owed.
+
+        The attempt itself was counted by ``owed_attempted`` before the message was sent.
+        """
         with self.unit() as uow:
             uow.execute(
-                "UPDATE outbox SET attempts=attempts+1, last_error=?, next_attempt_at=? WHERE id=?",
+                "UPDATE outbox SET last_error=?, next_attempt_at=? WHERE id=?",
                 (error[:200], _iso(retry_at), owed.id),
             )
             uow.commit()
