@@ -129,12 +129,16 @@ class NfcReader:
         }
         try:
             result = clf.connect(rdwr=options, terminate=terminate)
-        except (OSError, AttributeError) as exc:
+        except OSError as exc:
             self._drop()
             raise ReaderOffline(f"card reader on {self.device} stopped responding") from exc
-        except Exception as exc:  # nfcpy raises assorted errors on device trouble
-            self._drop()
-            raise ReaderOffline(f"card reader on {self.device} failed: {exc}") from exc
+        except Exception as exc:
+            # nfcpy's tag activation trusts the card's answers (a short ATS is an IndexError):
+            # a card that answers badly is a failed read, not a broken reader.
+            log.warning("activating the card failed: %r", exc)
+            raise CardReadError(
+                "card read error: the card answered badly; present it again"
+            ) from exc
         if result is None or result is False:
             if cancel is not None and cancel.is_set():
                 raise ReadCancelled("card read cancelled")

@@ -22,7 +22,7 @@ from appliance.errors import (
 from drivers.reader.base import CardReader, ReadContext, ReaderStatus
 from drivers.reader.mock import MockReader
 from drivers.reader.nfc import NfcReader
-from drivers.reader.profile import find_profile
+from drivers.reader.profile import CardProfile, find_profile, parse_profile
 from drivers.reader.udp_card import UdpCard
 
 CONTEXT = ReadContext(amount=2_500)
@@ -33,7 +33,7 @@ class Rig:
     """A reader under test and the hand that puts cards in front of it."""
 
     reader: CardReader
-    present: Callable[[str], None]
+    present: Callable[[str | CardProfile], None]
     kind: str
     polling: threading.Event  # set once the reader is waiting for a card
 
@@ -47,7 +47,10 @@ def rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
     with UdpCard() as card:
         reader = NfcReader(card.device_path, targets=("106A",))
         try:
-            present = lambda name: card.present(find_profile(name))  # noqa: E731
+
+            def present(card_: str | CardProfile) -> None:
+                card.present(card_ if isinstance(card_, CardProfile) else find_profile(card_))
+
             yield Rig(reader, present, "nfcpy", card.polled)
         finally:
             reader.close()
@@ -138,3 +141,17 @@ def test_one_tap_is_one_read(rig: Rig):
     rig.reader.read_card(CONTEXT, timeout=5)
     with pytest.raises(ReadTimeout):
         rig.reader.read_card(CONTEXT, timeout=0.2)
+
+
+def test_a_long_record_arrives_whole(rig: Rig):
+    # 9F46 (an ICC public key certificate) makes record 1 255 bytes: more than one
+    # ISO-DEP frame, so the nfcpy path exercises response chaining.
+    cert = "AB" * 242
+    record = "7081FC" + "5F2403311231" + "9F4681F2" + cert + "9000"
+    rules = [
+        {"command": r.pattern, "response": r.responses[0].hex()} for r in find_profile("visa").rules
+    ]
+    rules[3]["response"] = record
+    rig.present(parse_profile({"name": "long-record", "apdus": rules}))
+    read = rig.reader.read_card(CONTEXT, timeout=5)
+    assert read.pan == "4761739001010119" and read.expiry == "3112"

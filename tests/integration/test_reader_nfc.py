@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from appliance.errors import ConfigError, ReaderOffline, UnsupportedCard
+from appliance.errors import CardReadError, ConfigError, ReaderOffline, UnsupportedCard
 from drivers.reader.base import ReadContext, ReaderStatus
 from drivers.reader.nfc import NfcReader
 
@@ -94,3 +94,14 @@ def test_a_real_pn532_is_ready():
     if os.environ.get("COUNTERTOP_HARDWARE") != "1":
         pytest.skip("needs a PN532 on /dev/ttyAMA0 (set COUNTERTOP_HARDWARE=1 on a Pi)")
     assert NfcReader("tty:AMA0:pn532").status() is ReaderStatus.READY
+
+
+def test_a_card_that_breaks_activation_is_a_read_error_and_the_reader_stays_up():
+    class BadCardFrontend(FakeFrontend):
+        def connect(self, rdwr: dict, terminate) -> object:
+            raise IndexError("bytearray index out of range")  # nfcpy on a short ATS
+
+    reader = NfcReader("tty:AMA0:pn532", frontend_factory=lambda d: BadCardFrontend())
+    with pytest.raises(CardReadError, match="answered badly"):
+        reader.read_card(CONTEXT, timeout=1)
+    assert reader.status() is ReaderStatus.READY
