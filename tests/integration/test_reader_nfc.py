@@ -7,7 +7,13 @@ import os
 
 import pytest
 
-from appliance.errors import CardReadError, ConfigError, ReaderOffline, UnsupportedCard
+from appliance.errors import (
+    CardReadError,
+    ConfigError,
+    ReaderOffline,
+    ReadTimeout,
+    UnsupportedCard,
+)
 from drivers.reader.base import ReadContext, ReaderStatus
 from drivers.reader.nfc import NfcReader
 
@@ -51,11 +57,22 @@ class FakeFrontend:
 
 def test_the_reader_recovers_once_the_device_is_back():
     factory = FlakyFactory(failures=2)
-    reader = NfcReader("tty:AMA0:pn532", frontend_factory=factory)
+    reader = NfcReader("tty:AMA0:pn532", frontend_factory=factory, retry_interval=0)
     assert reader.status() is ReaderStatus.OFFLINE
     assert reader.status() is ReaderStatus.OFFLINE
     assert reader.status() is ReaderStatus.READY
     assert factory.opens == 3
+
+
+def test_status_does_not_retry_an_absent_device_at_every_call_but_a_read_does():
+    factory = FlakyFactory(failures=1)
+    reader = NfcReader("tty:AMA0:pn532", frontend_factory=factory, retry_interval=3600)
+    assert reader.status() is ReaderStatus.OFFLINE
+    assert reader.status() is ReaderStatus.OFFLINE
+    assert factory.opens == 1
+    with pytest.raises(ReadTimeout):
+        reader.read_card(CONTEXT, timeout=0)  # re-opens; FakeFrontend finds no card
+    assert factory.opens == 2 and reader.status() is ReaderStatus.READY
 
 
 def test_a_device_that_stops_answering_goes_offline_and_is_reopened():
@@ -68,7 +85,7 @@ def test_a_device_that_stops_answering_goes_offline_and_is_reopened():
     def broken_connect(rdwr: dict, terminate) -> bool:
         return False  # what nfcpy's connect() does when it swallows an IOError
 
-    reader = NfcReader("usb:054c:06c3", frontend_factory=factory)
+    reader = NfcReader("usb:054c:06c3", frontend_factory=factory, retry_interval=0)
     assert reader.status() is ReaderStatus.READY
     frontends[0].connect = broken_connect  # type: ignore[method-assign]
     with pytest.raises(ReaderOffline, match="stopped responding"):
