@@ -290,14 +290,20 @@ SCHEMA: dict[str, dict[str, tuple[Any, Check, str]]] = {
 class Section:
     """One validated config section; values are attributes."""
 
-    name: str
-    values: dict[str, Any]
+    # Underscored so that no config key ("name", "values") can be shadowed by a field.
+    _name: str
+    _values: dict[str, Any]
 
     def __getattr__(self, key: str) -> Any:
         try:
-            return self.values[key]
+            return self._values[key]
         except KeyError:
-            raise AttributeError(f"{self.name}.{key}") from None
+            raise AttributeError(f"{self._name}.{key}") from None
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """All keys of the section."""
+        return self._values
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The ``countertop`` command line.
 
-Each module in ``COMMAND_MODULES`` has ``register(subparsers)`` that adds its commands with
+Each ``appliance/cli/*_cmd.py`` module has ``register(subparsers)`` that adds its commands with
 ``set_defaults(func=handler)``; a handler takes the parsed args and returns an exit code.
 
 Exit codes: 0 success; 1 the operation ran and failed or was declined; 2 bad config or usage;
@@ -19,11 +19,14 @@ from appliance.errors import ConfigError, CountertopError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_OWED = 0, 1, 2, 3
 
-COMMAND_MODULES: list[str] = [
-    "appliance.cli.config_cmd",
-    "appliance.cli.terminal_cmd",
-    "appliance.cli.card_cmd",
-]
+
+def command_modules() -> list[str]:
+    """Every ``appliance/cli/*_cmd.py`` module, in name order (each registers its commands)."""
+    import pkgutil
+
+    return sorted(
+        f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__) if m.name.endswith("_cmd")
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="terminal config (default: $COUNTERTOP_CONFIG, else /etc/countertop/terminal.toml)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    for name in command_modules():
         importlib.import_module(name).register(sub)
     return parser
 

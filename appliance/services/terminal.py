@@ -28,6 +28,7 @@ from appliance.errors import (
     NoResponse,
     NotFound,
     NotSent,
+    ProtocolError,
     ReadCancelled,
     ReaderOffline,
     Refused,
@@ -427,6 +428,16 @@ class Terminal:
     ) -> Outcome:
         try:
             resp = self._exchange(req)
+        except ProtocolError as exc:
+            # The link raises ProtocolError only while building the request: nothing was sent.
+            txn = self.journal.mark_not_sent(txn.uuid, f"request could not be built: {exc}")
+            self.indicators.show(IndicatorState.ERROR)
+            return Outcome(
+                "failed",
+                txn,
+                f"The request could not be built ({exc}); nothing was sent or charged.",
+                f"无法生成请求（{exc}），未发送，未扣款。",
+            )
         except NotSent as exc:
             if txn.type == TxnType.SALE and fields is not None:
                 return self._offline(txn, fields, str(exc))
@@ -438,8 +449,11 @@ class Terminal:
                 f"Host unreachable, nothing was charged: {exc}. Try again later.",
                 f"无法连接主机，未扣款：{exc}。请稍后重试。",
             )
-        except NoResponse as exc:
-            txn = self.journal.owe_reversal(txn.uuid, str(exc))
+        except Exception as exc:
+            # No valid answer, or anything unexpected after the PENDING row: outcome unknown.
+            txn = self.journal.owe_reversal(txn.uuid, str(exc) or type(exc).__name__)
+            if not isinstance(exc, HostError):
+                raise
             self.indicators.show(IndicatorState.ERROR)
             self.send_owed(kinds=("reversal",))
             txn = self.journal.get(txn.uuid)
