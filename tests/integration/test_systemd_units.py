@@ -100,7 +100,14 @@ def test_the_terminal_unit_is_a_watched_kiosk_on_tty1_that_reboots_as_a_last_res
     assert "SDL_VIDEODRIVER=kmsdrm" in d["Environment"]
     assert d["DevicePolicy"] == ["closed"]
     assert d["CapabilityBoundingSet"] == [""]
-    assert sorted(v.split(":")[0] for v in d["LoadCredential"]) == ["data-key", "tmk"]
+
+
+@pytest.mark.parametrize("unit", ["countertop.service", "countertop-settle.service"])
+def test_a_missing_key_file_cannot_stop_the_start_and_cause_a_reboot_loop(unit: str) -> None:
+    d = _directives(unit)
+    loaded = sorted(v.split(":")[0] for v in d["LoadCredential"])
+    assert loaded == ["data-key", "tmk"]
+    assert sorted(d["SetCredential"]) == ["data-key:unprovisioned", "tmk:unprovisioned"]
 
 
 def test_the_terminal_may_open_only_display_input_gpio_serial_and_usb_devices() -> None:
