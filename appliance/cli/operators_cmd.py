@@ -132,31 +132,22 @@ def _actor() -> str:
 def _journal_path(args: argparse.Namespace) -> Path:
     if args.db:
         return Path(args.db)
-    try:
-        # Imported here: the config module may be absent from a build, and then --db is needed.
-        from appliance.config import load_config
-    except ModuleNotFoundError as exc:
-        if exc.name != "appliance.config":
-            raise
-        raise ConfigError("no config support in this build: name the journal with --db") from exc
-    config_path = (
-        getattr(args, "config", None) or os.environ.get("COUNTERTOP_CONFIG") or DEFAULT_CONFIG
-    )
-    return Path(load_config(config_path).state_dir) / "journal.db"
+    from appliance.config import load_config
+
+    return load_config(getattr(args, "config", None)).journal_path
 
 
 @contextmanager
 def _open(args: argparse.Namespace) -> Iterator[sqlite3.Connection]:
     """The journal connection for one command: existing file only, FULL sync, always closed."""
+    from appliance.journal.db import connect, migrate
+
     path = _journal_path(args)
-    if not path.exists():
-        raise JournalError(f"no journal at {path}: start the terminal once (or run its migrations)")
+    if args.db and not path.exists():  # a typo in --db must not create a stray journal
+        raise JournalError(f"no journal at {path}: check the path, or omit --db to use the config")
+    conn = connect(path)  # WAL + synchronous=FULL, like every journal connection
+    migrate(conn)
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=10)
-    except sqlite3.Error as exc:
-        raise JournalError(f"cannot open the journal at {path}: {exc}") from exc
-    try:
-        conn.execute("PRAGMA synchronous=FULL")
         yield conn
     except sqlite3.Error as exc:
         raise JournalError(f"cannot use the journal at {path}: {exc}") from exc

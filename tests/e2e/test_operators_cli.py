@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import appliance.cli
 from appliance.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
-from appliance.operators import SCHEMA_SQL, OperatorStore
+from appliance.journal import Journal
+from appliance.operators import OperatorStore
 
 AUDIT_SQL = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -21,16 +21,13 @@ CREATE TABLE IF NOT EXISTS audit (
 
 @pytest.fixture(autouse=True)
 def only_operator_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Other command modules are built elsewhere; this test needs only its own group registered.
-    monkeypatch.setattr(appliance.cli, "COMMAND_MODULES", ["appliance.cli.operators_cmd"])
     monkeypatch.setattr("appliance.operators.SCRYPT_N", 2**10)
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     path = tmp_path / "journal.db"
-    with sqlite3.connect(path) as conn:
-        conn.executescript(SCHEMA_SQL + AUDIT_SQL)
+    Journal.open(path).close()  # a migrated journal, as the terminal leaves it
     return path
 
 
