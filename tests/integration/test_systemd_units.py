@@ -91,6 +91,7 @@ def test_the_terminal_unit_is_a_watched_kiosk_on_tty1_that_reboots_as_a_last_res
     assert d["NotifyAccess"] == ["main"]
     assert int(d["WatchdogSec"][0]) > 0
     assert d["Restart"] == ["always"]
+    assert d["RestartPreventExitStatus"] == ["2"]  # a config error must not loop into reboots
     assert d["StartLimitAction"] == ["reboot"]
     assert d["TTYPath"] == ["/dev/tty1"]
     assert d["StandardInput"] == ["tty"]
