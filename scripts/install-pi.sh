@@ -174,6 +174,8 @@ step_venv() {
     live "$PREFIX/venv/bin/pip" install --upgrade "$SOURCE"
     # gpiozero's pin backend on bookworm (the only one that works on a Pi 5).
     live "$PREFIX/venv/bin/pip" install --upgrade lgpio
+    # `sudo countertop ...` runs commands as the service user (see the script's header).
+    put "$SOURCE/scripts/countertop-cli.sh" /usr/local/bin/countertop 0755
     local doc
     for doc in "$SOURCE"/docs/*.md; do
         [[ -e "$doc" ]] || continue

@@ -122,7 +122,11 @@ def _read_pin(args: argparse.Namespace, role: Role) -> str:
 
 
 def _actor() -> str:
-    """Who acted, for the audit trail: the Unix account running the command."""
+    """Who acted, for the audit trail: the person behind sudo, else the Unix account."""
+    # `sudo countertop` switches to the service user; SUDO_USER still names the person.
+    sudo_user = os.environ.get("SUDO_USER")
+    if sudo_user:
+        return f"cli:{sudo_user}"
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):

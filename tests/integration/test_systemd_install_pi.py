@@ -10,12 +10,14 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "install-pi.sh"
+WRAPPER = REPO / "scripts" / "countertop-cli.sh"
 CONFIG_TXT = """\
 # Raspberry Pi OS default
 dtparam=audio=on
@@ -61,12 +63,33 @@ def test_the_script_parses_with_bash_n() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_the_script_is_shellcheck_clean() -> None:
+def test_the_scripts_are_shellcheck_clean() -> None:
     shellcheck = shutil.which("shellcheck")
     if shellcheck is None:
         pytest.skip("shellcheck not installed (apt-get install shellcheck)")
-    result = subprocess.run([shellcheck, str(SCRIPT)], capture_output=True, text=True)
+    result = subprocess.run([shellcheck, str(SCRIPT), str(WRAPPER)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def test_the_cli_wrapper_run_by_root_becomes_the_service_user() -> None:
+    if os.geteuid() != 0 or shutil.which("runuser") is None:
+        pytest.skip("needs root and runuser to switch users")
+    # A directory the unprivileged user can enter (pytest's tmp_path is private to root).
+    where = Path(tempfile.mkdtemp(prefix="countertop-wrapper-"))
+    try:
+        where.chmod(0o755)
+        stub = where / "countertop"
+        stub.write_text('#!/bin/sh\necho "$(id -un) $SUDO_USER $*"\n')
+        stub.chmod(0o755)
+        env = {**os.environ, "COUNTERTOP_BIN": str(stub), "COUNTERTOP_USER": "nobody"}
+        env["SUDO_USER"] = "lihua"
+        result = subprocess.run(
+            ["sh", str(WRAPPER), "operators", "list"], env=env, capture_output=True, text=True
+        )
+    finally:
+        shutil.rmtree(where)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "nobody lihua operators list\n"
 
 
 def test_a_dry_run_prints_every_step_and_changes_nothing(tmp_path: Path) -> None:
@@ -79,6 +102,7 @@ def test_a_dry_run_prints_every_step_and_changes_nothing(tmp_path: Path) -> None
         assert f"## {step}\n" in out
     assert "> /etc/systemd/system/countertop.service (mode 0644)" in out
     assert "> /etc/udev/rules.d/60-countertop.rules (mode 0644)" in out
+    assert "> /usr/local/bin/countertop (mode 0755)" in out
     assert "apt-get install -y --no-install-recommends python3-venv" in out
     assert "+enable_uart=1" in out
     assert "-console=serial0,115200 console=tty1" in out
