@@ -104,8 +104,9 @@ def test_the_terminal_unit_is_a_watched_kiosk_on_tty1_that_reboots_as_a_last_res
 
 
 @pytest.mark.parametrize("unit", ["countertop.service", "countertop-settle.service"])
-def test_a_missing_key_file_cannot_stop_the_start_and_cause_a_reboot_loop(unit: str) -> None:
+def test_keys_cannot_cause_a_reboot_loop_or_reach_a_core_dump(unit: str) -> None:
     d = _directives(unit)
+    assert d["LimitCORE"] == ["0"]  # a core dump would write keys and card data to disk
     loaded = sorted(v.split(":")[0] for v in d["LoadCredential"])
     assert loaded == ["data-key", "tmk"]
     assert sorted(d["SetCredential"]) == ["data-key:unprovisioned", "tmk:unprovisioned"]
