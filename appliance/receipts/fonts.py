@@ -38,16 +38,20 @@ def find_cjk_font() -> Path:
     )
 
 
-@lru_cache(maxsize=16)
 def load_font(size: int, path: str | None = None) -> object:
     """A Pillow font of ``size`` pixels from ``path`` (default: ``find_cjk_font()``).
 
     The WenQuanYi collection's face 1 is the monospaced variant, so Latin text keeps the
-    receipt's columns.
+    receipt's columns. The font is looked up every call (a font removed later is reported),
+    loaded once per file and size.
     """
+    return _load(path or str(find_cjk_font()), size)
+
+
+@lru_cache(maxsize=16)
+def _load(font_path: str, size: int) -> object:
     from PIL import ImageFont
 
-    font_path = path or str(find_cjk_font())
     index = 1 if font_path.endswith(".ttc") else 0
     try:
         return ImageFont.truetype(font_path, size, index=index)
