@@ -916,12 +916,12 @@ def document_to_text(doc: Document | Sequence[Block], columns: int) -> str:
     """The document as plain text, one printed line per line (for tests, .txt and review).
 
     Double-size lines keep their position on paper (leading spaces doubled); a QR code shows as
-    ``[QR <data>]``; the cut as an empty line.
+    ``[QR]`` and its data (broken after ``:`` to fit); the cut as an empty line.
     """
     rows: list[str] = []
     for line in layout(doc, columns):
         if line.kind == "qr":
-            rows.append(_align(f"[QR {line.text}]", columns, "center"))
+            rows += [_align(part, columns, "center") for part in _qr_caption(line.text, columns)]
         elif line.kind in ("feed", "cut"):
             rows.append("")
         elif line.double:
@@ -930,3 +930,18 @@ def document_to_text(doc: Document | Sequence[Block], columns: int) -> str:
         else:
             rows.append(line.text)
     return "\n".join(rows) + "\n"
+
+
+def _qr_caption(data: str, columns: int) -> list[str]:
+    """``[QR]`` then the QR data, broken after a ``:`` where a line would overflow."""
+    rows = ["[QR]"]
+    cur = ""
+    for i, part in enumerate(data.split(":")):
+        piece = part if i == 0 else ":" + part
+        if cur and display_width(cur + piece) > columns:
+            rows.append(cur)
+            cur = piece
+        else:
+            cur += piece
+    rows += wrap(cur, columns)
+    return rows

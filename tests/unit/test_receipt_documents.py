@@ -100,7 +100,9 @@ def test_english_sale_merchant_stub_reads_like_a_card_slip() -> None:
         "              CNY 12.50\n"
         "--------------------------------\n"
         "     NO SIGNATURE REQUIRED\n"
-        "[QR countertop:10012345:000001:000123:633012345678]\n"
+        "              [QR]\n"
+        "   countertop:10012345:000001\n"
+        "      :000123:633012345678\n"
         "\n"
         "\n"
     )
@@ -111,7 +113,7 @@ def test_chinese_customer_copy_shows_last_four_and_no_qr() -> None:
     assert "持卡人存根" in text
     assert "卡号                   **** 0119\n" in text
     assert "621234" not in text
-    assert "[QR" not in text
+    assert "[QR]" not in text
     assert "免签" in text
 
 
@@ -247,7 +249,7 @@ def test_declined_slip_explains_the_response_code() -> None:
     text = document_to_text(sample_document("declined", lang="bilingual"), 48)
     assert "余额不足 INSUFFICIENT FUNDS" in text
     assert "NO MONEY WAS TAKEN" in text
-    assert "[QR" not in text
+    assert "[QR]" not in text
 
 
 def test_void_and_refund_print_negative_amounts_and_the_original_trace() -> None:
