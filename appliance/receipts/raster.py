@@ -47,14 +47,19 @@ def line_height(line: Line, cell: int) -> int:
 
 
 def raster_lines(lines: Sequence[Line], width: int, cell: int = DOTS_PER_COLUMN) -> Image.Image:
-    """Text lines as one 1-bit image ``width`` dots wide (what the printer gets in image mode)."""
-    height = sum(line_height(line, cell) for line in lines)
+    """Text lines as one 1-bit image ``width`` dots wide (what the printer gets in image mode).
+
+    Each line gets ``cell // 2`` dots of spacing (30-dot pitch for 12 x 24 text, like the
+    printer's default line spacing) so raster lines sit like the text lines around them.
+    """
+    gap = cell // 2
+    height = sum(line_height(line, cell) + gap for line in lines)
     img = Image.new("1", (width, max(height, 1)), 1)
     draw = ImageDraw.Draw(img)
     y = 0
     for line in lines:
-        draw_text_line(draw, line.text, 0, y, cell, bold=line.bold, double=line.double)
-        y += line_height(line, cell)
+        draw_text_line(draw, line.text, 0, y + gap // 2, cell, bold=line.bold, double=line.double)
+        y += line_height(line, cell) + gap
     return img
 
 

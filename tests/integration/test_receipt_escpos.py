@@ -187,9 +187,8 @@ def test_image_mode_prints_chinese_lines_as_raster_and_latin_as_text() -> None:
     ascii_lines = [ln.text.rstrip() for ln in lines if ln.kind == "text" and not has_cjk(ln.text)]
     assert [t for t in texts if t] == [t for t in ascii_lines if t]
     assert images and all(w == 384 for _, w, _ in images)
-    cjk_height = sum(
-        48 if ln.double else 24 for ln in lines if ln.kind == "text" and has_cjk(ln.text)
-    )
+    cjk = [ln for ln in lines if ln.kind == "text" and has_cjk(ln.text)]
+    cjk_height = sum((48 if ln.double else 24) + 6 for ln in cjk)  # 6 dots of line spacing
     assert sum(h for _, _, h in images) == cjk_height
 
 
