@@ -1,0 +1,209 @@
+"""``ReceiptPrinter`` over any python-escpos connection (USB, serial, network, file, mock).
+
+The adapter owns one connection object and rebuilds it after any failure, so a printer that was
+unplugged, switched off or out of reach is picked up again on the next ``status()`` or
+``print_job()`` without restarting the appliance.
+
+Status comes from real DLE EOT queries where the connection can read (USB, serial, network):
+
+- ``DLE EOT 1`` printer status: bit 3 = offline
+- ``DLE EOT 2`` offline cause: bit 2 = cover open, bit 5 = stopped by paper end
+- ``DLE EOT 4`` roll paper sensor: bits 2-3 = near end, bits 5-6 = paper end
+
+A connection that cannot read (``file``) reports ONLINE whenever the device opens.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+
+from escpos.escpos import Escpos
+from escpos.exceptions import DeviceNotFoundError
+from escpos.exceptions import Error as EscposLibraryError
+from escpos.printer import File
+
+from appliance.errors import PrinterError
+from drivers.printer.base import PrinterProfile, PrinterStatus
+
+log = logging.getLogger(__name__)
+
+DLE_EOT = b"\x10\x04"
+
+#: What python-escpos connections raise when the device is absent or fails. pyusb's USBError
+#: and pyserial's SerialException are OSErrors; ``assert self.device`` fires when an open
+#: silently failed; the usb/serial modules raise RuntimeError when their library is missing.
+IO_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    EscposLibraryError,
+    AssertionError,
+    RuntimeError,
+    ValueError,
+)
+
+_STATUS_WORDS: dict[PrinterStatus, str] = {
+    PrinterStatus.ONLINE: "online",
+    PrinterStatus.PAPER_LOW: "paper is running low",
+    PrinterStatus.PAPER_OUT: "out of paper: load a new roll",
+    PrinterStatus.COVER_OPEN: "the cover is open: close it",
+    PrinterStatus.OFFLINE: "offline",
+}
+
+
+def decode_status(printer: int, offline_cause: int | None, paper: int | None) -> PrinterStatus:
+    """Combine the DLE EOT 1, 2 and 4 reply bytes into one status (most urgent first)."""
+    if printer & 0x08:
+        if offline_cause is not None and offline_cause & 0x04:
+            return PrinterStatus.COVER_OPEN
+        if (offline_cause is not None and offline_cause & 0x20) or (
+            paper is not None and paper & 0x60
+        ):
+            return PrinterStatus.PAPER_OUT
+        return PrinterStatus.OFFLINE
+    if paper is not None and paper & 0x60:
+        return PrinterStatus.PAPER_OUT
+    if paper is not None and paper & 0x0C:
+        return PrinterStatus.PAPER_LOW
+    return PrinterStatus.ONLINE
+
+
+class EscposPrinter:
+    """A receipt printer reached through a python-escpos connection.
+
+    ``connect`` builds a fresh, unopened python-escpos printer object; it is called again after
+    every failure. ``device`` names the printer in messages ("USB printer 0416:5011") and
+    ``hint`` says what a person should check when it cannot be reached.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], Escpos],
+        *,
+        profile: PrinterProfile,
+        device: str,
+        hint: str,
+    ) -> None:
+        self.profile = profile
+        self.device = device
+        self.hint = hint
+        self._connect = connect
+        self._conn: Escpos | None = None
+        self._lock = threading.Lock()
+
+    # -- connection ------------------------------------------------------------------------
+
+    def _open(self) -> Escpos:
+        if self._conn is None:
+            conn = self._connect()
+            try:
+                conn.open()
+            except IO_ERRORS as exc:
+                raise PrinterError(
+                    f"{self.device} is not reachable ({_one_line(exc)}): {self.hint}",
+                    PrinterStatus.OFFLINE,
+                ) from exc
+            self._conn = conn
+        return self._conn
+
+    def _drop(self) -> None:
+        """Forget the connection after a failure; the next call reconnects."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except IO_ERRORS:
+                log.debug("closing %s after a failure also failed", self.device, exc_info=True)
+
+    def _ask(self, conn: Escpos, n: int) -> int | None:
+        """One DLE EOT query; the reply byte, or None when the printer did not answer."""
+        conn._raw(DLE_EOT + bytes((n,)))
+        reply = conn._read()
+        # A late answer to an earlier query can precede ours; the newest byte is the answer.
+        return reply[-1] if reply else None
+
+    def _query(self, conn: Escpos) -> PrinterStatus:
+        try:
+            printer = self._ask(conn, 1)
+        except NotImplementedError:
+            return PrinterStatus.ONLINE  # write-only connection: it opened, that is all we know
+        except IO_ERRORS:
+            log.info("%s: status query failed", self.device, exc_info=True)
+            self._drop()
+            return PrinterStatus.OFFLINE
+        if printer is None:
+            self._drop()
+            return PrinterStatus.OFFLINE
+        try:
+            cause = self._ask(conn, 2) if printer & 0x08 else None
+            paper = self._ask(conn, 4)
+        except IO_ERRORS:
+            self._drop()
+            return PrinterStatus.OFFLINE
+        return decode_status(printer, cause, paper)
+
+    # -- the port ----------------------------------------------------------------------------
+
+    def status(self) -> PrinterStatus:
+        """Current status from DLE EOT queries; OFFLINE when unreachable (never raises)."""
+        with self._lock:
+            try:
+                conn = self._open()
+            except PrinterError:
+                return PrinterStatus.OFFLINE
+            return self._query(conn)
+
+    def print_job(self, job_id: str, data: bytes) -> None:
+        """Send one complete job; raise PrinterError (with ``.status``) unless it printed whole.
+
+        The status is checked before sending (nothing is sent to a printer that cannot print)
+        and after (paper that ran out or a cover opened mid-job means the job may be partial).
+        """
+        with self._lock:
+            conn = self._open()
+            before = self._query(conn)
+            if not before.can_print:
+                raise PrinterError(self._message(job_id, before, "was not printed"), before)
+            try:
+                conn._raw(data)
+            except IO_ERRORS as exc:
+                self._drop()
+                raise PrinterError(
+                    f"{self.device} failed during job {job_id} ({_one_line(exc)}); "
+                    f"the job may be partly printed: {self.hint}",
+                    PrinterStatus.OFFLINE,
+                ) from exc
+            after = self._query(conn) if self._conn is not None else PrinterStatus.OFFLINE
+            if not after.can_print:
+                raise PrinterError(self._message(job_id, after, "may be incomplete"), after)
+
+    def _message(self, job_id: str, status: PrinterStatus, outcome: str) -> str:
+        why = _STATUS_WORDS[status]
+        if status is PrinterStatus.OFFLINE:
+            why = f"offline: {self.hint}"
+        return f"job {job_id} {outcome}: {self.device} is {why}"
+
+    def close(self) -> None:
+        """Release the connection (reopened by the next call)."""
+        with self._lock:
+            self._drop()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+class ExistingFile(File):
+    """python-escpos ``File`` that will not create its device file.
+
+    ``File.open`` uses mode "wb", which would quietly create a plain file where the device node
+    is missing because the printer is off (/dev/usb/lp0 exists only while it is on).
+    """
+
+    def open(self, raise_not_found: bool = True) -> None:
+        """Open the device, or raise DeviceNotFoundError when it does not exist."""
+        if not os.path.exists(self.devfile):
+            raise DeviceNotFoundError(f"{self.devfile} does not exist")
+        super().open(raise_not_found)
