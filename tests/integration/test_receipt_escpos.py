@@ -12,12 +12,14 @@ from PIL import Image
 
 from appliance.domain.receipts import LANGS, Line, build_receipt, has_cjk, layout
 from appliance.errors import ConfigError
-from appliance.receipts import fonts, samples
+from appliance.receipts import samples
 from appliance.receipts.bench import TARGET_FS_BYTES, TARGET_LATIN_BYTES, bench_receipt
 from appliance.receipts.escpos import render_escpos
 from appliance.receipts.raster import export_pdf, render_png
 from appliance.receipts.samples import SAMPLE_KINDS, SAMPLE_PAN, sample_document
+from drivers.printer import fonts as printer_fonts
 from drivers.printer.base import PrinterProfile
+from drivers.printer.escpos_decode import render_text
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "receipts"
 # COUNTERTOP_REGEN_GOLDEN=1 rewrites the golden .bin files; review them before committing.
@@ -129,6 +131,32 @@ def test_fs_mode_bytes_print_exactly_the_laid_out_lines(
     assert got == _merge_blank_styles(expected(layout(doc, profile.columns), profile))
 
 
+def printed_text(lines: list[Line], profile: PrinterProfile) -> str:
+    """What the printer's own decoder (``render_text``) must read back from the job."""
+    out: list[str] = []
+    for line in lines:
+        if line.kind == "text":
+            out.append(line.text.rstrip())
+        elif line.kind == "feed":
+            out.append("")
+        elif line.kind == "qr":
+            out.append(f"[QR: {line.text}]")
+        elif line.kind == "cut":
+            out += [""] * 6 + ["--- cut ---"] if profile.cutter else [""] * 4
+    return "".join(row + "\n" for row in out)
+
+
+@pytest.mark.parametrize("kind", SAMPLE_KINDS)
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("profile", [P32, P48], ids=["32", "48"])
+def test_the_printer_decoder_reads_back_exactly_the_laid_out_text(
+    kind: str, lang: str, profile: PrinterProfile
+) -> None:
+    doc = sample_document(kind, lang=lang, columns=profile.columns)
+    got = render_text(render_escpos(doc, profile))
+    assert got == printed_text(layout(doc, profile.columns), profile)
+
+
 def test_chinese_in_fs_mode_is_gb18030_inside_fs_ampersand() -> None:
     data = render_escpos(sample_document("sale", lang="zh_CN"), P32)
     assert b"\x1c&" + "消费".encode("gb18030") in data
@@ -192,9 +220,11 @@ def test_image_mode_prints_chinese_lines_as_raster_and_latin_as_text() -> None:
     assert sum(h for _, _, h in images) == cjk_height
 
 
-def test_image_mode_without_a_cjk_font_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_image_mode_without_a_cjk_font_names_the_package(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("COUNTERTOP_CJK_FONT", raising=False)
-    monkeypatch.setattr(fonts, "CJK_FONT_PATHS", ())
+    monkeypatch.setattr(printer_fonts, "CJK_FONT_CANDIDATES", (tmp_path / "no-such-font.ttc",))
     profile = PrinterProfile(columns=32, dots=384, chinese="image")
     with pytest.raises(ConfigError, match="fonts-wqy-microhei"):
         render_escpos(sample_document("sale", lang="zh_CN"), profile)
