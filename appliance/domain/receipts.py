@@ -251,8 +251,12 @@ class ReconReport:
 
 
 def display_width(text: str) -> int:
-    """Columns ``text`` takes on a receipt: CJK wide/fullwidth characters take two."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    """Columns ``text`` takes on a receipt: CJK wide/fullwidth characters take two.
+
+    East Asian *ambiguous* characters (``·`` ``—`` ``…`` ``é`` ``€``) count two as well: they are
+    double-byte GB codes, which a Chinese-firmware printer prints in a full 24-dot cell.
+    """
+    return sum(2 if unicodedata.east_asian_width(ch) in "WFA" else 1 for ch in text)
 
 
 def has_cjk(text: str) -> bool:

@@ -44,6 +44,14 @@ def test_sample_in_chinese_at_48_columns(tmp_path: Path) -> None:
     assert max(display_width(line) for line in text.splitlines()) <= 48
 
 
+def test_sample_can_write_the_print_jobs_and_the_paper_they_make(tmp_path: Path) -> None:
+    assert run(["receipts", "sample", "--out", str(tmp_path), "--escpos", "fs"]) == 0
+    data = (tmp_path / "sale.bin").read_bytes()
+    assert data.startswith(b"\x1b@") and b"\x1c&" in data
+    with Image.open(tmp_path / "sale.paper.png") as img:
+        assert img.width == 384
+
+
 def test_bench_prints_sizes_and_wire_time(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["receipts", "bench"]) == 0
     result = json.loads(capsys.readouterr().out)

@@ -294,6 +294,12 @@ def test_merchant_stub_qr_carries_the_transaction_reference() -> None:
 # ---------------------------------------------------------------- layout
 
 
+def test_cjk_and_ambiguous_characters_take_two_columns() -> None:
+    assert display_width("SALE") == 4
+    assert display_width("消费，") == 6
+    assert display_width("A·B") == 4  # GB2312 A1A4: full width on a Chinese printer
+
+
 def test_two_column_lines_pad_by_display_width() -> None:
     lines = layout([Pair("商户名称", "便利店")], 20)
     assert lines[0].text == "商户名称      便利店"
