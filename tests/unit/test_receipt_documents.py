@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from appliance.domain.receipts import (
@@ -322,3 +322,37 @@ def test_wrap_never_exceeds_the_width_nor_loses_characters(text: str, width: int
     lines = wrap(text, width)
     assert all(display_width(line) <= width for line in lines)
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+
+
+@given(
+    st.text(alphabet="AB 商户名称", min_size=1, max_size=30),
+    st.text(alphabet="0123456789 鲜果店", min_size=1, max_size=50),
+    st.sampled_from([32, 48]),
+)
+def test_a_pair_never_overflows_and_keeps_its_text(label: str, value: str, cols: int) -> None:
+    lines = [line.text for line in layout([Pair(label, value)], cols)]
+    assert all(display_width(line) <= cols for line in lines)
+    squashed = "".join(lines).replace(" ", "")
+    assert squashed == (label + value).replace(" ", "")
+
+
+@given(
+    st.text(alphabet="0123456789", min_size=13, max_size=19).filter(lambda p: p[6:-4] != ""),
+    st.sampled_from(["sale", "void", "refund", "offline", "forwarded", "declined"]),
+    st.sampled_from(["merchant", "customer"]),
+)
+def test_any_pan_even_unmasked_in_the_row_never_prints_in_full(
+    pan: str, kind: str, copy: str
+) -> None:
+    def squashed(masked: str) -> tuple[str, str]:
+        txn = replace(sample_transaction(kind), masked_pan=masked)
+        doc = build_receipt(kind, txn, SAMPLE_MERCHANT, copy=copy, lang="en")  # type: ignore[arg-type]
+        text = document_to_text(doc, 48)
+        return text, text.replace(" ", "").replace("\n", "")
+
+    # A random number may happen to sit inside the MID or RRN: that is not the card number.
+    assume(pan not in squashed("")[1])
+    text, flat = squashed(pan)
+    assert pan not in flat
+    shown = pan[-4:] if copy == "customer" else pan[:6] + "*" * (len(pan) - 10) + pan[-4:]
+    assert shown in text
