@@ -516,7 +516,12 @@ def build_receipt(
         else:
             b.append(Text(_t(lang, "已批准", "APPROVED"), "center", bold=True, double=True))
     else:  # declined
-        b.insert(0, Text(_t(lang, "交易失败", "DECLINED"), "center", bold=True, double=True))
+        # NOT_SENT and REVERSED rows also print this slip; their title says what happened.
+        title = {
+            TxnState.NOT_SENT: ("交易未发送", "NOT SENT"),
+            TxnState.REVERSED: ("交易已冲正", "REVERSED"),
+        }.get(txn.state, ("交易失败", "DECLINED"))
+        b.insert(0, Text(_t(lang, *title), "center", bold=True, double=True))
         b += _ids(lang, txn, zone, auth=False)
         code = txn.response_code or ""
         b.append(Pair(_t(lang, "应答码", "RESP CODE"), code))

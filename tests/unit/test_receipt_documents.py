@@ -252,6 +252,19 @@ def test_declined_slip_explains_the_response_code() -> None:
     assert "[QR]" not in text
 
 
+def test_a_payment_that_was_never_sent_or_was_reversed_says_so() -> None:
+    for state, zh, en in (
+        (TxnState.NOT_SENT, "交易未发送", "NOT SENT"),
+        (TxnState.REVERSED, "交易已冲正", "REVERSED"),
+    ):
+        txn = replace(sample_transaction("declined"), state=state, response_code=None)
+        assert kind_for(txn) == "declined"
+        text = document_to_text(build_receipt(None, txn, SAMPLE_MERCHANT, lang="bilingual"), 48)
+        assert zh in text and en in text
+        assert "NO MONEY WAS TAKEN" in text
+        assert "DECLINED" not in text
+
+
 def test_void_and_refund_print_negative_amounts_and_the_original_trace() -> None:
     for kind in ("void", "refund"):
         text = document_to_text(sample_document(kind, lang="en"), 32)
