@@ -84,11 +84,11 @@ def make_printer(
     if backend == "serial":
         if not serial_device:
             raise ConfigError("printer backend serial needs serial_device (e.g. /dev/ttyUSB0)")
-        from escpos.printer import Serial
+        from drivers.printer.escpos_printer import PromptSerial
 
         dev, baud = serial_device, baudrate
         return EscposPrinter(
-            lambda: Serial(dev, baudrate=baud, timeout=timeout),
+            lambda: PromptSerial(dev, baudrate=baud, timeout=timeout),
             profile=profile,
             device=f"serial printer {dev}",
             hint=f"check the cable, the printer's power and that it is set to {baud} baud",

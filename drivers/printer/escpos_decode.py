@@ -313,9 +313,12 @@ class _Decoder:
             self.blocks.append(FeedBlock(n))
         elif c == "t":
             n = self.byte(start, "ESC t")
-            _code_table(n)  # fail here, where the bad table is chosen
+            try:
+                _code_table(n)  # fail here, where the bad table is chosen
+            except EscposDecodeError as exc:
+                raise self.error(str(exc), start) from exc
             self.table = n
-        elif c in "R{rV=":
+        elif c in "R{r=":
             # international set, upside-down, colour, select peripheral: no effect on layout
             self.byte(start, f"ESC {c}")
         elif c == "2":

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from escpos.escpos import Escpos
 from escpos.exceptions import DeviceNotFoundError
 from escpos.exceptions import Error as EscposLibraryError
-from escpos.printer import File
+from escpos.printer import File, Serial
 
 from appliance.errors import PrinterError
 from drivers.printer.base import PrinterProfile, PrinterStatus
@@ -124,10 +124,12 @@ class EscposPrinter:
         return reply[-1] if reply else None
 
     def _query(self, conn: Escpos) -> PrinterStatus:
+        if type(conn)._read is Escpos._read:
+            # Write-only connection (File): it opened, that is all we know. Sending the query
+            # anyway would leave DLE EOT bytes in the device's stream.
+            return PrinterStatus.ONLINE
         try:
             printer = self._ask(conn, 1)
-        except NotImplementedError:
-            return PrinterStatus.ONLINE  # write-only connection: it opened, that is all we know
         except IO_ERRORS:
             log.info("%s: status query failed", self.device, exc_info=True)
             self._drop()
@@ -207,3 +209,17 @@ class ExistingFile(File):
         if not os.path.exists(self.devfile):
             raise DeviceNotFoundError(f"{self.devfile} does not exist")
         super().open(raise_not_found)
+
+
+class PromptSerial(Serial):
+    """python-escpos ``Serial`` whose status read returns as soon as the reply byte arrives.
+
+    ``Serial._read`` asks pyserial for 16 bytes, which waits out the whole timeout for a
+    one-byte DLE EOT reply: every status query would cost ``timeout`` seconds.
+    """
+
+    def _read(self) -> bytes:
+        """The reply byte (b"" after the timeout), plus anything already queued behind it."""
+        assert self.device
+        first = self.device.read(1)
+        return first + self.device.read(self.device.in_waiting) if first else first
