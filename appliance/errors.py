@@ -18,7 +18,10 @@ translated at the adapter (``raise X(...) from exc``); builtins are never shadow
     ├── DeviceError                         a hardware port failed
     │   ├── CardReadError                    the card could not be read (reason for a person)
     │   │   ├── ReadCancelled                the operator cancelled the read
-    │   │   └── ReadTimeout                  no card was presented in time
+    │   │   ├── ReadTimeout                  no card was presented in time
+    │   │   ├── CardRemoved                  the card left the field before the read finished
+    │   │   ├── MultipleCards                more than one card is in the field
+    │   │   └── UnsupportedCard              the card has no payment application this terminal takes
     │   ├── ReaderOffline                    the reader is unplugged or absent
     │   └── PrinterError                     the printer cannot print now (status says why)
     └── Refused                             a business rule refused the operation (limits, state)
@@ -91,6 +94,18 @@ class ReadCancelled(CardReadError):
 
 class ReadTimeout(CardReadError):
     """No card was presented before the timeout."""
+
+
+class CardRemoved(CardReadError):
+    """The card was taken away before the read finished; present it again and hold it still."""
+
+
+class MultipleCards(CardReadError):
+    """More than one card is in the field; present only one card."""
+
+
+class UnsupportedCard(CardReadError):
+    """The card (or phone) offers no payment application this terminal accepts."""
 
 
 class ReaderOffline(DeviceError):

@@ -67,24 +67,26 @@ def parse_amount(text: str, cur: Currency) -> int:
     if not raw:
         raise AmountError("amount is empty: type an amount such as 12.50")
     if cur.exponent:
-        pattern = rf"(\d+)(?:\.(\d{{1,{cur.exponent}}}))?"
+        pattern = rf"([0-9]+)(?:\.([0-9]{{1,{cur.exponent}}}))?"
         example = "12." + "5" + "0" * (cur.exponent - 1)
     else:
-        pattern = r"(\d+)"
+        pattern = r"([0-9]+)"
         example = "1250"
     m = re.fullmatch(pattern, raw)
     if not m:
-        if re.fullmatch(r"\d+\.\d+", raw):
+        if re.fullmatch(r"[0-9]+\.[0-9]+", raw):
             raise AmountError(
                 f"amount {raw!r} has more than {cur.exponent} decimal places for {cur.alpha}"
             )
         raise AmountError(f"amount {raw!r} is not a plain positive number: type e.g. {example}")
-    whole, frac = m.group(1), (m.group(2) or "")
+    whole, frac = m.group(1), (m.group(2) if cur.exponent else None) or ""
     minor = int(whole) * 10**cur.exponent + (int(frac.ljust(cur.exponent, "0")) if frac else 0)
     if minor == 0:
         raise AmountError("amount must be greater than zero")
     if len(str(minor)) > MAX_DIGITS:
-        raise AmountError(f"amount {raw!r} is too large: at most {MAX_DIGITS} digits in minor units")
+        raise AmountError(
+            f"amount {raw!r} is too large: at most {MAX_DIGITS} digits in minor units"
+        )
     return minor
 
 

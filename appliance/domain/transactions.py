@@ -47,9 +47,7 @@ class TxnState(StrEnum):
 
 S = TxnState
 TRANSITIONS: dict[TxnState, frozenset[TxnState]] = {
-    S.PENDING: frozenset(
-        {S.APPROVED, S.DECLINED, S.NOT_SENT, S.REVERSAL_OWED, S.STORED}
-    ),
+    S.PENDING: frozenset({S.APPROVED, S.DECLINED, S.NOT_SENT, S.REVERSAL_OWED, S.STORED}),
     S.APPROVED: frozenset({S.VOIDED, S.REVERSAL_OWED}),
     S.REVERSAL_OWED: frozenset({S.REVERSED}),
     S.STORED: frozenset({S.APPROVED, S.FORWARD_DECLINED}),

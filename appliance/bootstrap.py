@@ -1,0 +1,168 @@
+"""The one place that builds the real or the mock object graph from config.
+
+Backends are chosen by name; an unknown name is a ConfigError and nothing ever falls back
+silently to a mock. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from appliance.cardvault import CardVault
+from appliance.config import Config
+from appliance.journal import Journal
+from appliance.services.terminal import Terminal
+
+log = logging.getLogger(__name__)
+
+
+def open_journal(cfg: Config) -> Journal:
+    """The journal of this terminal, in the configured time zone."""
+    return Journal.open(cfg.journal_path, tz=cfg.locale.timezone)
+
+
+def build_link(cfg: Config) -> Any:
+    """The acquirer link for the configured host and dialect."""
+    from appliance.host.dialects import get_dialect
+    from appliance.host.link import HostLink
+
+    h = cfg.host
+    return HostLink(
+        h.address,
+        h.port,
+        get_dialect(h.dialect),
+        connect_timeout=h.connect_timeout,
+        response_timeout=h.response_timeout,
+        tls=h.tls,
+        ca_file=cfg.resolve(h.ca_file) if h.ca_file else None,
+    )
+
+
+def build_reader(cfg: Config) -> Any:
+    """The configured card reader."""
+    from drivers.reader import make_reader
+
+    r = cfg.reader
+    return make_reader(r.backend, device=r.device, mock_card=r.mock_card or None)
+
+
+def printer_profile(cfg: Config) -> Any:
+    """The printer profile from the [printer] section."""
+    from drivers.printer.base import PrinterProfile
+
+    p = cfg.printer
+    wide = p.width_mm == 80
+    return PrinterProfile(
+        columns=48 if wide else 32,
+        width_mm=80 if wide else 58,
+        dots=576 if wide else 384,
+        chinese=p.chinese,
+        cutter=p.cutter,
+        drawer=p.drawer,
+    )
+
+
+def build_printer(cfg: Config) -> Any:
+    """The configured receipt printer."""
+    from drivers.printer import make_printer
+
+    p = cfg.printer
+    return make_printer(
+        p.backend,
+        profile=printer_profile(cfg),
+        usb_vendor=p.usb_vendor,
+        usb_product=p.usb_product,
+        serial_device=p.serial_device,
+        baudrate=p.baudrate,
+        host=p.host,
+        port=p.port,
+        path=p.path,
+    )
+
+
+def build_indicators(cfg: Config) -> Any:
+    """The configured LEDs and buzzer."""
+    from drivers.indicators import make_indicators
+
+    i = cfg.indicators
+    return make_indicators(
+        i.backend,
+        led_pins=i.led_pins,
+        buzzer_pin=i.buzzer_pin,
+        button_pin=None if i.button_pin < 0 else i.button_pin,
+    )
+
+
+def build_terminal(cfg: Config, *, recover: bool = True, **overrides: Any) -> Terminal:
+    """The terminal with every port from config; ``overrides`` replaces ports (tests, demo).
+
+    With ``recover`` (the default), PENDING rows left by a crash get their reversals queued.
+    """
+    from appliance.host.keys import unwrap_working_keys
+
+    journal = overrides.pop("journal", None) or open_journal(cfg)
+    link = overrides.pop("link", None) or build_link(cfg)
+    reader = overrides.pop("reader", None) or build_reader(cfg)
+    printer = overrides.pop("printer", None) or build_printer(cfg)
+    indicators = overrides.pop("indicators", None) or build_indicators(cfg)
+    receipts = overrides.pop("receipts", None)
+    if receipts is None:
+        receipts = build_receipts(cfg, journal, printer)
+    terminal = Terminal(
+        cfg,
+        journal,
+        link,
+        reader,
+        indicators,
+        CardVault(cfg.data_key()),
+        tmk=cfg.tmk(),
+        receipts=receipts,
+        printer=printer,
+        unwrap_keys=unwrap_working_keys,
+    )
+    if overrides:
+        raise TypeError(f"unknown ports: {', '.join(overrides)}")
+    if recover:
+        for txn in terminal.recover():
+            log.warning("transaction %s was in doubt at start: reversal queued", txn.trace)
+    return terminal
+
+
+def build_receipts(cfg: Config, journal: Journal, printer: Any) -> Any:
+    """The print queue that turns journal rows into stubs (None until receipts are available)."""
+    try:
+        from appliance.services.printing import PrintQueue
+    except ImportError:
+        return None
+    return PrintQueue(cfg, journal, printer)
+
+
+def demo_paths(path: Path) -> dict[str, Path]:
+    """Where ``config init --demo`` puts the state dir and secrets for a config at ``path``."""
+    state = path.parent / "state"
+    return {
+        "state": state,
+        "tmk": state / "secrets" / "tmk.hex",
+        "data": state / "secrets" / "data.key",
+    }
+
+
+def acquirer_for(cfg: Config, *, port: int | None = None, control_port: int | None = None) -> Any:
+    """A reference acquirer that knows this terminal (its TID, MID and TMK), not yet started.
+
+    Its ledger lives in ``state_dir/acquirer/ledger.db``. Used by the demo, the tests and the
+    torture harness; ``countertop acquirer --config`` builds the same thing.
+    """
+    from appliance.host.acquirer.server import ReferenceAcquirer
+
+    return ReferenceAcquirer(
+        "127.0.0.1",
+        cfg.host.port if port is None else port,
+        cfg.host.dialect,
+        cfg.state_dir / "acquirer" / "ledger.db",
+        {cfg.merchant.tid: cfg.tmk()},
+        {cfg.merchant.tid: cfg.merchant.mid},
+        control_port=control_port,
+    )

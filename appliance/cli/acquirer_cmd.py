@@ -1,0 +1,220 @@
+"""``countertop acquirer``: run the reference acquirer, read its ledger, switch its faults.
+
+    countertop acquirer [--config PATH | --terminal TID:TMKHEX ...] [--host H] [--port P]
+                        [--dialect D] [--ledger PATH] [--control-port P] [--fault NAME[:k=v,...]]
+    countertop acquirer ledger [--ledger PATH] [--json]
+    countertop acquirer fault NAME [k=v ...] | --clear [NAME]   (via the control port)
+
+The control port defaults to the acquirer port + 1, on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from appliance.cli.common import emit_json
+from appliance.errors import ConfigError
+
+DEFAULT_PORT = 8583
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``acquirer`` and its subcommands."""
+    from appliance.host.acquirer.faults import FAULTS
+
+    p = sub.add_parser(
+        "acquirer",
+        help="run the reference acquirer host (testing, demo)",
+        description="Run the reference acquirer in the foreground (Ctrl-C stops it).",
+    )
+    _common(p)
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1 or the config's)")
+    p.add_argument("--dialect", choices=["iso87", "cup"], help="message dialect")
+    p.add_argument(
+        "--terminal",
+        action="append",
+        default=[],
+        metavar="TID:TMKHEX",
+        help="a terminal this host knows, with its master key (repeatable)",
+    )
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME[:k=v,...]",
+        help="start with a fault switched on: " + ", ".join(FAULTS),
+    )
+    p.set_defaults(func=cmd_serve)
+    acq_sub = p.add_subparsers(dest="acquirer_command", metavar="SUBCOMMAND")
+
+    led = acq_sub.add_parser("ledger", help="list what the acquirer approved, declined, reversed")
+    _common(led)
+    led.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    led.set_defaults(func=cmd_ledger)
+
+    fault = acq_sub.add_parser("fault", help="switch a fault on or off in a running acquirer")
+    _common(fault)
+    fault.add_argument("name", nargs="?", help="fault name: " + ", ".join(FAULTS))
+    fault.add_argument("params", nargs="*", metavar="k=v", help="e.g. seconds=20 ms=300")
+    fault.add_argument("--count", type=int, help="only the next N requests")
+    fault.add_argument("--probability", type=float, help="hit each request with this chance")
+    fault.add_argument("--seed", type=int, help="seed of the probability RNG")
+    fault.add_argument("--clear", action="store_true", help="switch NAME (or every fault) off")
+    fault.set_defaults(func=cmd_fault)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, help=f"acquirer port (default {DEFAULT_PORT})")
+    p.add_argument("--ledger", metavar="PATH", help="acquirer ledger database")
+    p.add_argument("--control-port", type=int, help="control port (default: port + 1)")
+
+
+def _config(args: argparse.Namespace) -> Any:
+    """The terminal config when one is named (flag or environment), else None."""
+    if getattr(args, "config", None) or os.environ.get("COUNTERTOP_CONFIG"):
+        from appliance.cli.common import config_from
+
+        return config_from(args)
+    return None
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    cfg = _config(args)
+    port = args.port or (cfg.host.port if cfg else DEFAULT_PORT)
+    if args.ledger:
+        ledger = Path(args.ledger)
+    elif cfg is not None:
+        ledger = cfg.state_dir / "acquirer" / "ledger.db"
+    else:
+        ledger = Path("acquirer-ledger.db")
+    return {
+        "cfg": cfg,
+        "port": port,
+        "ledger": ledger,
+        "control_port": args.control_port or port + 1,
+    }
+
+
+def _parse_terminal(text: str) -> tuple[str, bytes]:
+    tid, sep, hexkey = text.partition(":")
+    try:
+        key = bytes.fromhex(hexkey)
+    except ValueError:
+        key = b""
+    if not sep or not tid or len(key) not in (16, 24):
+        raise ConfigError(f"--terminal {text!r}: expected TID:32-or-48-hex-digit TMK")
+    return tid, key
+
+
+def _parse_kv(items: list[str], where: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise ConfigError(f"{where}: {item!r} is not key=value")
+        out[k] = v
+    return out
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the acquirer until interrupted."""
+    from appliance.host.acquirer.server import ReferenceAcquirer
+
+    s = _settings(args)
+    cfg = s["cfg"]
+    terminals: dict[str, bytes] = {}
+    mids: dict[str, str] = {}
+    if cfg is not None:
+        terminals[cfg.merchant.tid] = cfg.tmk()
+        mids[cfg.merchant.tid] = cfg.merchant.mid
+    for t in args.terminal:
+        tid, key = _parse_terminal(t)
+        terminals[tid] = key
+    if not terminals:
+        raise ConfigError("no terminals: give --config PATH or --terminal TID:TMKHEX")
+    host = args.host or "127.0.0.1"
+    dialect = args.dialect or (cfg.host.dialect if cfg else "iso87")
+    acq = ReferenceAcquirer(
+        host, s["port"], dialect, s["ledger"], terminals, mids, control_port=s["control_port"]
+    )
+    for spec in args.fault:
+        name, _, rest = spec.partition(":")
+        acq.set_fault(name, **_parse_kv([x for x in rest.split(",") if x], f"--fault {spec}"))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    port = acq.start()
+    print(
+        f"acquirer ({acq.dialect.name}) on {host}:{port}, control 127.0.0.1:{acq.control_port}, "
+        f"ledger {s['ledger']}, terminals {', '.join(sorted(terminals))}",
+        flush=True,
+    )
+    try:
+        acq.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        acq.stop()
+    return 0
+
+
+LEDGER_COLUMNS = (
+    "tid",
+    "stan",
+    "rrn",
+    "type",
+    "amount",
+    "response_code",
+    "status",
+    "batch",
+    "masked_pan",
+    "transmitted_at",
+)
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    """Print the acquirer's ledger (read straight from its database)."""
+    from appliance.host.acquirer.ledger import Ledger
+
+    s = _settings(args)
+    path: Path = s["ledger"]
+    if not path.exists():
+        raise ConfigError(f"no acquirer ledger at {path} (use --ledger PATH)")
+    ledger = Ledger(path)
+    try:
+        rows = ledger.transactions()
+    finally:
+        ledger.close()
+    if args.json:
+        emit_json(rows)
+        return 0
+    print("  ".join(f"{c:>12}" for c in LEDGER_COLUMNS))
+    for r in rows:
+        print("  ".join(f"{'' if r[c] is None else r[c]!s:>12}" for c in LEDGER_COLUMNS))
+    return 0
+
+
+def cmd_fault(args: argparse.Namespace) -> int:
+    """Switch a fault on a running acquirer through its control port."""
+    from appliance.host.acquirer.faults import parse_params
+    from appliance.host.acquirer.server import control
+
+    s = _settings(args)
+    if args.clear:
+        command = "CLEAR" + (f" {args.name}" if args.name else "")
+    else:
+        if not args.name:
+            raise ConfigError("name a fault, or use --clear")
+        params: dict[str, Any] = _parse_kv(args.params, "fault")
+        for opt in ("count", "probability", "seed"):
+            if getattr(args, opt) is not None:
+                params[opt] = getattr(args, opt)
+        parse_params(args.name, params)  # fail here, with the CLI's error, not remotely
+        command = " ".join(["FAULT", args.name, *(f"{k}={v}" for k, v in params.items())])
+    control("127.0.0.1", s["control_port"], command)
+    active = json.loads(control("127.0.0.1", s["control_port"], "FAULTS"))
+    print("active faults: " + (", ".join(sorted(active)) or "none"))
+    return 0

@@ -1,0 +1,364 @@
+"""The reference acquirer: a real threaded TCP host speaking a dialect, with its own ledger.
+
+It exists so the terminal can be tested end to end against something that behaves like an
+acquirer — including badly: see ``faults.FAULTS``. Each connection has a reader thread; each
+request is answered in its own thread, so a delayed answer does not hold up the others.
+A line-based control port (127.0.0.1 only) lets another process switch faults::
+
+    FAULT delay seconds=5 count=1   → OK
+    CLEAR [NAME]                    → OK
+    FAULTS                          → {"delay": {...}}
+    LEDGER                          → [{...}, ...]
+    PING                            → PONG
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import select
+import socket
+import struct
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from appliance.errors import ConfigError, CountertopError, ProtocolError
+from appliance.host.acquirer.faults import FaultSet
+from appliance.host.acquirer.ledger import Ledger
+from appliance.host.dialects import get_dialect
+from appliance.host.dialects.base import Dialect, FrameMacError
+from appliance.host.messages import HostRequest, HostResponse
+
+log = logging.getLogger(__name__)
+
+
+class ReferenceAcquirer:
+    """A test acquirer host. ``start()`` runs it in background threads; ``stop()`` ends them.
+
+    ``terminals`` maps TID → TMK; requests from other TIDs are answered 03 (invalid merchant).
+    ``mids`` optionally maps TID → the MID it must use (else 03).
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        dialect: Dialect | str,
+        ledger_path: str | Path,
+        terminals: Mapping[str, bytes],
+        mids: Mapping[str, str] | None = None,
+        *,
+        control_port: int | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.dialect = get_dialect(dialect) if isinstance(dialect, str) else dialect
+        self.ledger_path = Path(ledger_path)
+        self.terminals = dict(terminals)
+        self.mids = dict(mids or {})
+        self.faults = FaultSet()
+        self.control_port: int | None = control_port
+        self._ledger: Ledger | None = None
+        self._listener: socket.socket | None = None
+        self._control: socket.socket | None = None
+        self._stop = threading.Event()
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
+        self._threads: list[threading.Thread] = []
+        self._conns: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self.requests_seen = 0
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> int:
+        """Open the ledger, bind and serve in background threads; returns the bound port."""
+        self._ledger = Ledger(self.ledger_path)
+        self._listener = self._bind(self.port)
+        self.port = self._listener.getsockname()[1]
+        self._wake_r, self._wake_w = socket.socketpair()
+        if self.control_port is not None:
+            self._control = self._bind(self.control_port, host="127.0.0.1")
+            self.control_port = self._control.getsockname()[1]
+            self._spawn(self._control_loop, "acquirer-control")
+        self._spawn(self._accept_loop, "acquirer-accept")
+        log.info(
+            "reference acquirer (%s) listening on %s:%d", self.dialect.name, self.host, self.port
+        )
+        return self.port
+
+    def stop(self) -> None:
+        """Stop serving, close every connection and the ledger."""
+        self._stop.set()
+        self._wake()
+        for s in (self._listener, self._control):
+            if s is not None:
+                with contextlib.suppress(OSError):
+                    s.close()
+        with self._lock:
+            conns = list(self._conns)
+        for c in conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+        for t in list(self._threads):
+            if t is not threading.current_thread():
+                t.join(timeout=5)
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
+        for s in (self._wake_r, self._wake_w):
+            if s is not None:
+                s.close()
+
+    def __enter__(self) -> ReferenceAcquirer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def serve_forever(self) -> None:
+        """Block until ``stop()`` (or Ctrl-C in the caller)."""
+        self._stop.wait()
+
+    # ------------------------------------------------------------- control
+    def set_fault(self, name: str, **params: Any) -> None:
+        """Switch a fault on (see ``faults.FAULTS``); ConfigError for unknown names/params."""
+        self.faults.set(name, **params)
+        if name == "refuse":
+            self._drop_connections()
+        self._wake()
+
+    def clear_faults(self, name: str | None = None) -> None:
+        """Switch one fault, or every fault, off."""
+        self.faults.clear(name)
+        self._wake()
+
+    def ledger(self) -> list[dict[str, Any]]:
+        """Every ledger row (tid, stan, rrn, amount, status, type, mti, transmitted_at,
+        response_code, masked_pan, batch, …), oldest first."""
+        if self._ledger is None:
+            return Ledger(self.ledger_path).transactions()
+        return self._ledger.transactions()
+
+    @property
+    def books(self) -> Ledger:
+        """The open ledger (only while started)."""
+        if self._ledger is None:
+            raise CountertopError("the acquirer is not running")
+        return self._ledger
+
+    # ----------------------------------------------------------- internals
+    def _bind(self, port: int, host: str | None = None) -> socket.socket:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host or self.host, port))
+        except OSError as exc:
+            s.close()
+            raise ConfigError(f"cannot listen on {host or self.host}:{port}: {exc}") from exc
+        s.listen(64)
+        return s
+
+    def _spawn(self, target: Any, name: str, *args: Any) -> None:
+        t = threading.Thread(target=target, name=name, args=args, daemon=True)
+        with self._lock:
+            self._threads = [x for x in self._threads if x.is_alive()]
+            self._threads.append(t)
+        t.start()
+
+    def _wake(self) -> None:
+        if self._wake_w is not None:
+            with contextlib.suppress(OSError):
+                self._wake_w.send(b"x")
+
+    def _drop_connections(self) -> None:
+        with self._lock:
+            conns = list(self._conns)
+        for c in conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+
+    def _accept_loop(self) -> None:
+        assert self._wake_r is not None
+        while not self._stop.is_set():
+            refusing = self.faults.active("refuse")
+            if refusing and self._listener is not None:
+                self._listener.close()
+                self._listener = None
+            elif not refusing and self._listener is None:
+                try:
+                    self._listener = self._bind(self.port)
+                except ConfigError:
+                    log.exception("cannot re-open the listening socket")
+            watch = [self._wake_r] + ([self._listener] if self._listener else [])
+            try:
+                r, _, _ = select.select(watch, [], [], 1.0)
+            except (OSError, ValueError):
+                if self._stop.is_set():
+                    return
+                continue
+            if self._wake_r in r:
+                with contextlib.suppress(OSError):
+                    self._wake_r.recv(4096)
+            if self._listener is not None and self._listener in r:
+                try:
+                    conn, peer = self._listener.accept()
+                except OSError:
+                    continue
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                with self._lock:
+                    self._conns.add(conn)
+                self._spawn(self._serve_conn, f"acquirer-conn-{peer[1]}", conn)
+
+    def _serve_conn(self, conn: socket.socket) -> None:
+        write_lock = threading.Lock()
+        try:
+            while not self._stop.is_set():
+                try:
+                    body = self.dialect.read_frame(conn.recv)
+                except ProtocolError as exc:
+                    log.warning("closing connection: %s", exc)
+                    return
+                if body is None:
+                    return
+                self._spawn(self._handle, "acquirer-request", conn, write_lock, body)
+        except OSError:
+            return
+        finally:
+            with self._lock:
+                self._conns.discard(conn)
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    def _mak_lookup(self, tid: str) -> bytes | None:
+        return self._ledger.mak(tid) if self._ledger else None
+
+    def _handle(self, conn: socket.socket, write_lock: threading.Lock, body: bytes) -> None:
+        ledger = self._ledger
+        if ledger is None:
+            return
+        with self._lock:
+            self.requests_seen += 1
+        mac_ok = True
+        try:
+            req = self.dialect.decode_request(body, self._mak_lookup)
+        except FrameMacError as exc:
+            assert isinstance(exc.message, HostRequest)
+            req, mac_ok = exc.message, False
+        except ProtocolError as exc:
+            # No trustworthy TID/STAN to answer to: say nothing (the terminal times out).
+            log.warning("undecodable request ignored: %s", exc)
+            return
+        if self.faults.hit("drop_request"):
+            log.info("fault drop_request: STAN %06d ignored", req.stan)
+            return
+        mti = self.dialect.request_mti(req)
+        tmk = self.terminals.get(req.tid)
+        if tmk is not None and req.tid in self.mids and self.mids[req.tid] != req.mid:
+            tmk = None
+        try:
+            resp = ledger.answer(req, mti, tmk, mac_ok=mac_ok)
+        except CountertopError:
+            log.exception("cannot answer STAN %06d", req.stan)
+            return
+        self._reply(conn, write_lock, req, resp)
+
+    def _reply(
+        self,
+        conn: socket.socket,
+        write_lock: threading.Lock,
+        req: HostRequest,
+        resp: HostResponse,
+    ) -> None:
+        # An unknown or never-signed-on terminal gets its answer without a MAC (there is no
+        # key to make one); the terminal rejects it as a MAC failure, as it should.
+        mak = self._mak_lookup(req.tid)
+        kind_maced = self.dialect.is_maced(req.kind)
+        try:
+            body = self.dialect.encode_response(resp, req, mak)
+        except CountertopError:
+            log.exception("cannot encode the answer to STAN %06d", req.stan)
+            return
+        if self.faults.hit("drop_response"):
+            log.info("fault drop_response: answer to STAN %06d not sent", req.stan)
+            return
+        f = self.faults.hit("delay")
+        if f and self._stop.wait(f.params.get("seconds", 30.0)):
+            return
+        f = self.faults.hit("latency")
+        if f and self._stop.wait(f.params.get("ms", 200.0) / 1000):
+            return
+        if self.faults.hit("bad_mac") and kind_maced:
+            body = body[:-1] + bytes([body[-1] ^ 0xFF])
+        if self.faults.hit("garbage"):
+            body = os.urandom(max(8, len(body)))
+        data = self.dialect.frame_response(body)
+        with write_lock:
+            try:
+                if self.faults.hit("reset"):
+                    conn.sendall(data[: len(data) // 2])
+                    # SO_LINGER 0 makes the close send RST instead of FIN; SHUT_RD wakes the
+                    # connection's reader thread, whose close() then resets the connection.
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    conn.shutdown(socket.SHUT_RD)
+                    return
+                conn.sendall(data)
+            except OSError as exc:
+                log.info("answer to STAN %06d not delivered: %s", req.stan, exc)
+
+    # ------------------------------------------------------------- control
+    def _control_loop(self) -> None:
+        assert self._control is not None
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._control.accept()
+            except OSError:
+                return
+            with conn, conn.makefile("rwb") as f:
+                for raw in f:
+                    reply = self._control_command(raw.decode("utf-8", "replace").strip())
+                    f.write(reply.encode() + b"\n")
+                    f.flush()
+
+    def _control_command(self, line: str) -> str:
+        parts = line.split()
+        if not parts:
+            return "ERR empty command"
+        cmd, args = parts[0].upper(), parts[1:]
+        try:
+            if cmd == "PING":
+                return "PONG"
+            if cmd == "FAULT" and args:
+                params = dict(a.split("=", 1) for a in args[1:])
+                self.set_fault(args[0], **params)
+                return "OK"
+            if cmd == "CLEAR":
+                self.clear_faults(args[0] if args else None)
+                return "OK"
+            if cmd == "FAULTS":
+                return json.dumps(self.faults.describe())
+            if cmd == "LEDGER":
+                return json.dumps(self.ledger())
+        except (ConfigError, ValueError) as exc:
+            return f"ERR {exc}"
+        return f"ERR unknown command {line!r}"
+
+
+def control(host: str, port: int, command: str, timeout: float = 5.0) -> str:
+    """Send one control-channel command to a running acquirer and return its reply line."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s, s.makefile("rwb") as f:
+            f.write(command.encode() + b"\n")
+            f.flush()
+            reply = f.readline().decode().strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"no acquirer control channel at {host}:{port}: {exc} (is it running?)"
+        ) from exc
+    if reply.startswith("ERR"):
+        raise ConfigError(reply[4:])
+    return reply

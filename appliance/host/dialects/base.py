@@ -1,0 +1,655 @@
+"""The one generic ISO 8583 codec; a dialect is data (a ``Profile``) fed to it.
+
+A ``Profile`` holds a pyiso8583 spec, the content type of every field, which message kind uses
+which MTI / processing code / network-management code, where each semantic item (``stan``,
+``batch``, ``orig_stan`` …) sits — a whole field or a fixed-width slice of a composite field —
+and the framing (length header, TPDU/header prefix). ``Dialect`` turns ``HostRequest`` /
+``HostResponse`` into items, items into fields, fields into bytes, and back, validating
+everything it decodes. Any decoding failure is one ``ProtocolError``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import string
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import iso8583
+
+from appliance.errors import KeyCheckError, MacError, ProtocolError
+from appliance.host import keys
+from appliance.host.messages import (
+    CardFields,
+    HostRequest,
+    HostResponse,
+    MessageKind,
+    OriginalRef,
+    SettlementTotals,
+    WorkingKeys,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME = 8192  # far above any message we send; a larger length header means a broken stream
+
+_ANS = frozenset(chr(c) for c in range(0x20, 0x7F))
+_TYPE_CHARS: dict[str, frozenset[str]] = {
+    "n": frozenset(string.digits),
+    "an": frozenset(string.ascii_letters + string.digits + " "),
+    "ans": _ANS,
+    "b": frozenset(string.hexdigits),
+    "z": frozenset(string.digits + "=D"),  # track 2 equivalent data
+}
+
+
+_TEXT = frozenset({"an", "ans"})
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """How one message kind is recognised on the wire.
+
+    ``proc`` None means no processing code, unless ``proc_from_original`` (reversals repeat
+    the original's).
+    ``txn_type`` is a dialect's own transaction type code (CUP field 60.1), or None.
+    """
+
+    kind: MessageKind
+    mti: str
+    repeat_mti: str | None = None
+    proc: str | None = None
+    netmgmt: str | None = None
+    txn_type: str | None = None
+    mac: bool = True
+    proc_from_original: bool = False
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Everything that makes one ISO 8583 dialect: pure data, no code."""
+
+    name: str
+    spec: Mapping[str, Mapping[str, Any]]
+    types: Mapping[str, str]  # field -> n | an | ans | b | z
+    kinds: tuple[KindSpec, ...]
+    simple: Mapping[str, str]  # item -> field
+    composite: Mapping[str, tuple[tuple[str, int], ...]]  # field -> ((item, width), ...)
+    request_items: Mapping[MessageKind, frozenset[str]]  # items a request of a kind may carry
+    length_header: int = 2
+    prefix: bytes = b""  # TPDU + header before the MTI (not MACed)
+    response_prefix: bytes | None = None  # prefix on responses (TPDU addresses swapped)
+    mac_fields: tuple[str, str] = ("64", "128")
+    required_response: tuple[str, ...] = ("11", "39", "41")
+    required_request: tuple[str, ...] = ("11", "41")
+
+
+class FrameMacError(MacError):
+    """A decoded message whose MAC is missing or wrong; ``message`` is what it said."""
+
+    def __init__(self, text: str, message: HostRequest | HostResponse) -> None:
+        super().__init__(text)
+        self.message = message
+
+
+def _d(n: int, width: int) -> str:
+    if n < 0 or len(str(n)) > width:
+        raise ProtocolError(f"value {n} does not fit in {width} digits")
+    return f"{n:0{width}d}"
+
+
+def infer_year(mmddhhmmss: str, now: datetime) -> datetime:
+    """A transmission date-time (no year on the wire) placed in the year nearest to ``now``."""
+    try:
+        candidates = []
+        for year in (now.year - 1, now.year, now.year + 1):
+            try:
+                candidates.append(datetime.strptime(f"{year}{mmddhhmmss}", "%Y%m%d%H%M%S"))
+            except ValueError:
+                continue
+        if not candidates:
+            raise ValueError(mmddhhmmss)
+    except ValueError as exc:
+        raise ProtocolError(f"invalid date-time {mmddhhmmss!r}") from exc
+    naive_now = now.astimezone(UTC).replace(tzinfo=None)
+    best = min(candidates, key=lambda c: abs(c - naive_now))
+    return best.replace(tzinfo=UTC)
+
+
+def transmission_stamp(when: datetime) -> str:
+    """Field 7 of ``when``: MMDDhhmmss in UTC."""
+    if when.tzinfo is None:
+        raise ProtocolError("transmission time must be timezone-aware")
+    return when.astimezone(UTC).strftime("%m%d%H%M%S")
+
+
+class FrameReader:
+    """Splits a byte stream into frame bodies (length header and prefix removed)."""
+
+    def __init__(self, profile: Profile) -> None:
+        self._p = profile
+        self._buf = bytearray()
+
+    @property
+    def pending(self) -> int:
+        """Bytes received that do not yet make a whole frame."""
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add received bytes; return every complete frame body. ProtocolError on a bad header."""
+        self._buf += data
+        out: list[bytes] = []
+        hl = self._p.length_header
+        while len(self._buf) >= hl:
+            n = int.from_bytes(self._buf[:hl], "big")
+            if n == 0 or n > MAX_FRAME:
+                raise ProtocolError(f"frame length {n} out of range")
+            if len(self._buf) < hl + n:
+                break
+            frame = bytes(self._buf[hl : hl + n])
+            del self._buf[: hl + n]
+            out.append(self._strip(frame))
+        return out
+
+    def _strip(self, frame: bytes) -> bytes:
+        plen = len(self._p.prefix)
+        if plen == 0:
+            return frame
+        if len(frame) <= plen or frame[0] != self._p.prefix[0]:
+            raise ProtocolError("frame does not start with the expected TPDU")
+        return frame[plen:]
+
+
+class Dialect:
+    """Encode and decode ``HostRequest``/``HostResponse`` in one ISO 8583 dialect.
+
+    Public surface (all of it raises only ``ProtocolError``, ``MacError`` or ``KeyCheckError``):
+    ``encode_request``, ``decode_response`` (terminal side), ``decode_request``,
+    ``encode_response`` (host side), ``frame``, ``frame_response``, ``reader``, ``read_frame``.
+    """
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.name = profile.name
+        self._by_kind = {k.kind: k for k in profile.kinds}
+        self._field_items: dict[str, list[str]] = {}
+        for item, f in profile.simple.items():
+            self._field_items.setdefault(f, []).append(item)
+
+    # ----------------------------------------------------------------- framing
+    def frame(self, body: bytes) -> bytes:
+        """A request body with its prefix and length header, ready for the socket."""
+        return self._frame(self.profile.prefix + body)
+
+    def frame_response(self, body: bytes) -> bytes:
+        """A response body with the response prefix and length header."""
+        prefix = self.profile.response_prefix
+        return self._frame((self.profile.prefix if prefix is None else prefix) + body)
+
+    def _frame(self, data: bytes) -> bytes:
+        if len(data) > MAX_FRAME:
+            raise ProtocolError(f"frame of {len(data)} bytes is too long")
+        return len(data).to_bytes(self.profile.length_header, "big") + data
+
+    def reader(self) -> FrameReader:
+        """A fresh incremental frame splitter for one connection."""
+        return FrameReader(self.profile)
+
+    def read_frame(self, recv: Callable[[int], bytes]) -> bytes | None:
+        """Read one frame body with a blocking ``recv``; None on a clean EOF between frames.
+
+        EOF inside a frame or a bad length header raises ProtocolError.
+        """
+        hl = self.profile.length_header
+        head = _recv_exact(recv, hl, allow_eof=True)
+        if head is None:
+            return None
+        n = int.from_bytes(head, "big")
+        if n == 0 or n > MAX_FRAME:
+            raise ProtocolError(f"frame length {n} out of range")
+        data = _recv_exact(recv, n, allow_eof=False)
+        assert data is not None
+        return FrameReader(self.profile)._strip(data)
+
+    # ------------------------------------------------------------ kind lookup
+    def kind_spec(self, kind: MessageKind) -> KindSpec:
+        """The wire description of ``kind``; ProtocolError if this dialect lacks it."""
+        try:
+            return self._by_kind[kind]
+        except KeyError:
+            raise ProtocolError(f"dialect {self.name} has no {kind} message") from None
+
+    def request_mti(self, req: HostRequest) -> str:
+        """The MTI ``req`` is sent with (the repeat MTI when ``req.repeat``)."""
+        ks = self.kind_spec(req.kind)
+        return ks.repeat_mti if req.repeat and ks.repeat_mti else ks.mti
+
+    def is_maced(self, kind: MessageKind) -> bool:
+        """True when messages of ``kind`` (and their responses) carry a MAC."""
+        return self.kind_spec(kind).mac
+
+    def _match_kind(self, mti: str, items: Mapping[str, str], response: bool) -> KindSpec:
+        req_mti = f"{mti[:2]}{int(mti[2]) - 1}{mti[3]}" if response else mti
+        if response and mti[2] not in "13":
+            raise ProtocolError(f"MTI {mti} is not a response")
+        # 0410 answers 0400 and 0401; 0230 answers 0220 and 0221.
+        req_mtis = {req_mti, req_mti[:3] + "1"} if response else {mti}
+        found = []
+        for ks in self.profile.kinds:
+            if ks.mti not in req_mtis and ks.repeat_mti not in req_mtis:
+                continue
+            if ks.proc is not None and items.get("proc") != ks.proc:
+                continue
+            if ks.netmgmt is not None and items.get("netmgmt") != ks.netmgmt:
+                continue
+            if ks.txn_type is not None and items.get("txn_type") != ks.txn_type:
+                continue
+            found.append(ks)
+        if not found:
+            raise ProtocolError(f"no message kind for MTI {mti} with these codes")
+        return found[0]
+
+    # ----------------------------------------------------------- terminal side
+    def encode_request(self, req: HostRequest, mak: bytes | None) -> bytes:
+        """The frame body of ``req`` (no length header), MACed with ``mak`` when its kind is.
+
+        Raises KeyCheckError when a MAC is needed and no MAK is loaded (sign on first),
+        ProtocolError when a value does not fit its field.
+        """
+        ks = self.kind_spec(req.kind)
+        items = self._request_to_items(req, ks)
+        return self._encode(self.request_mti(req), items, mak if ks.mac else None, ks.mac)
+
+    def decode_response(self, frame: bytes, mak: bytes | None) -> HostResponse:
+        """Decode and validate a response body; MacError (FrameMacError) on a missing/bad MAC."""
+        mti, items, fields, raw = self._decode(frame)
+        ks = self._match_kind(mti, items, response=True)
+        for f in self.profile.required_response:
+            if f not in fields:
+                raise ProtocolError(f"response {mti} lacks field {f}")
+        resp = self._items_to_response(ks, items)
+        if ks.mac:
+            self._verify_mac(raw, fields, mak, resp)
+        return resp
+
+    # --------------------------------------------------------------- host side
+    def decode_request(
+        self, frame: bytes, mak_lookup: Callable[[str], bytes | None]
+    ) -> HostRequest:
+        """Decode and validate a request body; FrameMacError when its MAC is missing or wrong.
+
+        ``mak_lookup(tid)`` gives the MAK issued to that terminal (None if none).
+        """
+        mti, items, fields, raw = self._decode(frame)
+        if mti[2] not in "024":
+            raise ProtocolError(f"MTI {mti} is not a request")
+        ks = self._match_kind(mti, items, response=False)
+        for f in self.profile.required_request:
+            if f not in fields:
+                raise ProtocolError(f"request {mti} lacks field {f}")
+        req = self._items_to_request(ks, mti, items)
+        if ks.mac:
+            self._verify_mac(raw, fields, mak_lookup(req.tid), req)
+        return req
+
+    def encode_response(self, resp: HostResponse, req: HostRequest, mak: bytes | None) -> bytes:
+        """The frame body answering ``req`` with ``resp``, MACed when the kind is.
+
+        With ``mak`` None the answer goes without a MAC field (a host that has no key for the
+        terminal); the terminal then rejects it as a MAC failure.
+        """
+        ks = self.kind_spec(req.kind)
+        req_mti = self.request_mti(req)
+        mti = f"{req_mti[:2]}{int(req_mti[2]) + 1}0"
+        items = self._request_to_items(req, ks)
+        for drop in (
+            "pan",
+            "expiry",
+            "track2",
+            "emv",
+            "pan_seq",
+            "entry_mode",
+            "orig_rrn",
+            "orig_auth",
+            "orig_amount",
+            "orig_batch",
+            "operator",
+        ):
+            items.pop(drop, None)
+        items["response_code"] = resp.response_code
+        if resp.rrn:
+            items["rrn"] = resp.rrn
+        if resp.auth_code:
+            items["auth_code"] = resp.auth_code
+        if resp.batch is not None:
+            items["batch"] = _d(resp.batch, 6)
+        if resp.host_time is not None:
+            t = resp.host_time.astimezone(UTC)
+            items["local_time"], items["local_date"] = t.strftime("%H%M%S"), t.strftime("%m%d")
+        wk = resp.working_keys
+        if wk is not None:
+            items.update(
+                pik=wk.pik.hex().upper(),
+                pik_kcv=wk.pik_kcv,
+                mak=wk.mak.hex().upper(),
+                mak_kcv=wk.mak_kcv,
+            )
+        return self._encode(mti, items, mak if ks.mac else None, ks.mac and mak is not None)
+
+    # ------------------------------------------------------ items <-> messages
+    def _request_to_items(self, req: HostRequest, ks: KindSpec) -> dict[str, str]:
+        it: dict[str, str] = {}
+        orig = req.original
+        proc = ks.proc
+        if ks.proc_from_original:
+            if orig is None:
+                raise ProtocolError(f"a {req.kind} needs the original transaction")
+            proc = self.kind_spec(orig.kind).proc or "000000"
+        if proc is not None:
+            it["proc"] = proc
+        if ks.netmgmt is not None:
+            it["netmgmt"] = ks.netmgmt
+        if ks.txn_type is not None:
+            it["txn_type"] = ks.txn_type
+        it["transmitted"] = transmission_stamp(req.transmitted_at)
+        t = req.transmitted_at.astimezone(UTC)
+        it["local_time"], it["local_date"] = t.strftime("%H%M%S"), t.strftime("%m%d")
+        it["stan"] = _d(req.stan, 6)
+        it["tid"] = req.tid
+        it["mid"] = req.mid
+        if req.amount is not None:
+            it["amount"] = _d(req.amount, 12)
+            it["currency"] = req.currency
+        if req.card is not None:
+            c: CardFields = req.card
+            it["pan"] = c.pan
+            it["expiry"] = c.expiry
+            it["entry_mode"] = (c.entry_mode + "0")[:3] if len(c.entry_mode) < 3 else c.entry_mode
+            if c.track2:
+                it["track2"] = c.track2
+            if c.emv_data:
+                it["emv"] = c.emv_data.hex().upper()
+            if c.pan_sequence:
+                it["pan_seq"] = c.pan_sequence.zfill(3)
+        batch = req.batch
+        if batch is not None:
+            it["batch"] = _d(batch, 6)
+        if orig is not None:
+            it["orig_mti"] = self.kind_spec(orig.kind).mti
+            it["orig_stan"] = _d(orig.stan, 6)
+            it["orig_transmitted"] = transmission_stamp(orig.transmitted_at)
+            it["orig_amount"] = _d(orig.amount, 12)
+            if orig.batch is not None:
+                it["orig_batch"] = _d(orig.batch, 6)
+            if orig.rrn:
+                it["orig_rrn"] = orig.rrn
+            if orig.auth_code:
+                it["orig_auth"] = orig.auth_code
+        if req.totals is not None:
+            tt = req.totals
+            it["sale_count"] = _d(tt.sale_count, 3)
+            it["sale_amount"] = _d(tt.sale_amount, 12)
+            it["refund_count"] = _d(tt.refund_count, 3)
+            it["refund_amount"] = _d(tt.refund_amount, 12)
+        allowed = self.profile.request_items.get(req.kind)
+        if allowed is not None:
+            it = {k: v for k, v in it.items() if k in allowed}
+        return it
+
+    def _items_to_request(self, ks: KindSpec, mti: str, it: Mapping[str, str]) -> HostRequest:
+        now = datetime.now(UTC)
+        transmitted = infer_year(_need(it, "transmitted"), now)
+        card = None
+        if "pan" in it:
+            card = CardFields(
+                pan=it["pan"],
+                expiry=it.get("expiry", ""),
+                track2=it.get("track2"),
+                emv_data=bytes.fromhex(it.get("emv", "")),
+                entry_mode=it.get("entry_mode", "07")[:2],
+                pan_sequence=it.get("pan_seq"),
+            )
+        original = None
+        if "orig_stan" in it:
+            okind = self._original_kind(it.get("orig_mti", ""), it.get("proc"))
+            original = OriginalRef(
+                kind=okind,
+                stan=int(it["orig_stan"]),
+                transmitted_at=infer_year(_need(it, "orig_transmitted"), now),
+                amount=int(it.get("orig_amount", it.get("amount", "0"))),
+                rrn=it.get("orig_rrn"),
+                auth_code=it.get("orig_auth"),
+                batch=int(it["orig_batch"]) if "orig_batch" in it else None,
+            )
+        totals = None
+        if "sale_count" in it:
+            totals = SettlementTotals(
+                sale_count=int(it["sale_count"]),
+                sale_amount=int(_need(it, "sale_amount")),
+                refund_count=int(_need(it, "refund_count")),
+                refund_amount=int(_need(it, "refund_amount")),
+            )
+        return HostRequest(
+            kind=ks.kind,
+            tid=it["tid"],
+            mid=it.get("mid", ""),
+            stan=int(it["stan"]),
+            transmitted_at=transmitted,
+            repeat=mti == ks.repeat_mti,
+            amount=int(it["amount"]) if "amount" in it else None,
+            currency=it.get("currency", "156"),
+            card=card,
+            original=original,
+            batch=int(it["batch"]) if "batch" in it else None,
+            totals=totals,
+        )
+
+    def _original_kind(self, orig_mti: str, proc: str | None) -> MessageKind:
+        same_mti = [k for k in self.profile.kinds if k.mti == orig_mti]
+        for k in same_mti:
+            if k.proc == proc:
+                return k.kind
+        for k in same_mti:
+            if k.proc == "000000":
+                return k.kind
+        if same_mti:
+            return same_mti[0].kind
+        raise ProtocolError(f"original MTI {orig_mti!r} is not one this dialect sends")
+
+    def _items_to_response(self, ks: KindSpec, it: Mapping[str, str]) -> HostResponse:
+        wk = None
+        if "mak" in it:
+            wk = WorkingKeys(
+                pik=bytes.fromhex(_need(it, "pik")),
+                pik_kcv=_need(it, "pik_kcv"),
+                mak=bytes.fromhex(it["mak"]),
+                mak_kcv=_need(it, "mak_kcv"),
+            )
+        host_time = None
+        if "local_time" in it and "local_date" in it:
+            host_time = infer_year(it["local_date"] + it["local_time"], datetime.now(UTC))
+        rc = it["response_code"]
+        balanced = None
+        if ks.kind is MessageKind.SETTLEMENT:
+            balanced = {"00": True, "95": False}.get(rc)
+        return HostResponse(
+            kind=ks.kind,
+            tid=it["tid"],
+            stan=int(it["stan"]),
+            response_code=rc,
+            rrn=it.get("rrn"),
+            auth_code=it.get("auth_code"),
+            host_time=host_time,
+            working_keys=wk,
+            batch=int(it["batch"]) if "batch" in it else None,
+            settlement_balanced=balanced,
+        )
+
+    # ------------------------------------------------------- items <-> fields
+    def _items_to_fields(self, items: Mapping[str, str]) -> dict[str, str]:
+        fields: dict[str, str] = {}
+        used: set[str] = set()
+        for item, value in items.items():
+            f = self.profile.simple.get(item)
+            if f is not None:
+                fields[f] = self._pad(f, value)
+                used.add(item)
+        for f, parts in self.profile.composite.items():
+            last = max((i for i, (name, _) in enumerate(parts) if name in items), default=-1)
+            if last < 0:
+                continue
+            chunks = []
+            for name, width in parts[: last + 1]:
+                v = items.get(name, "0" * width)
+                if len(v) > width:
+                    raise ProtocolError(f"{name} {v!r} is wider than {width}")
+                chunks.append(v.rjust(width, "0") if v.isdigit() else v.ljust(width))
+                used.add(name)
+            fields[f] = "".join(chunks)
+        unused = set(items) - used
+        if unused:
+            raise ProtocolError(f"dialect {self.name} has no field for {sorted(unused)}")
+        return fields
+
+    def _pad(self, f: str, value: str) -> str:
+        # Fixed-length text fields are left-justified and space-filled (TID "T1" → "T1      ").
+        spec = self.profile.spec.get(f)
+        if spec and spec["len_type"] == 0 and self.profile.types.get(f) in _TEXT:
+            return value.ljust(spec["max_len"])
+        return value
+
+    def _fields_to_items(self, fields: Mapping[str, str]) -> dict[str, str]:
+        items: dict[str, str] = {}
+        for f, value in fields.items():
+            for item in self._field_items.get(f, ()):
+                items[item] = value.rstrip(" ") if self.profile.types.get(f) in _TEXT else value
+            parts = self.profile.composite.get(f)
+            if parts is None:
+                continue
+            pos = 0
+            for name, width in parts:
+                if pos >= len(value):
+                    break
+                chunk = value[pos : pos + width]
+                if len(chunk) != width:
+                    raise ProtocolError(f"field {f} ends inside {name}")
+                items[name] = chunk.strip() if not chunk.strip().isdigit() else chunk
+                pos += width
+            if pos < len(value):
+                raise ProtocolError(f"field {f} has {len(value) - pos} trailing characters")
+        return items
+
+    # ------------------------------------------------------- fields <-> bytes
+    def _encode(self, mti: str, items: Mapping[str, str], mak: bytes | None, maced: bool) -> bytes:
+        fields = self._items_to_fields(items)
+        fields["t"] = mti
+        doc: dict[str, Any] = dict(fields)  # pyiso8583 mutates what it is given
+        mac_field = None
+        if maced:
+            if mak is None:
+                raise KeyCheckError("no MAK loaded: sign on to the host first")
+            mac_field = self._mac_field(fields)
+            doc[mac_field] = "00" * keys.MAC_LEN
+        self._validate(fields)
+        try:
+            raw, _ = iso8583.encode(copy.deepcopy(doc), self.profile.spec)
+        except (iso8583.EncodeError, KeyError, ValueError, TypeError) as exc:
+            raise ProtocolError(f"cannot encode {mti}: {exc}") from exc
+        raw = bytes(raw)
+        if mac_field is not None:
+            assert mak is not None
+            raw = raw[: -keys.MAC_LEN] + keys.retail_mac(mak, raw[: -keys.MAC_LEN])
+        return raw
+
+    def _mac_field(self, fields: Mapping[str, str]) -> str:
+        primary, secondary = self.profile.mac_fields
+        return secondary if any(int(f) > 64 for f in fields if f.isdigit()) else primary
+
+    def _decode(self, frame: bytes) -> tuple[str, dict[str, str], dict[str, str], bytes]:
+        if not isinstance(frame, bytes | bytearray):
+            raise ProtocolError("a frame must be bytes")
+        raw = bytes(frame)
+        try:
+            doc, _ = iso8583.decode(raw, self.profile.spec)
+        except iso8583.DecodeError as exc:
+            raise ProtocolError(f"undecodable frame: {exc}") from exc
+        except KeyError as exc:  # bitmap names a field the spec lacks
+            raise ProtocolError(f"frame carries unknown field {exc}") from exc
+        except Exception as exc:  # the library's other failure modes are not documented
+            raise ProtocolError(f"undecodable frame: {exc!r}") from exc
+        mti = doc.get("t", "")
+        if len(mti) != 4 or not mti.isdigit():
+            raise ProtocolError(f"invalid MTI {mti!r}")
+        sec = doc.get("1")
+        if sec is not None and int(sec[:2], 16) & 0x80:
+            raise ProtocolError("tertiary bitmap (field 65) is not supported")
+        fields = {k: v for k, v in doc.items() if k not in ("t", "p", "1", "h")}
+        self._validate(fields)
+        items = self._fields_to_items(fields)
+        for need in ("stan", "tid"):
+            if need not in items:
+                raise ProtocolError(f"message {mti} lacks {need}")
+        return mti, items, fields, raw
+
+    def _validate(self, fields: Mapping[str, str]) -> None:
+        for f, value in fields.items():
+            if f == "t":
+                continue
+            typ = self.profile.types.get(f)
+            if typ is None:
+                raise ProtocolError(f"field {f} is not allowed in dialect {self.name}")
+            if not isinstance(value, str):
+                raise ProtocolError(f"field {f} must be text")
+            allowed = _TYPE_CHARS[typ]
+            if any(ch not in allowed for ch in value):
+                raise ProtocolError(f"field {f} is not of type {typ}")
+            spec = self.profile.spec[f]
+            limit = spec["max_len"] * (2 if spec["data_enc"] == "b" else 1)
+            if spec.get("len_count") == "nibbles":
+                limit = spec["max_len"]
+            if len(value) > limit or (spec["len_type"] == 0 and len(value) != limit):
+                raise ProtocolError(f"field {f} has length {len(value)}, allowed {limit}")
+
+    def _verify_mac(
+        self,
+        raw: bytes,
+        fields: Mapping[str, str],
+        mak: bytes | None,
+        message: HostRequest | HostResponse,
+    ) -> None:
+        primary, secondary = self.profile.mac_fields
+        mac_field = self._mac_field({f: "" for f in fields if f not in (primary, secondary)})
+        present = [f for f in (primary, secondary) if f in fields]
+        if present != [mac_field]:
+            raise FrameMacError(f"MAC field {mac_field} missing or misplaced", message)
+        if mak is None:
+            raise FrameMacError("no MAK to verify the MAC", message)
+        if not keys.mac_matches(mak, raw[: -keys.MAC_LEN], raw[-keys.MAC_LEN :]):
+            raise FrameMacError("MAC does not verify", message)
+
+
+def _need(items: Mapping[str, str], name: str) -> str:
+    try:
+        return items[name]
+    except KeyError:
+        raise ProtocolError(f"message lacks {name}") from None
+
+
+def _recv_exact(recv: Callable[[int], bytes], n: int, *, allow_eof: bool) -> bytes | None:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = recv(n - len(buf))
+        if not chunk:
+            if allow_eof and not buf:
+                return None
+            raise ProtocolError(f"connection closed inside a frame ({len(buf)}/{n} bytes)")
+        buf += chunk
+    return bytes(buf)
+
+
+def iter_kinds(profile: Profile) -> Iterator[MessageKind]:
+    """Every message kind ``profile`` can send."""
+    return (k.kind for k in profile.kinds)

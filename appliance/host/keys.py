@@ -1,0 +1,138 @@
+"""Terminal keys: TMK entry, working-key unwrap with check values, and the X9.19 retail MAC.
+
+Working keys are double-length 3DES (16 bytes, odd parity); a TMK may be double or triple length. The TMK (terminal master key) is entered
+once under dual control as XOR components; on every sign-on the host sends a fresh PIK and MAK
+encrypted under the TMK (3DES ECB), each with its key check value (KCV: the first three bytes
+of the key encrypting eight zero bytes, as six hex digits).
+
+pyemv still reaches 3DES through cryptography's deprecated import path; the two deprecation
+warnings that causes are filtered by exact message, nothing else is silenced.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import warnings
+from functools import reduce
+
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.primitives.ciphers import Cipher, modes
+from cryptography.utils import CryptographyDeprecationWarning
+from pyemv import mac as _pyemv_mac
+from pyemv import tools as _pyemv_tools
+
+from appliance.errors import ConfigError, KeyCheckError
+from appliance.host.messages import WorkingKeys
+
+KEY_LEN = 16
+MAC_LEN = 8
+# X9.19 over ISO/IEC 9797-1 padding method 1 (zero bytes up to the block boundary): the
+# classic retail-MAC padding that POS hosts use; method 2 would append 0x80 first.
+MAC_PADDING = 1
+
+_filters_installed = False
+
+
+def _quiet_tdes_warnings() -> None:
+    """Filter exactly pyemv's two 3DES deprecation warnings, once, on first use."""
+    global _filters_installed
+    if _filters_installed:
+        return
+    warnings.filterwarnings(
+        "ignore", message="TripleDES has been moved", category=CryptographyDeprecationWarning
+    )
+    warnings.filterwarnings(
+        "ignore",
+        message=r"(Single|Two)-key TripleDES",
+        category=CryptographyDeprecationWarning,
+    )
+    _filters_installed = True
+
+
+def _check_key(key: bytes, what: str = "key", lengths: tuple[int, ...] = (KEY_LEN,)) -> None:
+    if not isinstance(key, bytes | bytearray) or len(key) not in lengths:
+        raise ConfigError(f"{what} must be {' or '.join(map(str, lengths))} bytes (3DES)")
+
+
+def _check_tmk(tmk: bytes) -> None:
+    _check_key(tmk, "TMK", (16, 24))
+
+
+def _tdes(key: bytes) -> Cipher:
+    # Three-key form of a double-length key: same cipher, no "two-key" deprecation warning.
+    full = bytes(key) + bytes(key[:8]) if len(key) == KEY_LEN else bytes(key)
+    return Cipher(TripleDES(full), modes.ECB())
+
+
+def kcv(key: bytes) -> str:
+    """The key check value of ``key``: six upper-case hex digits."""
+    _check_key(key)
+    _quiet_tdes_warnings()
+    return _pyemv_tools.key_check_digits(bytes(key), 3).hex().upper()
+
+
+def generate_key() -> bytes:
+    """A fresh random double-length 3DES key with odd parity."""
+    _quiet_tdes_warnings()
+    return _pyemv_tools.adjust_key_parity(secrets.token_bytes(KEY_LEN))
+
+
+def wrap_key(tmk: bytes, key: bytes) -> bytes:
+    """``key`` encrypted under ``tmk`` (3DES ECB), as the host sends it at sign-on."""
+    _check_tmk(tmk)
+    _check_key(key)
+    enc = _tdes(tmk).encryptor()
+    return enc.update(bytes(key)) + enc.finalize()
+
+
+def unwrap_key(tmk: bytes, wrapped: bytes) -> bytes:
+    """Decrypt a key that was encrypted under ``tmk``."""
+    _check_tmk(tmk)
+    if len(wrapped) != KEY_LEN:
+        raise KeyCheckError(f"an encrypted key must be {KEY_LEN} bytes, got {len(wrapped)}")
+    dec = _tdes(tmk).decryptor()
+    return dec.update(bytes(wrapped)) + dec.finalize()
+
+
+def unwrap_working_keys(tmk: bytes, wk: WorkingKeys) -> tuple[bytes, bytes]:
+    """Decrypt the PIK and MAK of a sign-on response and verify each check value.
+
+    Returns ``(pik, mak)``. Raises KeyCheckError when a check value does not match: the TMK
+    on this terminal differs from the host's, or the keys were damaged.
+    """
+    pik = unwrap_key(tmk, wk.pik)
+    mak = unwrap_key(tmk, wk.mak)
+    for name, key, expected in (("PIK", pik, wk.pik_kcv), ("MAK", mak, wk.mak_kcv)):
+        got = kcv(key)
+        if not hmac.compare_digest(got, expected.upper()):
+            raise KeyCheckError(
+                f"{name} check value mismatch (host {expected}, computed {got}): "
+                "the terminal master key differs from the host's; re-enter the TMK"
+            )
+    return pik, mak
+
+
+def combine_components(components: list[bytes]) -> bytes:
+    """The TMK from two or three 16-byte clear components (XOR), parity adjusted to odd."""
+    if not 2 <= len(components) <= 3:
+        raise ConfigError("a TMK is entered as 2 or 3 components")
+    for i, comp in enumerate(components, 1):
+        _check_key(comp, f"component {i}")
+    _quiet_tdes_warnings()
+    combined = reduce(lambda a, b: bytes(x ^ y for x, y in zip(a, b, strict=True)), components)
+    return _pyemv_tools.adjust_key_parity(combined)
+
+
+def retail_mac(mak: bytes, data: bytes) -> bytes:
+    """ANSI X9.19 (ISO/IEC 9797-1 algorithm 3) retail MAC of ``data`` under ``mak``: 8 bytes."""
+    _check_key(mak, "MAK")
+    _quiet_tdes_warnings()
+    return _pyemv_mac.mac_iso9797_3(
+        bytes(mak[:8]), bytes(mak[8:]), bytes(data), padding=MAC_PADDING
+    )
+
+
+def mac_matches(mak: bytes, data: bytes, mac: bytes) -> bool:
+    """True when ``mac`` is the retail MAC of ``data`` (constant-time comparison)."""
+    return hmac.compare_digest(retail_mac(mak, data), bytes(mac))

@@ -1,0 +1,376 @@
+"""The terminal's connection to the acquirer: one TCP (optionally TLS) socket, many requests.
+
+``HostLink.exchange(req)`` blocks for one answer; ``submit(req)`` returns a Future so several
+requests can be outstanding at once. A reader thread per connection splits frames, decodes
+them and hands each response to the request with the same (MTI class, TID, STAN).
+
+The contract the services rely on (it decides between "store and retry" and "reverse"):
+
+- ``NotSent``: no byte of the request can have left — the connection could not be made.
+- ``NoResponse``: sending started, so the host may have acted — timeout, reset, EOF, an
+  undecodable reply (chained from ``ProtocolError``), or ``MacError`` for a bad/missing MAC.
+- ``KeyCheckError`` / ``ProtocolError`` from encoding: the request could not be built (no MAK
+  loaded, a value that does not fit); nothing was sent.
+
+An undecodable frame cannot be matched to a request, and after one the byte stream cannot be
+trusted, so it fails every outstanding request on that connection with ``NoResponse`` and
+drops the connection; the next request reconnects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import select
+import socket
+import ssl
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from appliance.errors import HostError, MacError, NoResponse, NotSent, ProtocolError
+from appliance.host.dialects.base import Dialect, FrameMacError
+from appliance.host.messages import HostRequest, HostResponse
+
+log = logging.getLogger(__name__)
+
+_POLL = 0.5  # longest the reader sleeps when nothing is due; close() wakes it sooner
+
+
+@dataclass
+class LinkStats:
+    """Counters for deriving the link state (ONLINE / DEGRADED / OFFLINE) and for benches."""
+
+    connects: int = 0
+    connect_failures: int = 0
+    sent: int = 0
+    answered: int = 0
+    timeouts: int = 0
+    no_response: int = 0
+    mac_errors: int = 0
+    protocol_errors: int = 0
+    unmatched: int = 0
+    consecutive_failures: int = 0
+    last_success_at: float | None = None  # time.monotonic()
+    last_failure_at: float | None = None
+
+
+@dataclass
+class _Pending:
+    key: tuple[str, str, int]
+    future: Future[HostResponse]
+    deadline: float
+    conn: _Connection
+
+
+class _Connection:
+    """One socket and its reader thread; dies as a whole."""
+
+    def __init__(self, sock: socket.socket, link: HostLink) -> None:
+        self.sock = sock
+        self.link = link
+        self.alive = True
+        self.send_lock = threading.Lock()
+        self.wake_r, self.wake_w = socket.socketpair()
+        self.thread = threading.Thread(target=self._run, name="host-link-reader", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self.wake_w.send(b"x")
+
+    def kill(self) -> None:
+        """Close the socket; the reader fails whatever is still pending on it."""
+        self.alive = False
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.wake()
+
+    def _run(self) -> None:
+        reader = self.link.dialect.reader()
+        cause: BaseException | None = None
+        try:
+            while self.alive:
+                wait = self.link._expire_due(self)
+                ready = _pending_tls(self.sock)
+                if not ready:
+                    r, _, _ = select.select([self.sock, self.wake_r], [], [], wait)
+                    if self.wake_r in r:
+                        with contextlib.suppress(OSError):
+                            self.wake_r.recv(4096)
+                    ready = self.sock in r
+                if not ready or not self.alive:
+                    continue
+                try:
+                    data = self.sock.recv(65536)
+                except (ssl.SSLWantReadError, BlockingIOError, TimeoutError):
+                    continue
+                if not data:
+                    cause = NoResponse("the host closed the connection")
+                    break
+                for body in reader.feed(data):
+                    self.link._deliver(body, self)
+        except ProtocolError as exc:
+            self.link._stats_protocol_error()
+            cause = NoResponse(f"undecodable reply from the host: {exc}")
+            cause.__cause__ = exc
+        except (OSError, ValueError) as exc:
+            cause = NoResponse(f"connection to the host failed: {exc}")
+            cause.__cause__ = exc
+        finally:
+            self.alive = False
+            if cause is None:
+                cause = NoResponse("connection to the host was closed")
+            self.link._connection_died(self, cause)
+            with contextlib.suppress(OSError):
+                self.sock.close()
+            self.wake_r.close()
+            self.wake_w.close()
+
+
+def _pending_tls(sock: socket.socket) -> bool:
+    # Decrypted bytes already buffered inside an SSL object are invisible to select().
+    return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+
+
+class HostLink:
+    """A thread-safe, lazily connected, self-reconnecting link to the acquirer host."""
+
+    def __init__(
+        self,
+        address: str,
+        port: int,
+        dialect: Dialect,
+        *,
+        connect_timeout: float,
+        response_timeout: float,
+        tls: bool = False,
+        ca_file: str | None = None,
+    ) -> None:
+        self.address = address
+        self.port = port
+        self.dialect = dialect
+        self.connect_timeout = connect_timeout
+        self.response_timeout = response_timeout
+        self.tls = tls
+        self.ca_file = ca_file
+        self.last_error: HostError | None = None
+        self._stats = LinkStats()
+        self._lock = threading.RLock()  # guards _conn, _pending, _stats, _mak
+        self._conn: _Connection | None = None
+        self._pending: dict[tuple[str, str, int], _Pending] = {}
+        self._mak: bytes | None = None
+
+    # ---------------------------------------------------------------- public
+    def set_mak(self, mak: bytes | None) -> None:
+        """Load the MAK from the latest sign-on (None before the first one)."""
+        with self._lock:
+            self._mak = mak
+
+    def stats(self) -> LinkStats:
+        """A snapshot of the link counters."""
+        with self._lock:
+            return LinkStats(**vars(self._stats))
+
+    @property
+    def outstanding(self) -> int:
+        """Requests sent and not yet answered or failed."""
+        with self._lock:
+            return len(self._pending)
+
+    def exchange(self, req: HostRequest, timeout: float | None = None) -> HostResponse:
+        """Send ``req`` and wait for its answer (see the module docstring for what it raises)."""
+        fut = self.submit(req, timeout=timeout)
+        return fut.result()
+
+    def submit(self, req: HostRequest, timeout: float | None = None) -> Future[HostResponse]:
+        """Send ``req`` now and return a Future of its response.
+
+        The Future always completes: with the response, or with NotSent / NoResponse / MacError
+        when the response timeout (``timeout`` or the link's) passes. Encoding failures
+        (KeyCheckError, ProtocolError) are raised here, before anything is sent.
+        """
+        with self._lock:
+            mak = self._mak
+        body = self.dialect.encode_request(req, mak)
+        data = self.dialect.frame(body)
+        mti = self.dialect.request_mti(req)
+        key = (mti[:2], req.tid, req.stan)
+        fut: Future[HostResponse] = Future()
+        fut.set_running_or_notify_cancel()
+        try:
+            conn = self._connection()
+        except NotSent as exc:
+            self._failed(exc)
+            fut.set_exception(exc)
+            return fut
+        deadline = time.monotonic() + (self.response_timeout if timeout is None else timeout)
+        pending = _Pending(key, fut, deadline, conn)
+        with self._lock:
+            if key in self._pending:
+                # Same MTI class, TID and STAN in flight: answers could not be told apart.
+                exc2 = NotSent(f"a request with STAN {req.stan:06d} is already outstanding")
+                fut.set_exception(exc2)
+                return fut
+            self._pending[key] = pending
+        try:
+            with conn.send_lock:
+                if not conn.alive:
+                    raise OSError("connection closed before sending")
+                conn.sock.sendall(data)
+        except OSError as exc:
+            # sendall may have pushed part of the frame out before failing.
+            err = NoResponse(f"sending to the host failed: {exc}")
+            err.__cause__ = exc
+            self._fail_pending(pending, err)
+            conn.kill()
+            return fut
+        with self._lock:
+            self._stats.sent += 1
+        conn.wake()  # let the reader recompute its next deadline
+        return fut
+
+    def close(self) -> None:
+        """Drop the connection; outstanding requests fail with NoResponse."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.kill()
+            if conn.thread is not threading.current_thread():
+                conn.thread.join(timeout=5)
+
+    def __enter__(self) -> HostLink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -------------------------------------------------------------- internals
+    def _connection(self) -> _Connection:
+        with self._lock:
+            if self._conn is not None and self._conn.alive:
+                return self._conn
+            self._conn = None
+            try:
+                sock = socket.create_connection(
+                    (self.address, self.port), timeout=self.connect_timeout
+                )
+            except OSError as exc:
+                self._stats.connect_failures += 1
+                raise NotSent(
+                    f"cannot connect to the host {self.address}:{self.port}: {exc}"
+                ) from exc
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if self.tls:
+                    ctx = ssl.create_default_context(cafile=self.ca_file)
+                    sock = ctx.wrap_socket(sock, server_hostname=self.address)
+            except (OSError, ssl.SSLError) as exc:
+                with contextlib.suppress(OSError):
+                    sock.close()
+                self._stats.connect_failures += 1
+                raise NotSent(f"TLS handshake with the host failed: {exc}") from exc
+            # The timeout now bounds sends only; the reader uses select with its own deadline.
+            sock.settimeout(max(self.connect_timeout, self.response_timeout))
+            self._stats.connects += 1
+            conn = _Connection(sock, self)
+            self._conn = conn
+            conn.start()
+            return conn
+
+    def _expire_due(self, conn: _Connection) -> float:
+        """Fail every request on ``conn`` past its deadline; seconds until the next one."""
+        now = time.monotonic()
+        expired: list[_Pending] = []
+        nxt = now + _POLL
+        with self._lock:
+            for p in list(self._pending.values()):
+                if p.conn is not conn:
+                    continue
+                if p.deadline <= now:
+                    expired.append(p)
+                else:
+                    nxt = min(nxt, p.deadline)
+        for p in expired:
+            with self._lock:
+                self._stats.timeouts += 1
+            self._fail_pending(p, NoResponse("no response from the host within the timeout"))
+        return max(0.0, nxt - time.monotonic())
+
+    def _deliver(self, body: bytes, conn: _Connection) -> None:
+        with self._lock:
+            mak = self._mak
+        try:
+            resp = self.dialect.decode_response(body, mak)
+        except FrameMacError as exc:
+            msg = exc.message
+            key = (self._response_class(body), msg.tid, msg.stan)
+            with self._lock:
+                p = self._pending.get(key)
+                self._stats.mac_errors += 1
+            if p is None:
+                log.warning(
+                    "dropping response with bad MAC for no pending request (STAN %s)", msg.stan
+                )
+                return
+            self._fail_pending(p, MacError(f"response MAC rejected: {exc}"))
+            return
+        # Other ProtocolErrors propagate to the reader, which fails the whole connection.
+        key = (self._response_class(body), resp.tid, resp.stan)
+        with self._lock:
+            p = self._pending.pop(key, None)
+            if p is None:
+                self._stats.unmatched += 1
+            else:
+                self._stats.answered += 1
+                self._stats.consecutive_failures = 0
+                self._stats.last_success_at = time.monotonic()
+                self.last_error = None
+        if p is None:
+            log.warning(
+                "dropping unmatched/late response %s TID %s STAN %06d RC %s",
+                body[:4].decode("ascii", "replace"),
+                resp.tid,
+                resp.stan,
+                resp.response_code,
+            )
+            return
+        if not p.future.done():
+            p.future.set_result(resp)
+
+    @staticmethod
+    def _response_class(body: bytes) -> str:
+        return body[:2].decode("ascii", "replace")
+
+    def _fail_pending(self, p: _Pending, exc: HostError) -> None:
+        with self._lock:
+            if self._pending.get(p.key) is p:
+                del self._pending[p.key]
+            if isinstance(exc, NoResponse) and not isinstance(exc, MacError):
+                self._stats.no_response += 1
+        self._failed(exc)
+        if not p.future.done():
+            p.future.set_exception(exc)
+
+    def _failed(self, exc: HostError) -> None:
+        with self._lock:
+            self.last_error = exc
+            self._stats.consecutive_failures += 1
+            self._stats.last_failure_at = time.monotonic()
+
+    def _stats_protocol_error(self) -> None:
+        with self._lock:
+            self._stats.protocol_errors += 1
+
+    def _connection_died(self, conn: _Connection, cause: NoResponse) -> None:
+        with self._lock:
+            if self._conn is conn:
+                self._conn = None
+            victims = [p for p in self._pending.values() if p.conn is conn]
+        for p in victims:
+            err = NoResponse(str(cause))
+            err.__cause__ = cause.__cause__
+            self._fail_pending(p, err)

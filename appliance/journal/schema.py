@@ -1,0 +1,104 @@
+"""Journal schema migrations. Each is applied in one SQLite transaction with its version row.
+
+Append new migrations at the end; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from appliance.operators import SCHEMA_SQL as OPERATORS_SQL
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "transactions, counters, outbox, audit, session",
+        """
+        CREATE TABLE counters (
+            name  TEXT PRIMARY KEY,
+            value INTEGER NOT NULL
+        );
+        INSERT INTO counters (name, value) VALUES ('stan', 0), ('invoice', 0), ('batch', 1);
+
+        CREATE TABLE transactions (
+            uuid           TEXT PRIMARY KEY,
+            type           TEXT NOT NULL CHECK (type IN ('sale', 'void', 'refund')),
+            state          TEXT NOT NULL,
+            amount         INTEGER NOT NULL CHECK (amount > 0),
+            currency       TEXT NOT NULL,
+            stan           INTEGER NOT NULL CHECK (stan BETWEEN 1 AND 999999),
+            batch          INTEGER NOT NULL,
+            invoice        INTEGER NOT NULL,
+            masked_pan     TEXT NOT NULL DEFAULT '',
+            scheme         TEXT NOT NULL DEFAULT '',
+            entry_mode     TEXT NOT NULL DEFAULT '',
+            aid            TEXT NOT NULL DEFAULT '',
+            label          TEXT NOT NULL DEFAULT '',
+            card_blob      BLOB,
+            rrn            TEXT,
+            auth_code      TEXT,
+            response_code  TEXT,
+            original_uuid  TEXT REFERENCES transactions (uuid),
+            original_stan  INTEGER,
+            operator       TEXT NOT NULL DEFAULT '',
+            offline        INTEGER NOT NULL DEFAULT 0,
+            note           TEXT NOT NULL DEFAULT '',
+            transmitted_at TEXT NOT NULL,
+            created_at     TEXT NOT NULL,
+            updated_at     TEXT NOT NULL,
+            local_date     TEXT NOT NULL
+        );
+        CREATE INDEX ix_txn_stan ON transactions (stan);
+        CREATE INDEX ix_txn_batch ON transactions (batch);
+        CREATE INDEX ix_txn_state ON transactions (state);
+        CREATE INDEX ix_txn_date ON transactions (local_date);
+        CREATE INDEX ix_txn_rrn ON transactions (rrn);
+        CREATE INDEX ix_txn_original ON transactions (original_uuid);
+
+        CREATE TABLE outbox (
+            id              INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind            TEXT NOT NULL CHECK (kind IN ('reversal', 'advice')),
+            txn_uuid        TEXT NOT NULL REFERENCES transactions (uuid),
+            stan            INTEGER NOT NULL,
+            transmitted_at  TEXT NOT NULL,
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error      TEXT NOT NULL DEFAULT '',
+            created_at      TEXT NOT NULL,
+            UNIQUE (kind, txn_uuid)
+        );
+
+        CREATE TABLE audit (
+            id       INTEGER PRIMARY KEY AUTOINCREMENT,
+            at       TEXT NOT NULL,
+            operator TEXT NOT NULL,
+            action   TEXT NOT NULL,
+            detail   TEXT NOT NULL DEFAULT ''
+        );
+
+        CREATE TABLE session (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """,
+    ),
+    (2, "operators", OPERATORS_SQL),
+    (
+        3,
+        "print queue",
+        """
+        CREATE TABLE print_jobs (
+            seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+            id         TEXT NOT NULL UNIQUE,
+            what       TEXT NOT NULL,
+            txn_uuid   TEXT REFERENCES transactions (uuid),
+            copy       TEXT NOT NULL DEFAULT '',
+            data       BLOB NOT NULL,
+            state      TEXT NOT NULL CHECK (state IN ('queued', 'printing', 'done')),
+            attempts   INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            printed_at TEXT
+        );
+        CREATE INDEX ix_print_state ON print_jobs (state, seq);
+        """,
+    ),
+]

@@ -1,0 +1,48 @@
+"""Link state (ONLINE | DEGRADED | OFFLINE) derived from what the last exchanges did."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from enum import StrEnum
+
+
+class LinkState(StrEnum):
+    """How the acquirer link is doing."""
+
+    ONLINE = "online"  # the last exchange got a valid answer
+    DEGRADED = "degraded"  # connected, but answers are missing, late or invalid
+    OFFLINE = "offline"  # the host cannot be reached at all
+
+
+class LinkMonitor:
+    """Tracks consecutive failures; two unanswered requests in a row also count as OFFLINE."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.state = LinkState.OFFLINE
+        self.failures = 0
+        self.last_error = ""
+        self.last_ok: datetime | None = None
+        self.next_retry: datetime | None = None
+
+    def ok(self, at: datetime) -> None:
+        """An exchange got a valid answer."""
+        with self._lock:
+            self.state, self.failures, self.last_error, self.last_ok = LinkState.ONLINE, 0, "", at
+
+    def unreachable(self, error: str) -> None:
+        """A connection could not be made."""
+        with self._lock:
+            self.state, self.failures, self.last_error = (
+                LinkState.OFFLINE,
+                self.failures + 1,
+                error,
+            )
+
+    def no_answer(self, error: str) -> None:
+        """A request got no valid answer."""
+        with self._lock:
+            self.failures += 1
+            self.last_error = error
+            self.state = LinkState.DEGRADED if self.failures < 3 else LinkState.OFFLINE

@@ -1,0 +1,898 @@
+"""The terminal's use cases: sign-on, sale, void, refund, forwarding of owed messages, status.
+
+``Terminal`` is the facade the CLI and the touchscreen use. It decides with pure domain
+functions and acts through injected ports: journal, host link, reader, printer, indicators.
+The write-ahead rule lives here: a PENDING row is committed before a request leaves, and
+every answer (or its absence) is committed before the caller hears of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from appliance.cardvault import CardVault
+from appliance.domain.card import CardRead
+from appliance.domain.money import format_amount
+from appliance.domain.offline import OfflineLimits, StoredSummary, decide_offline
+from appliance.domain.transactions import Transaction, TxnState, TxnType
+from appliance.errors import (
+    CardReadError,
+    HostError,
+    KeyCheckError,
+    NoResponse,
+    NotFound,
+    NotSent,
+    ProtocolError,
+    ReadCancelled,
+    ReaderOffline,
+    Refused,
+    ReversalOwed,
+)
+from appliance.host.messages import (
+    REVERSAL_ACK_CODES,
+    CardFields,
+    HostRequest,
+    HostResponse,
+    MessageKind,
+    OriginalRef,
+    response_text,
+)
+from appliance.journal import Journal, OwedMessage
+from appliance.journal.journal import retry_delay
+from appliance.services.link_state import LinkMonitor, LinkState
+from drivers.indicators.base import Indicators, IndicatorState
+from drivers.reader.base import CardReader, ReadContext
+
+if TYPE_CHECKING:
+    from appliance.config import Config
+
+log = logging.getLogger(__name__)
+
+# Advice answers that mean "try again later" rather than a final decline.
+RETRYABLE_CODES = frozenset({"91", "96"})
+
+
+class HostLinkPort(Protocol):
+    """What the services need of ``appliance.host.link.HostLink``."""
+
+    def exchange(self, req: HostRequest, timeout: float | None = None) -> HostResponse:
+        """Send one request and wait for its answer (NotSent / NoResponse on failure)."""
+        ...
+
+    def submit(self, req: HostRequest) -> Future[HostResponse]:
+        """Send one request without waiting; the future resolves to the answer."""
+        ...
+
+    def set_mak(self, mak: bytes | None) -> None:
+        """Use ``mak`` for MACs from now on."""
+        ...
+
+    def close(self) -> None:
+        """Close the connection."""
+        ...
+
+
+class ReceiptSink(Protocol):
+    """Where stubs go (the print queue)."""
+
+    def transaction_stub(self, txn: Transaction, copy: str, *, kind: str | None = None) -> None:
+        """Queue the stub of ``txn`` (copy "merchant" or "customer")."""
+        ...
+
+
+@dataclass
+class Outcome:
+    """The result of a sale, void or refund as the operator is told it."""
+
+    result: str  # approved | declined | stored | refused | failed | cancelled
+    txn: Transaction | None
+    message_en: str
+    message_zh: str
+    response_code: str | None = None
+    limit: str | None = None
+
+    def message(self, lang: str = "en") -> str:
+        """The message in ``lang``."""
+        return self.message_zh if lang.startswith("zh") else self.message_en
+
+    def as_dict(self) -> dict[str, Any]:
+        """The stable machine-readable form (see docs/cli-json.md)."""
+        t = self.txn
+        return {
+            "result": self.result,
+            "state": t.state.value if t else None,
+            "type": t.type.value if t else None,
+            "amount": t.amount if t else None,
+            "currency": t.currency if t else None,
+            "stan": t.stan if t else None,
+            "trace": t.trace if t else None,
+            "batch": t.batch if t else None,
+            "rrn": t.rrn if t else None,
+            "auth_code": t.auth_code if t else None,
+            "response_code": self.response_code,
+            "masked_pan": t.masked_pan if t else None,
+            "scheme": t.scheme if t else None,
+            "uuid": t.uuid if t else None,
+            "message": self.message_en,
+            "message_zh": self.message_zh,
+            "limit": self.limit,
+        }
+
+
+@dataclass
+class OwedReport:
+    """What a forwarding run achieved."""
+
+    sent: int = 0
+    acknowledged: int = 0
+    declined: list[Transaction] = field(default_factory=list)
+    still_owed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TerminalStatus:
+    """Everything the status bar and ``countertop status`` show."""
+
+    link: str
+    link_error: str
+    pending_reversals: int
+    stored_count: int
+    stored_amount: int
+    stored_oldest: datetime | None
+    forward_declined: int
+    next_retry: datetime | None
+    batch: int
+    signed_on: bool
+    reader: str
+    printer: str
+    print_jobs_waiting: int
+    currency: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The stable machine-readable form."""
+        return {
+            "link": self.link,
+            "link_error": self.link_error,
+            "pending_reversals": self.pending_reversals,
+            "stored_count": self.stored_count,
+            "stored_amount": self.stored_amount,
+            "stored_oldest": self.stored_oldest.isoformat() if self.stored_oldest else None,
+            "forward_declined": self.forward_declined,
+            "next_retry": self.next_retry.isoformat() if self.next_retry else None,
+            "batch": self.batch,
+            "signed_on": self.signed_on,
+            "reader": self.reader,
+            "printer": self.printer,
+            "print_jobs_waiting": self.print_jobs_waiting,
+            "currency": self.currency,
+        }
+
+
+def _zh_en(en: str, zh: str) -> tuple[str, str]:
+    return en, zh
+
+
+class Terminal:
+    """The use cases of the terminal, over injected ports. Thread-safe: one operation at a time."""
+
+    def __init__(
+        self,
+        config: Config,
+        journal: Journal,
+        link: HostLinkPort,
+        reader: CardReader,
+        indicators: Indicators,
+        vault: CardVault,
+        *,
+        tmk: bytes,
+        receipts: ReceiptSink | None = None,
+        printer: Any = None,
+        unwrap_keys: Callable[[bytes, Any], tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        self.config = config
+        self.journal = journal
+        self.link = link
+        self.reader = reader
+        self.indicators = indicators
+        self.vault = vault
+        self.receipts = receipts
+        self.printer = printer
+        self.monitor = LinkMonitor()
+        self._tmk = tmk
+        self._unwrap = unwrap_keys
+        self._busy = threading.RLock()
+        self.cur = config.currency
+        self.tid: str = config.merchant.tid
+        self.mid: str = config.merchant.mid
+        self._mak: bytes | None = None
+        self._restore_keys()
+
+    # ---- keys and sign-on -----------------------------------------------------------------
+
+    def _restore_keys(self) -> None:
+        """Unwrap the working keys saved at the last sign-on (they are stored under the TMK)."""
+        from appliance.host.messages import WorkingKeys
+
+        saved = {k: self.journal.session_get(k) for k in ("pik", "pik_kcv", "mak", "mak_kcv")}
+        if not all(saved.values()) or self._unwrap is None:
+            return
+        wk = WorkingKeys(
+            pik=bytes.fromhex(saved["pik"] or ""),
+            pik_kcv=saved["pik_kcv"] or "",
+            mak=bytes.fromhex(saved["mak"] or ""),
+            mak_kcv=saved["mak_kcv"] or "",
+        )
+        try:
+            _pik, mak = self._unwrap(self._tmk, wk)
+        except KeyCheckError:
+            log.warning("saved working keys do not match the TMK; sign on again")
+            return
+        self._mak = mak
+        self.link.set_mak(mak)
+
+    @property
+    def signed_on(self) -> bool:
+        """True once working keys are loaded."""
+        return self._mak is not None
+
+    def sign_on(self, operator: str = "") -> HostResponse:
+        """Host sign-on (签到): fetch working keys (checked against their KCVs) and the batch."""
+        with self._busy:
+            stan = self.journal.next_stan()
+            req = HostRequest(
+                MessageKind.SIGN_ON,
+                self.tid,
+                self.mid,
+                stan,
+                self.journal.clock().replace(microsecond=0),
+                operator=operator or None,
+            )
+            resp = self._exchange(req)
+            if not resp.approved:
+                raise Refused(
+                    f"sign-on refused by the host: {resp.response_code} "
+                    f"{response_text(resp.response_code)}"
+                )
+            if resp.working_keys is None or self._unwrap is None:
+                raise Refused("sign-on answer carried no working keys: call the acquirer")
+            _pik, mak = self._unwrap(self._tmk, resp.working_keys)  # KeyCheckError on mismatch
+            wk = resp.working_keys
+            self.journal.session_set(
+                pik=wk.pik.hex(),
+                pik_kcv=wk.pik_kcv,
+                mak=wk.mak.hex(),
+                mak_kcv=wk.mak_kcv,
+                signed_on_at=self.journal.clock().isoformat(),
+            )
+            if resp.batch:
+                self.journal.set_batch(resp.batch)
+            self._mak = mak
+            self.link.set_mak(mak)
+            self.journal.audit(operator or "-", "sign_on", f"batch {self.journal.batch}")
+            return resp
+
+    def echo(self) -> HostResponse:
+        """Echo test (0800/301): is the host answering?"""
+        stan = self.journal.next_stan()
+        req = HostRequest(
+            MessageKind.ECHO, self.tid, self.mid, stan, self.journal.clock().replace(microsecond=0)
+        )
+        return self._exchange(req)
+
+    def _exchange(self, req: HostRequest) -> HostResponse:
+        try:
+            resp = self.link.exchange(req)
+        except NotSent as exc:
+            self.monitor.unreachable(str(exc))
+            raise
+        except NoResponse as exc:
+            self.monitor.no_answer(str(exc))
+            raise
+        self.monitor.ok(self.journal.clock())
+        return resp
+
+    def _ensure_signed_on(self, operator: str) -> None:
+        if not self.signed_on:
+            self.sign_on(operator)
+
+    # ---- financial transactions -----------------------------------------------------------
+
+    def _check_amount(self, amount: int) -> None:
+        if amount <= 0:
+            raise Refused("amount must be greater than zero")
+        limit = self.config.limits.max_amount
+        if amount > limit:
+            raise Refused(
+                f"amount {format_amount(amount, self.cur)} is over the terminal limit "
+                f"{format_amount(limit, self.cur)} {self.cur.alpha}"
+            )
+
+    def _clear_reversals(self) -> bool:
+        """Deliver owed reversals first. True if none is left; False if the host is unreachable.
+
+        Raises ReversalOwed when the host is reachable but a reversal is still not acknowledged.
+        """
+        if not self.journal.owed("reversal"):
+            return True
+        report = self.send_owed(kinds=("reversal",))
+        left = self.journal.owed("reversal")
+        if not left:
+            return True
+        if self.monitor.state == LinkState.OFFLINE:
+            return False
+        raise ReversalOwed(
+            f"{len(left)} reversal(s) still owed to the host ({'; '.join(report.errors[-1:])}): "
+            f"new payments are refused until they are acknowledged; check the link and run "
+            f"countertop forward"
+        )
+
+    def _read(
+        self,
+        amount: int,
+        txn_type: str,
+        cancel: threading.Event | None,
+        on_step: Callable[[str], None] | None,
+    ) -> CardRead:
+        step = on_step or (lambda _s: None)
+        step("present_card")
+        self.indicators.show(IndicatorState.READY)
+        try:
+            card = self.reader.read_card(
+                ReadContext(
+                    amount=amount,
+                    currency_numeric=self.cur.numeric,
+                    country_numeric=self.config.merchant.country_numeric,
+                    txn_date=self.journal.clock().astimezone(self.journal.tz).date(),
+                    txn_type=txn_type,
+                ),
+                timeout=self.config.reader.timeout,
+                cancel=cancel,
+            )
+        except (CardReadError, ReaderOffline):
+            self.indicators.show(IndicatorState.ERROR)
+            raise
+        self.indicators.show(IndicatorState.SUCCESS)
+        step("sending")
+        return card
+
+    def sale(
+        self,
+        amount: int,
+        *,
+        operator: str = "",
+        card: CardRead | None = None,
+        cancel: threading.Event | None = None,
+        on_step: Callable[[str], None] | None = None,
+    ) -> Outcome:
+        """消费: read a card, ask the host, and commit the answer; store offline if unreachable."""
+        with self._busy:
+            self._check_amount(amount)
+            online = self._clear_reversals()
+            if online:
+                try:
+                    self._ensure_signed_on(operator)
+                except NotSent:
+                    online = False
+            try:
+                if card is None:
+                    card = self._read(amount, "00", cancel, on_step)
+            except ReadCancelled:
+                self.indicators.show(IndicatorState.IDLE)
+                return Outcome("cancelled", None, *_zh_en("Cancelled", "已取消"))
+            except (CardReadError, ReaderOffline) as exc:
+                return Outcome("failed", None, str(exc), f"读卡失败：{exc}")
+            txn = self.journal.begin(
+                TxnType.SALE,
+                amount,
+                self.cur.alpha,
+                masked_pan=card.masked_pan,
+                scheme=card.scheme,
+                entry_mode=card.entry_mode,
+                aid=card.aid,
+                label=card.label,
+                operator=operator,
+            )
+            fields = CardFields(
+                pan=card.pan,
+                expiry=card.expiry,
+                track2=card.track2,
+                emv_data=card.emv_data,
+                entry_mode=card.entry_mode,
+                pan_sequence=card.pan_sequence,
+            )
+            if not online:
+                return self._offline(txn, fields, "the host is unreachable")
+            req = HostRequest(
+                MessageKind.SALE,
+                self.tid,
+                self.mid,
+                txn.stan,
+                txn.transmitted_at,
+                amount=amount,
+                currency=self.cur.numeric,
+                card=fields,
+                batch=txn.batch,
+                operator=operator or None,
+            )
+            return self._send_financial(txn, req, fields)
+
+    def _send_financial(
+        self, txn: Transaction, req: HostRequest, fields: CardFields | None
+    ) -> Outcome:
+        try:
+            resp = self._exchange(req)
+        except ProtocolError as exc:
+            # The link raises ProtocolError only while building the request: nothing was sent.
+            txn = self.journal.mark_not_sent(txn.uuid, f"request could not be built: {exc}")
+            self.indicators.show(IndicatorState.ERROR)
+            return Outcome(
+                "failed",
+                txn,
+                f"The request could not be built ({exc}); nothing was sent or charged.",
+                f"无法生成请求（{exc}），未发送，未扣款。",
+            )
+        except NotSent as exc:
+            if txn.type == TxnType.SALE and fields is not None:
+                return self._offline(txn, fields, str(exc))
+            txn = self.journal.mark_not_sent(txn.uuid, str(exc))
+            self.indicators.show(IndicatorState.ERROR)
+            return Outcome(
+                "failed",
+                txn,
+                f"Host unreachable, nothing was charged: {exc}. Try again later.",
+                f"无法连接主机，未扣款：{exc}。请稍后重试。",
+            )
+        except Exception as exc:
+            # No valid answer, or anything unexpected after the PENDING row: outcome unknown.
+            txn = self.journal.owe_reversal(txn.uuid, str(exc) or type(exc).__name__)
+            if not isinstance(exc, HostError):
+                raise
+            self.indicators.show(IndicatorState.ERROR)
+            self.send_owed(kinds=("reversal",))
+            txn = self.journal.get(txn.uuid)
+            return Outcome(
+                "failed",
+                txn,
+                f"No valid answer from the host ({exc}); the transaction was cancelled "
+                f"(reversal {'sent' if txn.state == TxnState.REVERSED else 'owed'}). "
+                f"Nothing is charged: try again.",
+                f"主机无有效应答（{exc}），交易已冲正"
+                f"{'' if txn.state == TxnState.REVERSED else '（待发送）'}，未扣款，请重试。",
+            )
+        txn = self.journal.record_outcome(
+            txn.uuid,
+            approved=resp.approved,
+            response_code=resp.response_code,
+            rrn=resp.rrn,
+            auth_code=resp.auth_code,
+        )
+        if resp.approved:
+            self.indicators.show(IndicatorState.SUCCESS)
+            self._stub(txn)
+            return Outcome(
+                "approved",
+                txn,
+                f"Approved, auth code {txn.auth_code}",
+                f"交易成功，授权码 {txn.auth_code}",
+                resp.response_code,
+            )
+        self.indicators.show(IndicatorState.ERROR)
+        self._stub(txn, kind="declined")
+        return Outcome(
+            "declined",
+            txn,
+            f"Declined: {response_text(resp.response_code)} ({resp.response_code})",
+            f"交易失败：{response_text(resp.response_code, 'zh_CN')}（{resp.response_code}）",
+            resp.response_code,
+        )
+
+    def _offline(self, txn: Transaction, fields: CardFields, why: str) -> Outcome:
+        """A never-sent sale: store it if the offline limits allow, else NOT_SENT."""
+        lim = self.config.limits
+        count, total = self.journal.count_amount((TxnState.STORED,))
+        decision = decide_offline(
+            txn.amount,
+            txn.scheme,
+            StoredSummary(count, total, self.journal.oldest(TxnState.STORED)),
+            OfflineLimits(
+                enabled=lim.offline_enabled,
+                max_amount=lim.offline_max_amount,
+                max_total=lim.offline_max_total,
+                max_count=lim.offline_max_count,
+                max_age=timedelta(hours=lim.offline_max_age_hours),
+                online_only_schemes=frozenset(s.upper() for s in lim.online_only_schemes),
+            ),
+            self.journal.clock(),
+            self.cur,
+        )
+        if not decision.allowed:
+            txn = self.journal.mark_not_sent(
+                txn.uuid, f"{why}; offline refused: {decision.message}"
+            )
+            self.indicators.show(IndicatorState.ERROR)
+            return Outcome(
+                "refused",
+                txn,
+                f"Host unreachable and offline refused: {decision.message}. Nothing was charged.",
+                f"主机不可达，脱机交易被拒：{decision.message}。未扣款。",
+                limit=decision.limit,
+            )
+        txn = self.journal.store_offline(txn.uuid, self.vault.seal(txn.uuid, fields))
+        self.indicators.show(IndicatorState.SUCCESS)
+        self._stub(txn, kind="offline")
+        return Outcome(
+            "stored",
+            txn,
+            "Stored offline - pending authorization; it will be forwarded when the link returns",
+            "脱机交易已保存，待授权；恢复连接后自动上送",
+        )
+
+    def _find_sale(self, *, trace: int | None, rrn: str | None, batch: int | None) -> Transaction:
+        txn = self.journal.find(trace=trace, rrn=rrn, batch=batch)
+        if txn.type != TxnType.SALE:
+            raise Refused(f"trace {txn.trace} is a {txn.type.value}, not a sale")
+        return txn
+
+    def void(self, trace: int, *, operator: str = "") -> Outcome:
+        """撤销: cancel an approved sale of the open batch (online; reversible like a sale)."""
+        with self._busy:
+            try:
+                orig = self._find_sale(trace=trace, rrn=None, batch=self.journal.batch)
+            except NotFound:
+                raise Refused(
+                    f"no sale with trace {trace:06d} in the open batch {self.journal.batch:06d}: "
+                    f"a sale of an earlier batch can only be refunded"
+                ) from None
+            if orig.state == TxnState.VOIDED:
+                raise Refused(f"sale {orig.trace} is already voided")
+            if orig.state != TxnState.APPROVED:
+                raise Refused(
+                    f"sale {orig.trace} is {orig.state.value}, only approved sales can be voided"
+                )
+            if any(
+                t.state in (TxnState.PENDING, TxnState.APPROVED, TxnState.REVERSAL_OWED)
+                for t in self.journal.transactions(original_uuid=orig.uuid)
+            ):
+                raise Refused(f"sale {orig.trace} already has a void or refund in progress or done")
+            if not self._clear_reversals():
+                raise Refused("the host is unreachable: a void needs the host, try again later")
+            self._ensure_signed_on(operator)
+            txn = self.journal.begin(
+                TxnType.VOID,
+                orig.amount,
+                orig.currency,
+                masked_pan=orig.masked_pan,
+                scheme=orig.scheme,
+                entry_mode=orig.entry_mode,
+                aid=orig.aid,
+                label=orig.label,
+                original=orig,
+                operator=operator,
+            )
+            self.journal.audit(operator or "-", "void", f"trace {orig.trace} amount {orig.amount}")
+            req = HostRequest(
+                MessageKind.VOID,
+                self.tid,
+                self.mid,
+                txn.stan,
+                txn.transmitted_at,
+                amount=orig.amount,
+                currency=self.cur.numeric,
+                batch=txn.batch,
+                original=self._ref(orig),
+                operator=operator or None,
+            )
+            return self._send_financial(txn, req, None)
+
+    def refundable(self, orig: Transaction) -> int:
+        """What is left to refund of a sale (refunds approved or in doubt count as used)."""
+        used = sum(
+            t.amount
+            for t in self.journal.transactions(original_uuid=orig.uuid)
+            if t.type == TxnType.REFUND
+            and t.state in (TxnState.APPROVED, TxnState.PENDING, TxnState.REVERSAL_OWED)
+        )
+        return orig.amount - used
+
+    def refund(
+        self,
+        amount: int,
+        *,
+        trace: int | None = None,
+        rrn: str | None = None,
+        operator: str = "",
+        card: CardRead | None = None,
+        cancel: threading.Event | None = None,
+        on_step: Callable[[str], None] | None = None,
+    ) -> Outcome:
+        """退货: refund up to what is left of an earlier sale, to the same card (online)."""
+        with self._busy:
+            self._check_amount(amount)
+            orig = self._find_sale(trace=trace, rrn=rrn, batch=None)
+            if orig.state not in (TxnState.APPROVED,):
+                raise Refused(
+                    f"sale {orig.trace} is {orig.state.value}: only approved sales can be refunded"
+                )
+            left = self.refundable(orig)
+            if amount > left:
+                raise Refused(
+                    f"refund {format_amount(amount, self.cur)} is more than the "
+                    f"{format_amount(left, self.cur)} {self.cur.alpha} left to refund on sale "
+                    f"{orig.trace}"
+                )
+            if not self._clear_reversals():
+                raise Refused("the host is unreachable: a refund needs the host, try again later")
+            self._ensure_signed_on(operator)
+            try:
+                if card is None:
+                    card = self._read(amount, "20", cancel, on_step)
+            except ReadCancelled:
+                return Outcome("cancelled", None, *_zh_en("Cancelled", "已取消"))
+            except (CardReadError, ReaderOffline) as exc:
+                return Outcome("failed", None, str(exc), f"读卡失败：{exc}")
+            if card.masked_pan != orig.masked_pan:
+                raise Refused(
+                    f"this card ({card.masked_pan}) is not the card of sale {orig.trace} "
+                    f"({orig.masked_pan}): refunds go to the original card"
+                )
+            txn = self.journal.begin(
+                TxnType.REFUND,
+                amount,
+                orig.currency,
+                masked_pan=card.masked_pan,
+                scheme=card.scheme,
+                entry_mode=card.entry_mode,
+                aid=card.aid,
+                label=card.label,
+                original=orig,
+                operator=operator,
+            )
+            self.journal.audit(operator or "-", "refund", f"trace {orig.trace} amount {amount}")
+            fields = CardFields(
+                pan=card.pan,
+                expiry=card.expiry,
+                track2=card.track2,
+                emv_data=card.emv_data,
+                entry_mode=card.entry_mode,
+                pan_sequence=card.pan_sequence,
+            )
+            req = HostRequest(
+                MessageKind.REFUND,
+                self.tid,
+                self.mid,
+                txn.stan,
+                txn.transmitted_at,
+                amount=amount,
+                currency=self.cur.numeric,
+                card=fields,
+                batch=txn.batch,
+                original=self._ref(orig),
+                operator=operator or None,
+            )
+            return self._send_financial(txn, req, None)
+
+    @staticmethod
+    def _ref(t: Transaction) -> OriginalRef:
+        kind = {
+            TxnType.SALE: MessageKind.SALE,
+            TxnType.VOID: MessageKind.VOID,
+            TxnType.REFUND: MessageKind.REFUND,
+        }[t.type]
+        if t.offline:
+            kind = MessageKind.ADVICE
+        return OriginalRef(
+            kind=kind,
+            stan=t.stan,
+            transmitted_at=t.transmitted_at,
+            amount=t.amount,
+            rrn=t.rrn,
+            auth_code=t.auth_code,
+            batch=t.batch,
+        )
+
+    def _stub(self, txn: Transaction, kind: str | None = None) -> None:
+        """Queue the merchant stub; a sale never waits for the printer."""
+        if self.receipts is not None:
+            self.receipts.transaction_stub(txn, "merchant", kind=kind)
+
+    # ---- owed messages (reversals, advices) -----------------------------------------------
+
+    def _owed_request(self, owed: OwedMessage) -> HostRequest:
+        txn = self.journal.get(owed.txn_uuid)
+        if owed.kind == "reversal":
+            return HostRequest(
+                MessageKind.REVERSAL,
+                self.tid,
+                self.mid,
+                owed.stan,
+                owed.transmitted_at,
+                repeat=owed.attempts > 0,
+                amount=txn.amount,
+                currency=self.cur.numeric,
+                batch=txn.batch,
+                original=self._ref(txn),
+            )
+        blob = self.journal.card_blob(txn.uuid)
+        if blob is None:
+            raise NotFound(f"stored payment {txn.trace} has no card data left to forward")
+        return HostRequest(
+            MessageKind.ADVICE,
+            self.tid,
+            self.mid,
+            owed.stan,
+            owed.transmitted_at,
+            repeat=owed.attempts > 0,
+            amount=txn.amount,
+            currency=self.cur.numeric,
+            card=self.vault.open(txn.uuid, blob),
+            batch=txn.batch,
+        )
+
+    def send_owed(
+        self,
+        *,
+        kinds: tuple[str, ...] = ("reversal", "advice"),
+        window: int | None = None,
+        due_only: bool = False,
+        on_progress: Callable[[int, int, int], None] | None = None,
+    ) -> OwedReport:
+        """Deliver owed messages: reversals first, then advices, ``window`` at a time.
+
+        Each message is marked attempted before it is sent, so a repeat after a crash goes out
+        as 0401/0221 with the same STAN and transmission time: the host answers it, never
+        charging twice. Failures stay owed with exponential back-off; nothing is dropped.
+        """
+        report = OwedReport()
+        window = window or self.config.host.window
+        with self._busy:
+            if not self.signed_on:
+                try:
+                    self.sign_on()
+                except HostError as exc:
+                    report.errors.append(str(exc))
+                    report.still_owed = len(self.journal.owed())
+                    return report
+            for kind in ("reversal", "advice"):
+                if kind not in kinds:
+                    continue
+                due = self.journal.clock() if due_only else None
+                todo = self.journal.owed(kind, due_before=due)
+                total, done = len(todo), 0
+                while todo:
+                    chunk, todo = todo[:window], todo[window:]
+                    self._send_chunk(chunk, report)
+                    done += len(chunk)
+                    if on_progress:
+                        on_progress(done, total, report.acknowledged)
+                    if self.monitor.state == LinkState.OFFLINE:
+                        break  # unreachable: the rest stays owed for the next attempt
+                if self.journal.owed("reversal"):
+                    break  # advices wait until every reversal is acknowledged
+            report.still_owed = len(self.journal.owed())
+            retry = self.journal.owed()
+            self.monitor.next_retry = min((o.next_attempt_at for o in retry), default=None)
+        return report
+
+    def _send_chunk(self, chunk: list[OwedMessage], report: OwedReport) -> None:
+        pending: list[tuple[OwedMessage, Future[HostResponse] | None, Exception | None]] = []
+        for owed in chunk:
+            try:
+                req = self._owed_request(owed)
+            except (NotFound, HostError) as exc:
+                report.errors.append(str(exc))
+                continue
+            self.journal.owed_attempted(owed)
+            owed = OwedMessage(**{**owed.__dict__, "attempts": owed.attempts + 1})
+            try:
+                pending.append((owed, self.link.submit(req), None))
+                report.sent += 1
+            except HostError as exc:
+                pending.append((owed, None, exc))
+        for owed, fut, err in pending:
+            try:
+                if err is not None:
+                    raise err
+                assert fut is not None
+                resp = fut.result()
+            except NotSent as exc:
+                self.monitor.unreachable(str(exc))
+                self._owed_failed(owed, exc, report)
+                continue
+            except HostError as exc:
+                self.monitor.no_answer(str(exc))
+                self._owed_failed(owed, exc, report)
+                continue
+            self.monitor.ok(self.journal.clock())
+            self._owed_answered(owed, resp, report)
+
+    def _owed_failed(self, owed: OwedMessage, exc: Exception, report: OwedReport) -> None:
+        report.errors.append(f"{owed.kind} {owed.stan:06d}: {exc}")
+        self.journal.owed_failed(owed, str(exc), self.journal.clock() + retry_delay(owed.attempts))
+
+    def _owed_answered(self, owed: OwedMessage, resp: HostResponse, report: OwedReport) -> None:
+        code = resp.response_code
+        if owed.kind == "reversal":
+            if code in REVERSAL_ACK_CODES:
+                self.journal.settle_owed(owed, response_code=code)
+                report.acknowledged += 1
+            else:
+                self._owed_failed(owed, Refused(f"reversal answered {code}"), report)
+            return
+        if code in RETRYABLE_CODES:
+            self._owed_failed(owed, Refused(f"advice answered {code}"), report)
+            return
+        txn = self.journal.settle_owed(
+            owed,
+            approved=resp.approved,
+            response_code=code,
+            rrn=resp.rrn,
+            auth_code=resp.auth_code,
+        )
+        report.acknowledged += 1
+        if not resp.approved:
+            report.declined.append(txn)
+        if self.receipts is not None and self.config.receipts.print_after_forward:
+            self.receipts.transaction_stub(txn, "merchant", kind="forwarded")
+
+    def recover(self) -> list[Transaction]:
+        """Start-up recovery: PENDING rows get reversals owed (crash between send and answer)."""
+        return self.journal.recover()
+
+    # ---- queries --------------------------------------------------------------------------
+
+    def status(self) -> TerminalStatus:
+        """Link, owed messages, stored payments, devices."""
+        stored_count, stored_amount = self.journal.count_amount((TxnState.STORED,))
+        declined, _ = self.journal.count_amount((TxnState.FORWARD_DECLINED,))
+        owed = self.journal.owed()
+        try:
+            reader = self.reader.status().value
+        except Exception as exc:  # status must never fail the status screen
+            reader = f"error: {exc}"
+        printer = "none"
+        waiting = 0
+        if self.printer is not None:
+            printer = self.printer.status().value
+        if self.receipts is not None and hasattr(self.receipts, "waiting"):
+            waiting = self.receipts.waiting()
+        return TerminalStatus(
+            link=self.monitor.state.value,
+            link_error=self.monitor.last_error,
+            pending_reversals=sum(1 for o in owed if o.kind == "reversal"),
+            stored_count=stored_count,
+            stored_amount=stored_amount,
+            stored_oldest=self.journal.oldest(TxnState.STORED),
+            forward_declined=declined,
+            next_retry=min((o.next_attempt_at for o in owed), default=None),
+            batch=self.journal.batch,
+            signed_on=self.signed_on,
+            reader=reader,
+            printer=printer,
+            print_jobs_waiting=waiting,
+            currency=self.cur.alpha,
+        )
+
+    def transactions(self, *, batch: int | None = None, limit: int = 100) -> list[Transaction]:
+        """Newest transactions first."""
+        return self.journal.transactions(batch=batch, limit=limit, newest_first=True)
+
+    def find(self, *, trace: int | None = None, rrn: str | None = None) -> Transaction:
+        """The newest transaction with this trace or RRN."""
+        return self.journal.find(trace=trace, rrn=rrn)
+
+    def close(self) -> None:
+        """Release every port."""
+        for port in (self.link, self.reader, self.indicators, self.printer):
+            if port is not None:
+                try:
+                    port.close()
+                except Exception as exc:  # closing must release the rest even if one fails
+                    log.warning("closing %s failed: %s", type(port).__name__, exc)
+        self.journal.close()

@@ -1,0 +1,92 @@
+"""Config validation: every error names the file, the key, the value and what was expected."""
+
+from pathlib import Path
+
+import pytest
+
+from appliance.config import load_config, template
+from appliance.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "terminal.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_the_template_is_itself_a_valid_config(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, template()))
+    assert cfg.host.port == 8583
+    assert cfg.currency.alpha == "CNY"
+    assert cfg.settlement.fees_bp["VISA"] == 60
+
+
+def test_bad_port_names_file_key_value_and_expectation(tmp_path: Path) -> None:
+    p = write(tmp_path, '[host]\nport = "80a"\n')
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert str(e.value) == f'{p}: host.port: "80a" is not a port number (1-65535)'
+
+
+def test_unknown_key_is_an_error_not_ignored(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"host\.prot: unknown key"):
+        load_config(write(tmp_path, "[host]\nprot = 9000\n"))
+
+
+def test_unknown_section_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"\[hosts\]: unknown section"):
+        load_config(write(tmp_path, "[hosts]\nport = 9000\n"))
+
+
+def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
+    text = '[merchant]\nmid = "123"\ntid = "1234567"\n[reader]\nbackend = "acr122"\n'
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, text))
+    msg = str(e.value)
+    assert 'merchant.mid: "123" is not 15 letters or digits' in msg
+    assert 'merchant.tid: "1234567" is not 8 letters or digits' in msg
+    assert 'reader.backend: "acr122" is not one of "nfcpy", "mock"' in msg
+
+
+def test_currency_numeric_must_match_alpha(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not match currency USD"):
+        load_config(write(tmp_path, '[merchant]\ncurrency = "USD"\n'))
+
+
+def test_booleans_are_not_numbers(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"host\.port: True is not a port number"):
+        load_config(write(tmp_path, "[host]\nport = true\n"))
+
+
+def test_invalid_toml_says_where(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[host\nport = 1\n"))
+
+
+def test_missing_file_says_how_to_create_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config init"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_environment_variable_is_used_when_no_path_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = write(tmp_path, '[merchant]\nname = "Env Shop"\n')
+    monkeypatch.setenv("COUNTERTOP_CONFIG", str(p))
+    assert load_config().merchant.name == "Env Shop"
+
+
+def test_relative_state_dir_is_relative_to_the_file(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, '[state]\ndir = "st"\n'))
+    assert cfg.state_dir == (tmp_path / "st").resolve()
+
+
+def test_missing_secret_says_how_to_provision(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, template()))
+    with pytest.raises(ConfigError, match="countertop provision"):
+        cfg.tmk()
+
+
+def test_fee_rates_are_integer_basis_points(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="basis points"):
+        load_config(write(tmp_path, "[settlement]\nfees_bp = { visa = 0.6 }\n"))
