@@ -630,6 +630,7 @@ class _GlyphPainter:
         if s.width != 1 or s.height != 1:
             img = img.resize((img.width * s.width, img.height * s.height), Image.Resampling.NEAREST)
         if s.underline:
+            img = img.copy()  # never draw into the cached cell
             ImageDraw.Draw(img).rectangle(
                 (0, img.height - s.underline, img.width - 1, img.height - 1), fill=0
             )

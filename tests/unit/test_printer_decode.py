@@ -239,3 +239,11 @@ def test_python_escpos_does_not_print_notices_for_this_profile(p: Dummy, capsys)
         warnings.simplefilter("error")
         p.image(Image.new("1", (8, 8)))
     assert capsys.readouterr().out == ""
+
+
+def test_underlined_text_does_not_underline_the_same_letters_later(tmp_path: Path) -> None:
+    data = b"\x1b-\x01ab\n\x1b-\x00ab\n"
+    out = render_png(data, tmp_path / "u.png", dots=384).convert("L")
+    first, second = out.crop((0, 29, 24, 30)), out.crop((0, 59, 24, 60))
+    assert ImageChops.invert(first).getbbox() is not None  # underline on the first line
+    assert ImageChops.invert(second).getbbox() is None
