@@ -23,7 +23,7 @@ from collections.abc import Callable
 from escpos.escpos import Escpos
 from escpos.exceptions import DeviceNotFoundError
 from escpos.exceptions import Error as EscposLibraryError
-from escpos.printer import File, Serial
+from escpos.printer import File, Network, Serial
 
 from appliance.errors import PrinterError
 from drivers.printer.base import PrinterProfile, PrinterStatus
@@ -31,6 +31,11 @@ from drivers.printer.base import PrinterProfile, PrinterStatus
 log = logging.getLogger(__name__)
 
 DLE_EOT = b"\x10\x04"
+
+#: Seconds a job may take to be accepted. A printer takes data only as fast as it prints once
+#: its buffer is full, and a job that times out half-sent is printed again whole by the caller,
+#: so this is generous; status queries use the short connection timeout instead.
+WRITE_TIMEOUT = 60.0
 
 #: What python-escpos connections raise when the device is absent or fails. pyusb's USBError
 #: and pyserial's SerialException are OSErrors; ``assert self.device`` fires when an open
@@ -96,8 +101,8 @@ class EscposPrinter:
 
     def _open(self) -> Escpos:
         if self._conn is None:
-            conn = self._connect()
             try:
+                conn = self._connect()
                 conn.open()
             except IO_ERRORS as exc:
                 raise PrinterError(
@@ -151,10 +156,14 @@ class EscposPrinter:
         """Current status from DLE EOT queries; OFFLINE when unreachable (never raises)."""
         with self._lock:
             try:
-                conn = self._open()
+                return self._query(self._open())
             except PrinterError:
                 return PrinterStatus.OFFLINE
-            return self._query(conn)
+            except Exception:
+                # The port promises status() never raises; a library surprise is logged.
+                log.exception("%s: unexpected error while reading status", self.device)
+                self._drop()
+                return PrinterStatus.OFFLINE
 
     def print_job(self, job_id: str, data: bytes) -> None:
         """Send one complete job; raise PrinterError (with ``.status``) unless it printed whole.
@@ -212,14 +221,44 @@ class ExistingFile(File):
 
 
 class PromptSerial(Serial):
-    """python-escpos ``Serial`` whose status read returns as soon as the reply byte arrives.
+    """python-escpos ``Serial`` with prompt status reads and a bounded write time.
 
     ``Serial._read`` asks pyserial for 16 bytes, which waits out the whole timeout for a
-    one-byte DLE EOT reply: every status query would cost ``timeout`` seconds.
+    one-byte DLE EOT reply: every status query would cost ``timeout`` seconds. And python-escpos
+    leaves pyserial's write timeout unset, so with DSR/DTR flow control a switched-off printer
+    would block a write forever.
     """
+
+    write_timeout: float = WRITE_TIMEOUT
+
+    def open(self, raise_not_found: bool = True) -> None:
+        """Open the port and bound its writes by ``write_timeout``."""
+        super().open(raise_not_found)
+        if self._device:
+            self._device.write_timeout = self.write_timeout
 
     def _read(self) -> bytes:
         """The reply byte (b"" after the timeout), plus anything already queued behind it."""
         assert self.device
         first = self.device.read(1)
         return first + self.device.read(self.device.in_waiting) if first else first
+
+
+class PatientNetwork(Network):
+    """python-escpos ``Network`` whose job writes may take ``write_timeout`` seconds.
+
+    Since Python 3.5 a socket timeout bounds a whole ``sendall``: the short timeout that keeps
+    connects and status queries snappy would cut off a long job to a printer that is busy
+    printing the start of it.
+    """
+
+    write_timeout: float = WRITE_TIMEOUT
+
+    def _raw(self, msg: bytes) -> None:
+        """Send ``msg`` with the long write timeout, then restore the short one."""
+        assert self.device
+        self.device.settimeout(self.write_timeout)
+        try:
+            self.device.sendall(msg)
+        finally:
+            self.device.settimeout(self.timeout)

@@ -13,7 +13,7 @@ import pytest
 from appliance.errors import ConfigError, PrinterError
 from drivers.printer import make_printer, make_profile
 from drivers.printer.base import PrinterStatus
-from drivers.printer.escpos_printer import decode_status
+from drivers.printer.escpos_printer import PatientNetwork, decode_status
 from drivers.printer.mock import MockPrinter
 from drivers.printer.netsim import FakeNetworkPrinter
 
@@ -185,3 +185,23 @@ def test_dle_eot_replies_decode_to_one_status(
     printer: int, cause: int | None, paper: int | None, expected: PrinterStatus
 ) -> None:
     assert decode_status(printer, cause, paper) is expected
+
+
+def test_a_long_job_to_a_busy_network_printer_outlasts_the_status_timeout() -> None:
+    job = bytes(range(256)).replace(b"\x10", b"\x11") * 40_000  # ~10 MB: more than socket buffers
+    with FakeNetworkPrinter() as server:
+        conn = PatientNetwork(server.host, server.port, timeout=0.2)
+        conn.open()
+        server.stall()
+        # The printer takes data again well after the 0.2 s status timeout has passed.
+        timer = threading.Timer(0.6, server.resume)
+        timer.start()
+        try:
+            conn._raw(job)
+        finally:
+            timer.cancel()
+            server.resume()
+        conn._raw(b"\x10\x04\x01")
+        assert conn._read() == b"\x12"  # the short timeout is back for status
+        conn.close()
+        assert server.received == job
