@@ -96,6 +96,7 @@ class EscposPrinter:
         self._connect = connect
         self._conn: Escpos | None = None
         self._lock = threading.Lock()
+        self._last = PrinterStatus.OFFLINE  # until the first query says otherwise
 
     # -- connection ------------------------------------------------------------------------
 
@@ -153,17 +154,29 @@ class EscposPrinter:
     # -- the port ----------------------------------------------------------------------------
 
     def status(self) -> PrinterStatus:
-        """Current status from DLE EOT queries; OFFLINE when unreachable (never raises)."""
-        with self._lock:
-            try:
-                return self._query(self._open())
-            except PrinterError:
-                return PrinterStatus.OFFLINE
-            except Exception:
-                # The port promises status() never raises; a library surprise is logged.
-                log.exception("%s: unexpected error while reading status", self.device)
-                self._drop()
-                return PrinterStatus.OFFLINE
+        """Current status from DLE EOT queries; OFFLINE when unreachable (never raises).
+
+        While a job is being sent the connection is busy: the status seen by that job is
+        returned at once instead of waiting for the job (which may take many seconds).
+        """
+        if not self._lock.acquire(blocking=False):
+            return self._last
+        try:
+            self._last = self._status()
+            return self._last
+        finally:
+            self._lock.release()
+
+    def _status(self) -> PrinterStatus:
+        try:
+            return self._query(self._open())
+        except PrinterError:
+            return PrinterStatus.OFFLINE
+        except Exception:
+            # The port promises status() never raises; a library surprise is logged.
+            log.exception("%s: unexpected error while reading status", self.device)
+            self._drop()
+            return PrinterStatus.OFFLINE
 
     def print_job(self, job_id: str, data: bytes) -> None:
         """Send one complete job; raise PrinterError (with ``.status``) unless it printed whole.
@@ -172,20 +185,25 @@ class EscposPrinter:
         and after (paper that ran out or a cover opened mid-job means the job may be partial).
         """
         with self._lock:
-            conn = self._open()
-            before = self._query(conn)
+            try:
+                conn = self._open()
+            except PrinterError:
+                self._last = PrinterStatus.OFFLINE
+                raise
+            before = self._last = self._query(conn)
             if not before.can_print:
                 raise PrinterError(self._message(job_id, before, "was not printed"), before)
             try:
                 conn._raw(data)
             except IO_ERRORS as exc:
                 self._drop()
+                self._last = PrinterStatus.OFFLINE
                 raise PrinterError(
                     f"{self.device} failed during job {job_id} ({_one_line(exc)}); "
                     f"the job may be partly printed: {self.hint}",
                     PrinterStatus.OFFLINE,
                 ) from exc
-            after = self._query(conn) if self._conn is not None else PrinterStatus.OFFLINE
+            after = self._last = self._query(conn)
             if not after.can_print:
                 raise PrinterError(self._message(job_id, after, "may be incomplete"), after)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,22 @@ def test_chinese_in_firmware_mode_reads_back() -> None:
     printer = MockPrinter()
     printer.print_job("a", FS_ON + "商户存根\n".encode("gb18030") + FS_OFF)
     assert printer.text() == "商户存根\n"
+
+
+def test_status_does_not_wait_for_a_long_job_being_sent() -> None:
+    printer = MockPrinter()
+    assert printer.status() is PrinterStatus.ONLINE
+    printer.sim.gate = threading.Event()
+    job = threading.Thread(target=printer.print_job, args=("long", b"x" * 1000))
+    job.start()
+    try:
+        assert printer.sim.writing.wait(5)
+        # The job holds the connection; status answers from what the job saw, at once.
+        assert printer.status() is PrinterStatus.ONLINE
+        printer.paper_low()
+        assert printer.status() is PrinterStatus.ONLINE
+    finally:
+        printer.sim.gate.set()
+        job.join(5)
+    assert printer.status() is PrinterStatus.PAPER_LOW
+    assert printer.jobs == [("long", b"x" * 1000)]
