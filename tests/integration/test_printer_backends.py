@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import select
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -192,6 +193,8 @@ def test_a_long_job_to_a_busy_network_printer_outlasts_the_status_timeout() -> N
     with FakeNetworkPrinter() as server:
         conn = PatientNetwork(server.host, server.port, timeout=0.2)
         conn.open()
+        # Nagle off: a status query right after a job must not wait for a delayed ACK.
+        assert conn.device.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
         server.stall()
         # The printer takes data again well after the 0.2 s status timeout has passed.
         timer = threading.Timer(0.6, server.resume)
