@@ -83,6 +83,7 @@ def test_reversal_keeps_its_transmission_time_across_retries(journal: Journal) -
     txn = journal.begin(TxnType.SALE, 100, "CNY")
     journal.owe_reversal(txn.uuid, "timeout")
     first = journal.owed()[0]
+    journal.owed_attempted(first)
     journal.owed_failed(first, "refused", datetime(2030, 1, 1, tzinfo=UTC))
     again = journal.owed()[0]
     assert again.transmitted_at == first.transmitted_at
