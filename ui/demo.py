@@ -397,9 +397,11 @@ def run_shift(
         s.wait("signin")
         s.shot("signed_out")
         app.wait_idle()
+        receipts = write_receipts(shop, out / "receipts") if out is not None else []
         status = shop.backend.terminal.status()
         return {
             "screens": len(s.shots),
+            "receipts": len(receipts),
             "results": s.results,
             "stored_after": status.stored_count,
             "reversals_after": status.pending_reversals,
@@ -409,6 +411,20 @@ def run_shift(
         }
     finally:
         app.close()
+
+
+def write_receipts(shop: DemoShop, out: Path) -> list[Path]:
+    """Every job the mock printer printed, drawn as the paper would look (PNG)."""
+    from drivers.printer.escpos_decode import render_png
+
+    shop.backend.terminal.receipts.drain()  # print what is still queued before looking
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, (_job_id, data) in enumerate(shop.printer.jobs, 1):
+        path = out / f"{i:02d}.png"
+        render_png(data, path, shop.printer.profile.dots)
+        written.append(path)
+    return written
 
 
 def run_headless(out: Path, size: tuple[int, int], language: str) -> dict[str, Any]:

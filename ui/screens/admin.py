@@ -467,19 +467,17 @@ def reprint_flow(app: App) -> None:
 
     def pick(how: str) -> None:
         if how == "last":
-            if app.last_txn is not None:
-                reprint(app, app.last_txn)
-            else:
-                app.backend.call(
-                    "transactions",
-                    limit=1,
-                    done=lambda ts: (
-                        reprint(app, ts[0])
-                        if ts
-                        else show_failure(app, LookupError(app.t(N_("No transactions yet"))))
-                    ),
-                    failed=lambda e: show_failure(app, e),
-                )
+            # The journal's newest row, fresh: its state may have changed since it was shown.
+            app.backend.call(
+                "transactions",
+                limit=1,
+                done=lambda ts: (
+                    reprint(app, ts[0])
+                    if ts
+                    else show_failure(app, LookupError(app.t(N_("No transactions yet"))))
+                ),
+                failed=lambda e: show_failure(app, e),
+            )
         elif how == "trace":
             enter_reference(
                 app,
