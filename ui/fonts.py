@@ -37,6 +37,8 @@ def find_cjk_font() -> Path:
         try:
             return Path(shared())
         except ConfigError as exc:
+            if os.environ.get("COUNTERTOP_CJK_FONT"):
+                raise  # the override names a missing file: that message says so
             raise ConfigError(MISSING_FONT_HELP.format(first=CJK_FONT_CANDIDATES[0])) from exc
     override = os.environ.get("COUNTERTOP_CJK_FONT", "")
     if override:

@@ -51,8 +51,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     """The touchscreen application on the configured devices (the appliance's main process)."""
     from ui.app import App, parse_resolution
     from ui.backend import open_backend
+    from ui.fonts import find_cjk_font
 
     cfg = config_from(args)
+    find_cjk_font()  # before opening anything: a missing font names the package to install
     size = parse_resolution(args.size or cfg.ui.resolution)
     fullscreen = cfg.ui.fullscreen and not args.windowed
     backend = open_backend(cfg)

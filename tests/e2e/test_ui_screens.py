@@ -320,3 +320,31 @@ def test_demo_cli_runs_the_scripted_shift_headless(tmp_path: Path) -> None:
     assert len(shots) >= 20
     assert any("decline_result_declined" in n for n in shots)
     assert any("offline1_result_stored" in n for n in shots)
+
+
+def test_demo_side_panel_taps_cards_and_cuts_the_link(shop: DemoShop) -> None:
+    from ui.demo import PANEL_W, DemoPanel
+
+    a = App(shop.backend, size=(800, 480), language="en", panel_width=PANEL_W)
+    panel = DemoPanel(shop, pygame.Rect(800, 0, PANEL_W, 480))
+    panel.layout()
+    a.panel = panel
+    try:
+        s = Shift(a, shop, None)
+        s.sign_in("01", "1234")
+        s.type("777")
+        a.tap("charge")
+        a.wait_for(lambda: getattr(a.screen, "step", "") == "present_card")
+        a.inject_tap(next(b for b in panel.buttons if b.id == "visa").rect.center)
+        assert s.wait_prefix("result") == "result_approved"
+        a.inject_tap(next(b for b in panel.buttons if b.id == "link").rect.center)
+        assert shop.link_cut
+        a.inject_tap(next(b for b in panel.buttons if b.id == "paper").rect.center)
+        assert shop.printer.status().value == "paper_out"
+        a.draw()
+        assert any(t.text == "Restore link" for t in a.painter.texts)
+    finally:
+        shop.restore_link()
+        shop.printer.restore()
+        a.wait_idle()
+        a.close(stop_backend=False)

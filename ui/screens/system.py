@@ -40,6 +40,21 @@ class SignInScreen(EntryScreen):
         self._shown_second = -1
         self.locked_text = ""
 
+    def on_enter(self) -> None:
+        """Say so when no operator exists yet (a fresh terminal): nobody could sign in."""
+        store = self.app.backend.operators
+        if store is not None and hasattr(store, "list"):
+            self.app.backend.submit(lambda _r: store.list(), done=self._operators)
+
+    def _operators(self, operators: Any) -> None:
+        if not operators:
+            self.say(
+                self.t(
+                    N_("No operators yet: a technician adds them with countertop operators add")
+                ),
+                "warn",
+            )
+
     @property
     def locked_for(self) -> int:
         """Seconds left of the lockout (0 when not locked)."""
