@@ -31,6 +31,19 @@ TONES: dict[str, Color] = {
 }
 
 
+def draw_spinner(surface: pygame.Surface, box: pygame.Rect, seconds: float) -> None:
+    """A ring of dots whose bright end turns once a second (drawn from the clock)."""
+    radius = min(box.h, box.w) // 2 - 4
+    centre = box.center
+    phase = seconds * 2 * math.pi
+    for i in range(12):
+        angle = phase + i * math.pi / 6
+        shade = 60 + 195 * i // 11
+        x = centre[0] + int(math.cos(angle) * radius * 0.8)
+        y = centre[1] + int(math.sin(angle) * radius * 0.8)
+        pygame.draw.circle(surface, (shade, shade, shade), (x, y), max(3, radius // 7))
+
+
 def landscape(rect: pygame.Rect) -> bool:
     """True when the content area is wide enough for side-by-side panels."""
     return rect.w >= rect.h * 1.3
@@ -351,15 +364,7 @@ class ProgressScreen(Screen):
         """Spinner angle comes from the clock, so every frame moves it."""
         m, th = self.app.metrics, THEME
         painter.text(surface, self.t(self.title), self.title_box, size=m.title, owner="title")
-        radius = min(self.spin_box.h, self.spin_box.w) // 2 - 4
-        centre = self.spin_box.center
-        phase = (self.now() - self.started) * 2 * math.pi
-        for i in range(12):
-            angle = phase + i * math.pi / 6
-            shade = 60 + 195 * i // 11
-            x = centre[0] + int(math.cos(angle) * radius * 0.8)
-            y = centre[1] + int(math.sin(angle) * radius * 0.8)
-            pygame.draw.circle(surface, (shade, shade, shade), (x, y), max(3, radius // 7))
+        draw_spinner(surface, self.spin_box, self.now() - self.started)
         if self.message:
             painter.paragraph(
                 surface, self.t(self.message), self.message_box, size=m.body, owner="message"

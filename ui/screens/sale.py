@@ -10,7 +10,7 @@ import pygame
 from appliance import errors
 from ui.i18n import N_
 from ui.screens.base import Screen
-from ui.screens.common import EntryScreen, Field, MessageScreen, action_buttons
+from ui.screens.common import EntryScreen, Field, MessageScreen, action_buttons, draw_spinner
 from ui.widgets import THEME, Painter, cols, rows
 
 if TYPE_CHECKING:
@@ -160,7 +160,9 @@ class PresentCardScreen(Screen):
         if self.step == "present_card" and self.app.backend.indicator_state == "success":
             message = N_("Card read")
         painter.paragraph(surface, self.t(message), self.msg_box, size=m.title, owner="message")
-        if self.step in ("starting", "present_card"):
+        if self.step == "sending":
+            draw_spinner(surface, self.count_box, self.now())
+        elif self.step in ("starting", "present_card"):
             text = self.t(N_("{s} s left")).format(s=self.seconds_left)
             painter.text(
                 surface, text, self.count_box, size=m.body, color=th.dim, owner="countdown"
