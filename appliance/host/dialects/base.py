@@ -214,6 +214,15 @@ class Dialect:
         assert data is not None
         return FrameReader(self.profile)._strip(data)
 
+    def mti_of(self, body: bytes) -> str:
+        """The MTI at the start of a frame body ("" when too short to hold one)."""
+        t = self.profile.spec["t"]
+        n = t["max_len"]
+        head = body[:n]
+        if len(head) < n:
+            return ""
+        return head.hex() if t["data_enc"] == "b" else head.decode("ascii", "replace")
+
     # ------------------------------------------------------------ kind lookup
     def kind_spec(self, kind: MessageKind) -> KindSpec:
         """The wire description of ``kind``; ProtocolError if this dialect lacks it."""
