@@ -767,12 +767,12 @@ class Terminal:
                 total, done = len(todo), 0
                 while todo:
                     chunk, todo = todo[:window], todo[window:]
-                    self._send_chunk(chunk, report)
+                    answered = self._send_chunk(chunk, report)
                     done += len(chunk)
                     if on_progress:
                         on_progress(done, total, report.acknowledged)
-                    if self.monitor.state == LinkState.OFFLINE:
-                        break  # unreachable: the rest stays owed for the next attempt
+                    if not answered:
+                        break  # nothing got through: the rest stays owed for the next attempt
                 if self.journal.owed("reversal"):
                     break  # advices wait until every reversal is acknowledged
             report.still_owed = len(self.journal.owed())
@@ -780,7 +780,9 @@ class Terminal:
             self.monitor.next_retry = min((o.next_attempt_at for o in retry), default=None)
         return report
 
-    def _send_chunk(self, chunk: list[OwedMessage], report: OwedReport) -> None:
+    def _send_chunk(self, chunk: list[OwedMessage], report: OwedReport) -> int:
+        """Send a window of owed messages at once; returns how many got a valid answer."""
+        answered = 0
         pending: list[tuple[OwedMessage, Future[HostResponse] | None, Exception | None]] = []
         for owed in chunk:
             try:
@@ -811,6 +813,8 @@ class Terminal:
                 continue
             self.monitor.ok(self.journal.clock())
             self._owed_answered(owed, resp, report)
+            answered += 1
+        return answered
 
     def _owed_failed(self, owed: OwedMessage, exc: Exception, report: OwedReport) -> None:
         report.errors.append(f"{owed.kind} {owed.stan:06d}: {exc}")

@@ -35,8 +35,17 @@ def test_sale_json_has_the_documented_fields(cfg_path: Path, capsys) -> None:
     code, out, _ = run(capsys, "--config", str(cfg_path), "sale", "12.50", "--json")
     assert code == EXIT_OK
     d = json.loads(out)
-    for key in ("state", "type", "amount", "currency", "stan", "rrn", "auth_code",
-                "response_code", "masked_pan"):
+    for key in (
+        "state",
+        "type",
+        "amount",
+        "currency",
+        "stan",
+        "rrn",
+        "auth_code",
+        "response_code",
+        "masked_pan",
+    ):
         assert key in d
     assert (d["state"], d["type"], d["amount"], d["currency"]) == ("approved", "sale", 1250, "CNY")
     assert d["masked_pan"] == "476173******0119"
@@ -73,9 +82,15 @@ def test_unknown_config_key_exits_2_naming_it(tmp_path: Path, capsys) -> None:
 
 
 def test_card_flag_is_refused_with_a_real_reader(cfg_path: Path, capsys) -> None:
-    text = cfg_path.read_text().replace('backend = "mock"\n# nfcpy device', 'backend = "nfcpy"\n# nfcpy device', 1)
-    cfg_path.write_text(text.replace('[reader]\n# nfcpy (real reader) or mock\nbackend = "mock"',
-                                     '[reader]\n# nfcpy (real reader) or mock\nbackend = "nfcpy"'))
+    text = cfg_path.read_text().replace(
+        'backend = "mock"\n# nfcpy device', 'backend = "nfcpy"\n# nfcpy device', 1
+    )
+    cfg_path.write_text(
+        text.replace(
+            '[reader]\n# nfcpy (real reader) or mock\nbackend = "mock"',
+            '[reader]\n# nfcpy (real reader) or mock\nbackend = "nfcpy"',
+        )
+    )
     code, _, err = run(capsys, "--config", str(cfg_path), "sale", "1.00", "--card", "visa")
     assert code == EXIT_USAGE
     assert "only works with the mock reader" in err
@@ -84,8 +99,17 @@ def test_card_flag_is_refused_with_a_real_reader(cfg_path: Path, capsys) -> None
 def test_journal_export_has_masked_pans_only(cfg_path: Path, capsys, tmp_path: Path) -> None:
     assert run(capsys, "--config", str(cfg_path), "sale", "3.00", "--card", "mastercard")[0] == 0
     out_csv = tmp_path / "j.csv"
-    code, _, _ = run(capsys, "--config", str(cfg_path), "journal", "export", "--format", "csv",
-                     "--out", str(out_csv))
+    code, _, _ = run(
+        capsys,
+        "--config",
+        str(cfg_path),
+        "journal",
+        "export",
+        "--format",
+        "csv",
+        "--out",
+        str(out_csv),
+    )
     assert code == EXIT_OK
     text = out_csv.read_text()
     assert "541333******0434" in text and "5413330089010434" not in text
@@ -96,8 +120,9 @@ def test_journal_export_has_masked_pans_only(cfg_path: Path, capsys, tmp_path: P
 
 def test_reprint_last_is_audited_and_printed(cfg_path: Path, capsys) -> None:
     run(capsys, "--config", str(cfg_path), "sale", "8.00")
-    code, out, _ = run(capsys, "--config", str(cfg_path), "reprint", "last", "--json",
-                       "--operator", "07")
+    code, out, _ = run(
+        capsys, "--config", str(cfg_path), "reprint", "last", "--json", "--operator", "07"
+    )
     assert code == EXIT_OK
     d = json.loads(out)
     assert d["reprinted"][0]["copy"] == "merchant" and d["printed"] >= 1
