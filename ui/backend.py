@@ -30,6 +30,14 @@ Report = Callable[[Any], None]
 
 _EVENT_TYPE: list[int] = []
 
+#: Services the screens use under one name, and the names the terminal may offer them under
+#: (the first one present wins). X report, settlement and reconciliation are looked up here.
+SERVICE_ALIASES: dict[str, tuple[str, ...]] = {
+    "x_report": ("x_report", "interim_report", "batch_totals", "totals"),
+    "settle": ("settle", "settlement"),
+    "reconciliation": ("reconciliation", "reconcile"),
+}
+
 
 def backend_event_type() -> int:
     """The pygame event type the worker posts (registered once per process, on first use)."""
@@ -151,13 +159,20 @@ class Backend:
             raise event.value  # a bug: surface it rather than swallow it
 
     # -- capabilities ------------------------------------------------------------------------
+    def _method(self, name: str) -> Callable[..., Any] | None:
+        for candidate in SERVICE_ALIASES.get(name, (name,)):
+            method = getattr(self.terminal, candidate, None)
+            if callable(method):
+                return method  # type: ignore[no-any-return]
+        return None
+
     def has(self, name: str) -> bool:
         """True when the terminal offers the service ``name`` (e.g. "settle", "x_report")."""
         if name == "authenticate":
             return self.operators is not None
         if name in ("printer_test", "card_read_test"):
             return True
-        return callable(getattr(self.terminal, name, None))
+        return self._method(name) is not None
 
     @property
     def config(self) -> Any:
@@ -173,8 +188,10 @@ class Backend:
         failed: Failed | None = None,
         **kwargs: Any,
     ) -> int:
-        """Call ``terminal.<name>(*args, **kwargs)`` on the worker."""
-        method = getattr(self.terminal, name)
+        """Call ``terminal.<name>(*args, **kwargs)`` on the worker (aliases resolved)."""
+        method = self._method(name)
+        if method is None:
+            raise AttributeError(f"the terminal has no service {name!r}")
         return self.submit(lambda _report: method(*args, **kwargs), done, failed)
 
     def authenticate(self, number: str, password: str, done: Done, failed: Failed) -> int:
@@ -215,7 +232,9 @@ class Backend:
         self, name: str, on_progress: Report, done: Done, failed: Failed, **kwargs: Any
     ) -> int:
         """Call a service that takes ``on_progress(n, total, ...)`` (settlement, batch upload)."""
-        method = getattr(self.terminal, name)
+        method = self._method(name)
+        if method is None:
+            raise AttributeError(f"the terminal has no service {name!r}")
 
         def run(report: Report) -> Any:
             return method(on_progress=lambda n, total, *_: report((n, total)), **kwargs)

@@ -530,9 +530,39 @@ def reprint(app: App, txn: Any) -> None:
 
 # -- reports, settlement, forwarding, reconciliation ----------------------------------------
 def describe(app: App, value: Any) -> list[tuple[str, str]]:
-    """Label/value rows of a report object: amounts (``*amount*``) as money, lists counted."""
+    """Label/value rows of a report: batch totals, settlement result, reconciliation, or any
+    dataclass/dict (fields named ``*amount*`` shown as money, lists counted)."""
+    t, money = app.t, app.money
     if value is None:
         return []
+    if hasattr(value, "schemes") and hasattr(value, "totals"):  # BatchTotals (X report)
+        tot = value.totals
+        return [
+            (t(N_("Batch")), f"{int(value.batch):06d}"),
+            (t(N_("Sales")), f"{tot.sale_count} · {money(tot.sale_amount)}"),
+            (t(N_("Refunds")), f"{tot.refund_count} · {money(tot.refund_amount)}"),
+            (t(N_("Gross")), money(value.gross)),
+            (t(N_("Estimated fees")), money(value.fees)),
+            (t(N_("Net deposit")), money(value.net)),
+        ]
+    if hasattr(value, "balanced") and hasattr(value, "uploaded"):  # SettlementResult
+        rows_ = [(t(N_("Balanced")), t(N_("Yes")) if value.balanced else t(N_("No")))]
+        if value.host is not None:
+            h = value.host
+            rows_.append((t(N_("Bank: sales")), f"{h.sale_count} · {money(h.sale_amount)}"))
+            rows_.append((t(N_("Bank: refunds")), f"{h.refund_count} · {money(h.refund_amount)}"))
+        rows_.append((t(N_("Batch uploaded")), t(N_("Yes")) if value.uploaded else t(N_("No"))))
+        return rows_
+    if hasattr(value, "matched_count") and hasattr(value, "lines"):  # ReconReport
+        rows_ = [
+            (t(N_("Batch")), f"{int(value.batch):06d}"),
+            (t(N_("Matched")), f"{value.matched_count} · {money(value.matched_amount)}"),
+            (t(N_("Discrepancies")), str(len(value.lines))),
+        ]
+        for line in value.lines[:5]:
+            label = t(RECON_ISSUES.get(line.issue, line.issue))
+            rows_.append((f"{label} {line.trace}", money(line.amount)))
+        return rows_
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         items = dataclasses.asdict(value).items()
     elif isinstance(value, dict):
@@ -541,11 +571,11 @@ def describe(app: App, value: Any) -> list[tuple[str, str]]:
         items = ((k, v) for k, v in vars(value).items() if not k.startswith("_"))
     out: list[tuple[str, str]] = []
     for key, val in items:
-        label = app.t(FIELD_LABELS.get(key, key.replace("_", " ").capitalize()))
+        label = t(FIELD_LABELS.get(key, key.replace("_", " ").capitalize()))
         if isinstance(val, bool):
-            text = app.t(N_("Yes")) if val else app.t(N_("No"))
+            text = t(N_("Yes")) if val else t(N_("No"))
         elif isinstance(val, int) and "amount" in key:
-            text = app.money(val)
+            text = money(val)
         elif isinstance(val, list | tuple):
             text = str(len(val))
         elif isinstance(val, dict):
@@ -659,13 +689,12 @@ def forward_flow(app: App) -> None:
 
 def recon_flow(app: App) -> None:
     """Reconciliation results (terminal journal vs acquirer statement)."""
-    name = next((n for n in ("reconciliation", "reconcile") if app.backend.has(n)), None)
-    if name is None:
+    if not app.backend.has("reconciliation"):
         not_available(app, N_("Reconciliation"))
         return
     app.show(ProgressScreen(app, N_("Reconciliation"), N_("Loading…"), name="loading"))
     app.backend.call(
-        name,
+        "reconciliation",
         done=lambda r: report_screen(app, N_("Reconciliation"), r, "recon"),
         failed=lambda e: show_failure(app, e),
     )
@@ -681,6 +710,11 @@ FLOWS: dict[str, Callable[[App], None]] = {
     "recon": recon_flow,
 }
 
+RECON_ISSUES = {
+    "missing_at_host": N_("Not at the bank"),
+    "missing_at_terminal": N_("Not in the terminal"),
+    "amount_mismatch": N_("Amount differs"),
+}
 TYPE_LABELS = {"sale": N_("Sale"), "void": N_("Void"), "refund": N_("Refund")}
 STATE_LABELS = {
     "pending": N_("pending"),
