@@ -347,3 +347,11 @@ def test_demo_side_panel_taps_cards_and_cuts_the_link(shop: DemoShop) -> None:
         shop.printer.restore()
         a.wait_idle()
         a.close(stop_backend=False)
+
+
+def test_a_cashier_signs_out_from_the_supervisor_gate(app: App, shop: DemoShop) -> None:
+    signed_in(app, shop)
+    app.tap("menu")
+    app.tap("signout")
+    assert app.screen.name == "signin"
+    assert app.session.operator is None

@@ -75,6 +75,11 @@ def open_menu(app: App) -> None:
         if act == "cancel":
             app.show(HomeScreen(app))
             return
+        if act == "signout":  # a cashier signs out here: the menu itself needs a supervisor
+            from ui.screens.system import sign_out
+
+            sign_out(app)
+            return
         number, password = screen.fields[0].value, screen.fields[1].value
         if act == "next" and screen.focus == 0:
             screen.focus = 1
@@ -106,7 +111,11 @@ def open_menu(app: App) -> None:
             app,
             N_("Supervisor sign-in"),
             [Field(N_("Supervisor no."), max_len=6), Field(N_("Password"), "secret", 12)],
-            [("cancel", N_("Cancel"), "normal"), ("next", N_("OK"), "primary")],
+            [
+                ("cancel", N_("Cancel"), "normal"),
+                ("signout", N_("Sign out"), "danger"),
+                ("next", N_("OK"), "primary"),
+            ],
             action,
             name="supervisor",
         )

@@ -218,6 +218,8 @@ def show_outcome(app: App, outcome: Any, amount: int, *, kind: str = "sale") -> 
     details = txn_details(app, txn) if txn is not None else [(N_("Amount"), app.money(amount))]
     if result in ("declined", "failed") and getattr(outcome, "response_code", None):
         details.append((N_("Response code"), str(outcome.response_code)))
+    if result == "refused" and getattr(outcome, "limit", None):
+        details.append((N_("Limit"), str(outcome.limit)))
     moved = txn is not None and result in ("approved", "stored")
     # The terminal queues the merchant stub itself; the customer copy follows the config.
     policy = app.backend.customer_copy
