@@ -56,9 +56,8 @@ class DemoShop:
         self.reader.present(card)
 
     def cut_link(self) -> None:
-        """The acquirer stops accepting connections (a cable pulled, for the terminal)."""
+        """The acquirer closes its connections and refuses new ones (a cable pulled)."""
         self.acquirer.set_fault("refuse")
-        self.acquirer.set_fault("drop_request")
         self.link_cut = True
 
     def restore_link(self) -> None:
