@@ -8,6 +8,7 @@ injected touch events (the same path a finger takes) that saves every screen as 
 from __future__ import annotations
 
 import logging
+import signal
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -215,6 +216,7 @@ def run_interactive(
         panel = DemoPanel(shop, pygame.Rect(size[0], 0, PANEL_W, size[1]))
         panel.layout()
         app.panel = panel
+        signal.signal(signal.SIGTERM, lambda _sig, _frame: app.quit())
         print("demo: operator 01 PIN 1234; supervisor 02 PIN 123456; technician 09 PIN 999999")
         app.run()
         app.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -64,6 +65,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             backend, size=size, fullscreen=fullscreen, language=cfg.locale.language, on_tick=tick
         )
         app.draw()
+        # systemd stops the service with SIGTERM: leave the loop and close everything in order.
+        signal.signal(signal.SIGTERM, lambda _sig, _frame: app.quit())
         if notifier is not None:
             notifier.ready("touchscreen up")
         app.run()
