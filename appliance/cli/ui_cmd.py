@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import signal
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,23 +28,17 @@ def _has_display() -> bool:
 
 
 def watchdog_pinger() -> tuple[Callable[[], None] | None, Any]:
-    """An ``on_tick`` that sends WATCHDOG=1 at most once a second, and the notifier (or None)."""
-    try:
-        from appliance.sdnotify import Notifier
-    except ImportError:
-        return None, None
+    """The UI loop's ``on_tick`` (sd_notify ``WATCHDOG=1`` when due) and the notifier.
+
+    ``Notifier.tick`` sends at most one ping per half watchdog interval, so calling it on every
+    loop iteration is cheap; without ``$NOTIFY_SOCKET`` both are None.
+    """
+    from appliance.sdnotify import Notifier
+
     notifier = Notifier()
     if not notifier.enabled:
-        return None, notifier
-    last = [0.0]
-
-    def tick() -> None:
-        now = time.monotonic()
-        if now - last[0] >= 1.0:
-            last[0] = now
-            notifier.watchdog()
-
-    return tick, notifier
+        return None, None
+    return notifier.tick, notifier
 
 
 def cmd_run(args: argparse.Namespace) -> int:
