@@ -64,11 +64,31 @@ class _Job:
 
 
 class Backend:
-    """Runs terminal calls off the UI thread and hands results back as events."""
+    """Runs terminal calls off the UI thread and hands results back as events.
 
-    def __init__(self, terminal: Any, operators: Authenticator | None = None) -> None:
-        self.terminal = terminal
-        self.operators = operators
+    Give it a built ``terminal`` (and operator store), or a ``build`` function returning both:
+    then the terminal is built by the worker as its first job (opening the journal and the
+    devices is I/O too), so the first frame does not wait for it. Jobs submitted meanwhile
+    queue behind the build; ``ready`` is set once it is done, ``start_error`` if it failed.
+    """
+
+    def __init__(
+        self,
+        terminal: Any = None,
+        operators: Authenticator | None = None,
+        *,
+        config: Any = None,
+        build: Callable[[], tuple[Any, Authenticator | None]] | None = None,
+    ) -> None:
+        if terminal is None and build is None:
+            raise TypeError("Backend needs a terminal or a build function")
+        self.terminal: Any = None
+        self.operators: Authenticator | None = None
+        self._config = config if config is not None else getattr(terminal, "config", None)
+        self._build = build
+        self.ready = threading.Event()
+        self.start_error: BaseException | None = None
+        self.on_start_failed: Callable[[BaseException], None] | None = None
         self.event_type = backend_event_type()
         self._jobs: dict[int, _Job] = {}
         self._queue: queue.Queue[_Job | None] = queue.Queue()
@@ -76,8 +96,35 @@ class Backend:
         self._thread: threading.Thread | None = None
         self.in_flight = 0
         self.indicator_state = "off"
+        if terminal is not None:
+            self._attach(terminal, operators)
+        else:  # the first job, whenever the worker starts: everything else queues behind it
+            self.submit(self._run_build, None, self._build_failed)
+
+    def _attach(self, terminal: Any, operators: Authenticator | None) -> None:
+        self.terminal, self.operators = terminal, operators
+        if self._config is None:
+            self._config = terminal.config
         if hasattr(terminal, "indicators"):  # mirror the four LEDs on screen
             terminal.indicators = IndicatorMirror(terminal.indicators, self._mirror)
+        self.ready.set()
+
+    def _run_build(self, _report: Report) -> Any:
+        assert self._build is not None
+        terminal, operators = self._build()
+        self._attach(terminal, operators)
+        self._start_printing()
+        return terminal
+
+    def _build_failed(self, exc: BaseException) -> None:
+        self.start_error = exc
+        if self.on_start_failed is not None:
+            self.on_start_failed(exc)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Block until the terminal is built (demo and tests only: never from the UI loop)."""
+        if not self.ready.wait(timeout):
+            raise TimeoutError(f"the terminal was not built within {timeout} s")
 
     def _mirror(self, state: str) -> None:
         self.indicator_state = state
@@ -85,13 +132,18 @@ class Backend:
 
     # -- plumbing --------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the worker thread (and the print queue's, which owns the printer)."""
-        receipts = getattr(self.terminal, "receipts", None)
-        if receipts is not None and hasattr(receipts, "start"):
-            receipts.start()
+        """Start the worker thread (building the terminal first if it was given a ``build``)
+        and the print queue's thread, which owns the printer."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._work, name="ui-backend", daemon=True)
             self._thread.start()
+        if self.ready.is_set():
+            self._start_printing()
+
+    def _start_printing(self) -> None:
+        receipts = getattr(self.terminal, "receipts", None)
+        if receipts is not None and hasattr(receipts, "start"):
+            receipts.start()
 
     def close(self) -> None:
         """Stop the worker after the job in hand (queued jobs are dropped) and the print queue."""
@@ -177,7 +229,7 @@ class Backend:
     @property
     def config(self) -> Any:
         """The terminal's config (merchant, locale, ui sections)."""
-        return self.terminal.config
+        return self._config
 
     # -- service calls -----------------------------------------------------------------------
     def call(
@@ -188,18 +240,30 @@ class Backend:
         failed: Failed | None = None,
         **kwargs: Any,
     ) -> int:
-        """Call ``terminal.<name>(*args, **kwargs)`` on the worker (aliases resolved)."""
+        """Call ``terminal.<name>(*args, **kwargs)`` on the worker (aliases resolved there)."""
+
+        def run(_report: Report) -> Any:
+            return self._service(name)(*args, **kwargs)
+
+        return self.submit(run, done, failed)
+
+    def _service(self, name: str) -> Callable[..., Any]:
+        if self.terminal is None:
+            raise CountertopError(f"the terminal did not start: {self.start_error}")
         method = self._method(name)
         if method is None:
-            raise AttributeError(f"the terminal has no service {name!r}")
-        return self.submit(lambda _report: method(*args, **kwargs), done, failed)
+            raise CountertopError(f"this version of the terminal has no {name} service")
+        return method
 
     def authenticate(self, number: str, password: str, done: Done, failed: Failed) -> int:
         """Check an operator's number and password (password hashing is slow: worker)."""
-        store = self.operators
-        if store is None:
-            raise CountertopError("no operator store configured")
-        return self.submit(lambda _r: store.authenticate(number, password), done, failed)
+
+        def run(_r: Report) -> Any:
+            if self.operators is None:
+                raise CountertopError("no operator list is configured on this terminal")
+            return self.operators.authenticate(number, password)
+
+        return self.submit(run, done, failed)
 
     def card_flow(
         self,
@@ -212,19 +276,18 @@ class Backend:
         **kwargs: Any,
     ) -> int:
         """Run a card-reading service ("sale", "refund"); ``on_step`` gets its steps."""
-        method = getattr(self.terminal, name)
 
         def run(report: Report) -> Any:
-            return method(amount, cancel=cancel, on_step=report, **kwargs)
+            return self._service(name)(amount, cancel=cancel, on_step=report, **kwargs)
 
         return self.submit(run, done, failed, on_step)
 
     def send_owed(self, on_progress: Report, done: Done, failed: Failed) -> int:
         """Forward stored payments and deliver reversals, reporting ``(sent, total)``."""
-        terminal = self.terminal
 
         def run(report: Report) -> Any:
-            return terminal.send_owed(on_progress=lambda n, total, *_: report((n, total)))
+            send = self._service("send_owed")
+            return send(on_progress=lambda n, total, *_: report((n, total)))
 
         return self.submit(run, done, failed, on_progress)
 
@@ -232,11 +295,9 @@ class Backend:
         self, name: str, on_progress: Report, done: Done, failed: Failed, **kwargs: Any
     ) -> int:
         """Call a service that takes ``on_progress(n, total, ...)`` (settlement, batch upload)."""
-        method = self._method(name)
-        if method is None:
-            raise AttributeError(f"the terminal has no service {name!r}")
 
         def run(report: Report) -> Any:
+            method = self._service(name)
             return method(on_progress=lambda n, total, *_: report((n, total)), **kwargs)
 
         return self.submit(run, done, failed, on_progress)
@@ -251,9 +312,9 @@ class Backend:
         self, txn: Any, copy: str, *, reprint: bool, done: Done | None, failed: Failed | None
     ) -> int:
         """Queue a stub of ``txn`` (the merchant stub of a payment is queued by the terminal)."""
-        receipts = self.terminal.receipts
 
         def run(_r: Report) -> Any:
+            receipts = getattr(self.terminal, "receipts", None)
             if receipts is None:
                 raise PrinterError("no receipt printer is configured")
             when = datetime.now(UTC) if reprint else None
@@ -263,9 +324,9 @@ class Backend:
 
     def printer_test(self, done: Done, failed: Failed) -> int:
         """Queue the printer self-test page."""
-        terminal = self.terminal
 
         def run(_r: Report) -> Any:
+            terminal = self.terminal
             from appliance import __version__
             from appliance.domain.receipts import build_self_test
 
@@ -289,9 +350,9 @@ class Backend:
 
     def card_read_test(self, cancel: threading.Event, done: Done, failed: Failed) -> int:
         """Read one card without paying: scheme and masked PAN (never the full PAN)."""
-        terminal = self.terminal
 
         def run(_r: Report) -> Any:
+            terminal = self.terminal
             from drivers.reader.base import ReadContext
 
             cur = terminal.config.currency
@@ -324,10 +385,20 @@ class IndicatorMirror:
             self.inner.close()
 
 
-def open_backend(cfg: Any, **overrides: Any) -> Backend:
-    """The terminal from config (``bootstrap.build_terminal``) and its operator store."""
-    from appliance.bootstrap import build_terminal
-    from appliance.operators import OperatorStore
+def open_backend(cfg: Any, *, deferred: bool = False, **overrides: Any) -> Backend:
+    """The terminal from config (``bootstrap.build_terminal``) and its operator store.
 
-    terminal = build_terminal(cfg, **overrides)
-    return Backend(terminal, OperatorStore(terminal.journal.conn))
+    ``deferred``: the worker builds them as its first job (``countertop run``: the first frame
+    is drawn while the journal and devices open).
+    """
+
+    def build() -> tuple[Any, Authenticator]:
+        from appliance.bootstrap import build_terminal
+        from appliance.operators import OperatorStore
+
+        terminal = build_terminal(cfg, **overrides)
+        return terminal, OperatorStore(terminal.journal.conn)
+
+    if deferred:
+        return Backend(config=cfg, build=build)
+    return Backend(*build())

@@ -17,7 +17,7 @@ from typing import Any
 
 import pygame
 
-from ui.backend import Backend, open_backend
+from ui.backend import Backend
 from ui.widgets import THEME, Button, Painter, rows
 
 log = logging.getLogger(__name__)
@@ -99,21 +99,32 @@ def prepare_demo(directory: Path) -> Path:
     return path
 
 
-def demo_backend(cfg: Any, *, auto_card: bool = False) -> Backend:
-    """The backend of a demo terminal; the mock reader waits for a tap unless ``auto_card``."""
-    from appliance.bootstrap import build_indicators
-    from drivers.reader.mock import MockReader
+def demo_backend(cfg: Any, *, auto_card: bool = False, deferred: bool = False) -> Backend:
+    """The backend of a demo terminal; the mock reader waits for a tap unless ``auto_card``.
 
-    overrides: dict[str, Any] = {}
-    if not auto_card:
-        overrides["reader"] = MockReader(None)
-    try:
-        overrides["indicators"] = build_indicators(cfg)
-    except ImportError:
-        # The LED driver is not in this build: the on-screen mirror is the only display.
-        log.warning("indicators driver not available: LEDs shown on screen only")
-        overrides["indicators"] = ScreenOnlyIndicators()
-    return open_backend(cfg, **overrides)
+    ``deferred``: built by the backend's worker, as ``countertop run`` does.
+    """
+
+    def build() -> tuple[Any, Any]:
+        from appliance.bootstrap import build_indicators, build_terminal
+        from appliance.operators import OperatorStore
+        from drivers.reader.mock import MockReader
+
+        overrides: dict[str, Any] = {}
+        if not auto_card:
+            overrides["reader"] = MockReader(None)
+        try:
+            overrides["indicators"] = build_indicators(cfg)
+        except ImportError:
+            # The LED driver is not in this build: the on-screen mirror is the only display.
+            log.warning("indicators driver not available: LEDs shown on screen only")
+            overrides["indicators"] = ScreenOnlyIndicators()
+        terminal = build_terminal(cfg, **overrides)
+        return terminal, OperatorStore(terminal.journal.conn)
+
+    if deferred:
+        return Backend(config=cfg, build=build)
+    return Backend(*build())
 
 
 def open_demo_shop(directory: Path | None = None, *, auto_card: bool = False) -> DemoShop:

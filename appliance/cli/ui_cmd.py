@@ -51,7 +51,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     find_cjk_font()  # before opening anything: a missing font names the package to install
     size = parse_resolution(args.size or cfg.ui.resolution)
     fullscreen = cfg.ui.fullscreen and not args.windowed
-    backend = open_backend(cfg)
+    backend = open_backend(cfg, deferred=True)  # built on the worker: the first frame is quick
     tick, notifier = watchdog_pinger()
     try:
         app = App(
@@ -67,7 +67,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         if notifier is not None:
             notifier.stopping()
-        backend.terminal.close()
+        if backend.terminal is not None:
+            backend.terminal.close()
     return EXIT_OK
 
 
