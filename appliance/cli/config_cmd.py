@@ -72,17 +72,14 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Validate the config and that its secrets can be read."""
+    """Validate the config and its secrets, state dir and TLS files; name every problem."""
+    from appliance.provision import check_config
+
     cfg = config_from(args)
-    problems = []
-    for what, get in (("terminal master key", cfg.tmk), ("card data key", cfg.data_key)):
-        try:
-            get()
-        except ConfigError as exc:
-            problems.append(f"{what}: {exc}")
+    problems = check_config(cfg)
     if problems:
         for p in problems:
-            print(p, file=sys.stderr)
+            print(f"{cfg.path}: {p}", file=sys.stderr)
         return 2
     print(f"{cfg.path}: OK")
     return 0
