@@ -47,7 +47,10 @@ def init_demo(out: Path, *, port: int | None = None) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(template(overrides), encoding="utf-8")
     if not paths["tmk"].exists():
-        write_secret(paths["tmk"], os.urandom(16).hex().upper().encode() + b"\n")
+        from appliance.host.keys import generate_key
+
+        # Odd parity, like every real TMK: config check reports a key without it.
+        write_secret(paths["tmk"], generate_key().hex().upper().encode() + b"\n")
     if not paths["data"].exists():
         write_secret(paths["data"], os.urandom(32))
     return out
