@@ -304,3 +304,65 @@ def test_config_check_refuses_a_tmk_without_odd_parity(
     cfg.resolve(cfg.keys.tmk_file).write_text("00" * 16 + "\n")
     code, _, err = run(monkeypatch, capsys, ["config", "check", "--config", str(cfg_path)])
     assert code == 2 and "odd parity" in err
+
+
+def test_interactive_provisioning_prompts_and_reads_components_without_echo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import getpass
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    answers = iter(
+        [
+            "898310048160004",  # MID
+            "40000004",  # TID
+            "Tea House 茶馆",
+            "10.1.2.3",
+            "8583",
+            "iso87",
+            kcv_of(C1),  # custodian 1 reads the envelope
+            kcv_of(C2),
+        ]
+    )
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    typed = iter([C1, C2])
+    prompts: list[str] = []
+
+    def fake_getpass(prompt: str = "") -> str:
+        prompts.append(prompt)
+        return next(typed)
+
+    monkeypatch.setattr(getpass, "getpass", fake_getpass)
+    monkeypatch.setattr(sys, "stdin", Tty(""))
+    cfg_path = tmp_path / "terminal.toml"
+    assert main(["provision", "--config", str(cfg_path), "--demo"]) == 0
+    out = capsys.readouterr().out
+    assert prompts == ["component 1: ", "component 2: "]
+    assert C1 not in out and C2 not in out
+    cfg = load_config(cfg_path)
+    assert cfg.merchant.name == "Tea House 茶馆" and cfg.tmk() == tmk_of(C1, C2)
+    assert cfg.state_dir == (tmp_path / "state").resolve()
+
+
+def test_scripted_provisioning_without_envelope_values_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "provision",
+        "--config",
+        str(tmp_path / "t.toml"),
+        "--component-stdin",
+        "--demo",
+        "--mid=898310048160005",
+        "--tid=50000005",
+        "--name=N",
+        "--host=h",
+        "--port=1",
+        "--dialect=cup",
+    ]
+    code, _, err = run(monkeypatch, capsys, argv, stdin=f"{C1}\n{C2}\n")
+    assert code == 2 and "envelope check values are needed" in err
+    assert not (tmp_path / "t.toml").exists()
