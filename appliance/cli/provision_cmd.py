@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.cli import EXIT_OK
-from appliance.config import config_path
+from appliance.config import SCHEMA, config_path
 from appliance.errors import ConfigError
 from appliance.provision import Answers, load_answers, provision
 
@@ -26,6 +26,16 @@ PROMPTS: list[tuple[str, str, str, type]] = [
     ("host", "address", "acquirer host name or IP address", str),
     ("host", "port", "acquirer TCP port", int),
     ("host", "dialect", "message dialect (iso87 or cup)", str),
+]
+
+# Asked interactively too, but Enter keeps the default shown.
+OPTIONAL_PROMPTS: list[tuple[str, str, str, type]] = [
+    ("host", "tls", "TLS to the host (y/n)", bool),
+    ("host", "ca_file", "CA file for TLS (empty: system CAs)", str),
+    ("limits", "max_amount", "largest payment, minor units", int),
+    ("limits", "offline_max_amount", "largest offline payment, minor units", int),
+    ("locale", "language", "screen language (zh_CN or en)", str),
+    ("locale", "timezone", "time zone", str),
 ]
 
 # flag dest → (section, key)
@@ -62,29 +72,45 @@ def _answers(args: argparse.Namespace) -> Answers:
     return answers
 
 
-def _ask_missing(answers: Answers, interactive: bool) -> None:
+def _ask_missing(answers: Answers, interactive: bool, optional: bool) -> None:
     missing = [(s, k, p, t) for s, k, p, t in PROMPTS if answers.get(s, k) is None]
-    if not missing:
-        return
     if not interactive:
+        if not missing:
+            return
         names = ", ".join(f"{s}.{k}" for s, k, _, _ in missing)
         raise ConfigError(f"provision: missing answers: {names} (use flags, --from FILE, or a tty)")
     for section, key, prompt, kind in missing:
-        raw = input(f"{prompt}: ").strip()
-        value: Any = raw
-        if kind is int:
-            try:
-                value = int(raw)
-            except ValueError:
-                raise ConfigError(f"{section}.{key}: {raw!r} is not a whole number") from None
-        answers.set(section, key, value)
+        answers.set(section, key, _convert(section, key, input(f"{prompt}: ").strip(), kind))
+    for section, key, prompt, kind in OPTIONAL_PROMPTS if optional else []:
+        if answers.get(section, key) is not None:
+            continue
+        if key == "ca_file" and not answers.get("host", "tls"):
+            continue
+        default = SCHEMA[section][key][0]
+        shown = ("y" if default else "n") if kind is bool else default
+        raw = input(f"{prompt} [{shown}]: ").strip()
+        if raw:
+            answers.set(section, key, _convert(section, key, raw, kind))
+
+
+def _convert(section: str, key: str, raw: str, kind: type) -> Any:
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{section}.{key}: {raw!r} is not a whole number") from None
+    if kind is bool:
+        if raw.lower() not in ("y", "yes", "n", "no"):
+            raise ConfigError(f"{section}.{key}: {raw!r} is not y or n")
+        return raw.lower() in ("y", "yes")
+    return raw
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
     """Provision this terminal: config, TMK from components, data key."""
     answers = _answers(args)
     interactive = sys.stdin.isatty() and not args.component_stdin
-    _ask_missing(answers, interactive)
+    _ask_missing(answers, interactive, optional=not args.answers)
     if not answers.component_kcvs and not interactive:
         raise ConfigError(
             "provision: the envelope check values are needed to confirm each component: "

@@ -323,6 +323,11 @@ def test_interactive_provisioning_prompts_and_reads_components_without_echo(
             "10.1.2.3",
             "8583",
             "iso87",
+            "",  # TLS: Enter keeps the default (no)
+            "",
+            "30000",  # offline_max_amount
+            "en",
+            "",
             kcv_of(C1),  # custodian 1 reads the envelope
             kcv_of(C2),
         ]
@@ -344,6 +349,8 @@ def test_interactive_provisioning_prompts_and_reads_components_without_echo(
     assert C1 not in out and C2 not in out
     cfg = load_config(cfg_path)
     assert cfg.merchant.name == "Tea House 茶馆" and cfg.tmk() == tmk_of(C1, C2)
+    assert cfg.limits.offline_max_amount == 30000 and cfg.locale.language == "en"
+    assert cfg.locale.timezone == "Asia/Shanghai" and cfg.host.tls is False
     assert cfg.state_dir == (tmp_path / "state").resolve()
 
 
