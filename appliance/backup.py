@@ -153,7 +153,7 @@ class RestoreReport:
 
 def _not_in_backup(current: sqlite3.Connection, backup_path: Path) -> list[str]:
     """Stored payments and owed messages of the current journal that the backup lacks."""
-    current.execute("ATTACH DATABASE ? AS b", (f"file:{backup_path}?mode=ro",))
+    current.execute("ATTACH DATABASE ? AS b", (str(backup_path),))
     try:
         lost = [
             f"stored payment trace {r[0]:06d} amount {r[1]}"
@@ -277,7 +277,12 @@ def verify(
             for uuid, stan, created in conn.execute(
                 "SELECT uuid, stan, created_at FROM transactions WHERE state='pending'"
             ):
-                if datetime.fromisoformat(created) < cutoff:
+                try:
+                    at = datetime.fromisoformat(created)
+                except (TypeError, ValueError):
+                    problems.append(f"transaction {uuid}: created_at {created!r} is not a time")
+                    continue
+                if (at if at.tzinfo else at.replace(tzinfo=UTC)) < cutoff:
                     problems.append(
                         f"transaction trace {stan:06d} ({uuid}) is PENDING since {created} and "
                         f"no terminal runs: start the terminal (it queues the reversal)"

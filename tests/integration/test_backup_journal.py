@@ -173,3 +173,32 @@ def test_verify_lists_every_problem(shop: Shop) -> None:
     running = verify(path, response_timeout=1, terminal_running=True)
     assert not any("PENDING" in p for p in running)
     shop.restart()
+
+
+def test_restore_refuses_while_another_process_has_the_journal_open(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    journal = Journal.open(tmp_path / "journal.db")
+    journal.close()
+    backup(tmp_path / "journal.db", tmp_path / "b.db")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+            "c.execute('SELECT 1 FROM counters').fetchall(); print('open', flush=True); "
+            "sys.stdin.read()",
+            str(tmp_path / "journal.db"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        with pytest.raises(JournalError, match=f"in use by process {holder.pid}"):
+            restore(tmp_path / "b.db", tmp_path / "journal.db")
+    finally:
+        holder.communicate("")
+    assert restore(tmp_path / "b.db", tmp_path / "journal.db").replaced_by is not None
