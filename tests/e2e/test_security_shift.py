@@ -114,7 +114,9 @@ def test_no_full_pan_anywhere_after_a_shift(
         found += leaks(f"journal {name} (after forwarding)", data)
 
     # The CLI's listings and tools, in a second process's shoes (own terminal on the journal).
-    outputs = cli(["journal", "export", "--format", "csv", *cfg], capsys)
+    outputs = cli(["sale", "3.00", "--card", "mastercard", *cfg], capsys)
+    outputs += cli(["sale", "4.00", "--card", "unionpay", "--json", *cfg], capsys)
+    outputs += cli(["journal", "export", "--format", "csv", *cfg], capsys)
     outputs += cli(["journal", "export", "--format", "json", *cfg], capsys)
     outputs += cli(["status", "--json", *cfg], capsys)
     outputs += cli(["reprint", "last", *cfg], capsys)
