@@ -46,6 +46,7 @@ from appliance.host.messages import (
 from appliance.journal import Journal, OwedMessage
 from appliance.journal.journal import retry_delay
 from appliance.services.link_state import LinkMonitor, LinkState
+from appliance.services.oplock import OperationLock
 from drivers.indicators.base import Indicators, IndicatorState
 from drivers.reader.base import CardReader, ReadContext
 
@@ -208,6 +209,7 @@ class Terminal:
         self._tmk = tmk
         self._unwrap = unwrap_keys
         self._busy = threading.RLock()
+        self.oplock = OperationLock(config.state_dir / "operation.lock")
         self.cur = config.currency
         self.tid: str = config.merchant.tid
         self.mid: str = config.merchant.mid
@@ -244,7 +246,7 @@ class Terminal:
 
     def sign_on(self, operator: str = "") -> HostResponse:
         """Host sign-on (签到): fetch working keys (checked against their KCVs) and the batch."""
-        with self._busy:
+        with self._busy, self.oplock.hold():
             stan = self.journal.next_stan()
             req = HostRequest(
                 MessageKind.SIGN_ON,
@@ -372,7 +374,7 @@ class Terminal:
         on_step: Callable[[str], None] | None = None,
     ) -> Outcome:
         """消费: read a card, ask the host, and commit the answer; store offline if unreachable."""
-        with self._busy:
+        with self._busy, self.oplock.hold():
             self._check_amount(amount)
             online = self._clear_reversals()
             if online:
@@ -542,7 +544,7 @@ class Terminal:
 
     def void(self, trace: int, *, operator: str = "") -> Outcome:
         """撤销: cancel an approved sale of the open batch (online; reversible like a sale)."""
-        with self._busy:
+        with self._busy, self.oplock.hold():
             try:
                 orig = self._find_sale(trace=trace, rrn=None, batch=self.journal.batch)
             except NotFound:
@@ -613,7 +615,7 @@ class Terminal:
         on_step: Callable[[str], None] | None = None,
     ) -> Outcome:
         """退货: refund up to what is left of an earlier sale, to the same card (online)."""
-        with self._busy:
+        with self._busy, self.oplock.hold():
             self._check_amount(amount)
             orig = self._find_sale(trace=trace, rrn=rrn, batch=None)
             if orig.state not in (TxnState.APPROVED,):
@@ -751,7 +753,7 @@ class Terminal:
         """
         report = OwedReport()
         window = window or self.config.host.window
-        with self._busy:
+        with self._busy, self.oplock.hold():
             if not self.signed_on:
                 try:
                     self.sign_on()
@@ -846,8 +848,13 @@ class Terminal:
             self.receipts.transaction_stub(txn, "merchant", kind="forwarded")
 
     def recover(self) -> list[Transaction]:
-        """Start-up recovery: PENDING rows get reversals owed (crash between send and answer)."""
-        return self.journal.recover()
+        """Start-up recovery: PENDING rows get reversals owed (crash between send and answer).
+
+        Under the operation lock, so a PENDING row of a sale another process is still waiting
+        on is never taken for a crash.
+        """
+        with self._busy, self.oplock.hold("recovery"):
+            return self.journal.recover()
 
     # ---- queries --------------------------------------------------------------------------
 
