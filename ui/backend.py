@@ -309,16 +309,42 @@ class Backend:
         return str(self.config.receipts.customer_copy)
 
     def print_copy(
-        self, txn: Any, copy: str, *, reprint: bool, done: Done | None, failed: Failed | None
+        self,
+        txn: Any,
+        copy: str,
+        *,
+        reprint: bool,
+        operator: str = "-",
+        done: Done | None,
+        failed: Failed | None,
     ) -> int:
-        """Queue a stub of ``txn`` (the merchant stub of a payment is queued by the terminal)."""
+        """Queue a stub of ``txn`` (the merchant stub of a payment is queued by the terminal).
+
+        A reprint goes through ``appliance.services.reprint`` (marked REPRINT, audited with the
+        operator); a first customer copy is the same kind of stub as the merchant's.
+        """
 
         def run(_r: Report) -> Any:
             receipts = getattr(self.terminal, "receipts", None)
             if receipts is None:
                 raise PrinterError("no receipt printer is configured")
-            when = datetime.now(UTC) if reprint else None
-            return receipts.transaction_stub(txn, copy, reprint_at=when)
+            from appliance.domain.receipts import kind_for
+
+            if reprint:
+                from appliance.services.reprint import reprint as reprint_stubs
+
+                return reprint_stubs(receipts, [txn], copy=copy, operator=operator)
+            return receipts.transaction_stub(txn, copy, kind=kind_for(txn))
+
+        return self.submit(run, done, failed)
+
+    def last_printable(self, done: Done, failed: Failed) -> int:
+        """The newest transaction that has a stub (for "reprint last")."""
+
+        def run(_r: Report) -> Any:
+            from appliance.services.reprint import select
+
+            return select(self.terminal.journal, last=True)[0]
 
         return self.submit(run, done, failed)
 

@@ -386,7 +386,7 @@ def run_shift(
         app.tap("reprint")
         app.tap("last")
         s.wait("reprint")
-        app.tap("print")
+        app.tap("print_merchant")
         app.wait_idle()
         s.shot("reprint")
         app.tap("back")

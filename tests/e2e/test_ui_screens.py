@@ -355,3 +355,24 @@ def test_a_cashier_signs_out_from_the_supervisor_gate(app: App, shop: DemoShop) 
     app.tap("signout")
     assert app.screen.name == "signin"
     assert app.session.operator is None
+
+
+def test_reprint_last_is_marked_and_audited_with_the_supervisor(app: App, shop: DemoShop) -> None:
+    s = signed_in(app, shop)
+    s.sale("1500", "visa", "rp")
+    stan = app.last_txn.stan
+    s.new_sale()
+    s.menu()
+    app.tap("reprint")
+    app.tap("last")
+    s.wait("reprint")
+    assert f"{stan:06d}" in drawn(app)
+    app.tap("print_merchant")
+    app.wait_idle()
+    assert "Merchant copy sent to the printer." in drawn(app)
+    jobs = shop.backend.terminal.receipts.jobs()
+    assert any(j.what.startswith("reprint") and j.copy == "merchant" for j in jobs)
+    audit = shop.backend.terminal.journal.conn.execute(
+        "SELECT operator, detail FROM audit WHERE action = 'reprint'"
+    ).fetchall()
+    assert any(row[0] == "02" and f"trace {stan:06d}" in row[1] for row in audit)

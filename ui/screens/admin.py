@@ -476,16 +476,9 @@ def reprint_flow(app: App) -> None:
 
     def pick(how: str) -> None:
         if how == "last":
-            # The journal's newest row, fresh: its state may have changed since it was shown.
-            app.backend.call(
-                "transactions",
-                limit=1,
-                done=lambda ts: (
-                    reprint(app, ts[0])
-                    if ts
-                    else show_failure(app, LookupError(app.t(N_("No transactions yet"))))
-                ),
-                failed=lambda e: show_failure(app, e),
+            # The journal's newest row with a stub, fresh: its state may have changed since.
+            app.backend.last_printable(
+                done=lambda t: reprint(app, t), failed=lambda e: show_failure(app, e)
             )
         elif how == "trace":
             enter_reference(
@@ -515,7 +508,7 @@ def reprint_flow(app: App) -> None:
 
 
 def reprint(app: App, txn: Any) -> None:
-    """Show the transaction and print its customer copy marked as a reprint."""
+    """Show the transaction; print its merchant or customer copy marked as a reprint."""
     details = [(app.t(label), value) for label, value in txn_details(app, txn)]
     screen = MessageScreen(
         app,
@@ -523,13 +516,17 @@ def reprint(app: App, txn: Any) -> None:
         "",
         details=details,
         translate=False,
-        actions=[("back", N_("Back"), "normal"), ("print", N_("Print"), "primary")],
+        actions=[
+            ("back", N_("Back"), "normal"),
+            ("print_merchant", N_("Merchant copy"), "primary"),
+            ("print_customer", N_("Customer copy"), "primary"),
+        ],
         name="reprint",
     )
 
     def act(a: str) -> None:
-        if a == "print":
-            print_copy(app, txn, screen, reprint=True)
+        if a.startswith("print_"):
+            print_copy(app, txn, screen, reprint=True, copy=a[6:])
         else:
             app.show(MenuScreen(app))
 

@@ -253,16 +253,22 @@ def show_outcome(app: App, outcome: Any, amount: int, *, kind: str = "sale") -> 
     app.refresh_status()
 
 
-def print_copy(app: App, txn: Any, screen: MessageScreen, *, reprint: bool = False) -> None:
-    """Print the customer copy; the result replaces the screen's message."""
+def print_copy(
+    app: App, txn: Any, screen: MessageScreen, *, reprint: bool = False, copy: str = "customer"
+) -> None:
+    """Print a copy of ``txn`` (a reprint is marked and audited); the outcome replaces the
+    screen's message."""
     screen.message = app.t(N_("Printing…"))
     app.dirty = True
     for b in screen.buttons:
-        if b.id == "print":
+        if b.id in ("print", f"print_{copy}"):
             b.enabled = False
 
     def done(_: Any) -> None:
-        screen.message = app.t(N_("Customer copy sent to the printer."))
+        sent = N_("Customer copy sent to the printer.")
+        if copy == "merchant":
+            sent = N_("Merchant copy sent to the printer.")
+        screen.message = app.t(sent)
 
     def failed(exc: BaseException) -> None:
         screen.message = app.t(
@@ -271,7 +277,9 @@ def print_copy(app: App, txn: Any, screen: MessageScreen, *, reprint: bool = Fal
         screen.tone = "warn"
         app.refresh_status()
 
-    app.backend.print_copy(txn, "customer", reprint=reprint, done=done, failed=failed)
+    supervisor = app.session.menu_by or app.session.operator
+    who = str(getattr(supervisor, "number", "") or "-")
+    app.backend.print_copy(txn, copy, reprint=reprint, operator=who, done=done, failed=failed)
 
 
 def failure_text(app: App, exc: BaseException) -> tuple[str, str]:
