@@ -12,6 +12,7 @@ not available in this version.
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import queue
 import threading
@@ -36,6 +37,14 @@ SERVICE_ALIASES: dict[str, tuple[str, ...]] = {
     "x_report": ("x_report", "interim_report", "batch_totals", "totals"),
     "settle": ("settle", "settlement"),
     "reconciliation": ("reconciliation", "reconcile"),
+}
+
+#: The same services when the terminal does not offer them itself: (module, what it gives).
+REPORT_SERVICES: dict[str, tuple[str, str]] = {
+    "x_report": ("appliance.services.settlement", "Settlement.open_totals"),
+    "print_x": ("appliance.services.settlement", "Settlement.print_x"),
+    "settle": ("appliance.services.settlement", "Settlement.settle"),
+    "reconciliation": ("appliance.services.reconcile", "Reconciler.last"),
 }
 
 
@@ -216,7 +225,37 @@ class Backend:
             method = getattr(self.terminal, candidate, None)
             if callable(method):
                 return method  # type: ignore[no-any-return]
+        if name in REPORT_SERVICES and self.terminal is not None:
+            module = REPORT_SERVICES[name][0]
+            if importlib.util.find_spec(module) is not None:
+                return getattr(self, "_" + name)  # type: ignore[no-any-return]
         return None
+
+    # Settlement, X report and reconciliation are services beside the terminal
+    # (``appliance.services.settlement`` / ``.reconcile``), each built over it per call.
+    def _x_report(self) -> Any:
+        from appliance.services.settlement import Settlement
+
+        return Settlement(self.terminal).open_totals()
+
+    def _print_x(self, operator: str = "") -> Any:
+        from appliance.services.settlement import Settlement
+
+        return Settlement(self.terminal).print_x(operator)
+
+    def _settle(self, on_progress: Callable[..., None] | None = None, operator: str = "") -> Any:
+        from appliance.services.settlement import Settlement
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if on_progress is not None:
+                on_progress(done, total, phase)
+
+        return Settlement(self.terminal).settle(operator=operator, on_progress=progress)
+
+    def _reconciliation(self) -> Any:
+        from appliance.services.reconcile import Reconciler
+
+        return Reconciler(self.terminal).last()
 
     def has(self, name: str) -> bool:
         """True when the terminal offers the service ``name`` (e.g. "settle", "x_report")."""
@@ -298,7 +337,7 @@ class Backend:
 
         def run(report: Report) -> Any:
             method = self._service(name)
-            return method(on_progress=lambda n, total, *_: report((n, total)), **kwargs)
+            return method(on_progress=lambda n, total, *rest: report((n, total, *rest)), **kwargs)
 
         return self.submit(run, done, failed, on_progress)
 

@@ -541,6 +541,11 @@ def describe(app: App, value: Any) -> list[tuple[str, str]]:
     t, money = app.t, app.money
     if value is None:
         return []
+    record = getattr(value, "record", None)
+    if record is not None and hasattr(record, "totals"):  # SettleOutcome
+        return describe_settlement(app, record)
+    if isinstance(value, dict) and "matched_count" in value and "discrepancies" in value:
+        return describe_reconciliation(app, value)
     if hasattr(value, "schemes") and hasattr(value, "totals"):  # BatchTotals (X report)
         tot = value.totals
         return [
@@ -592,6 +597,51 @@ def describe(app: App, value: Any) -> list[tuple[str, str]]:
     return out[:8]
 
 
+def describe_settlement(app: App, record: Any) -> list[tuple[str, str]]:
+    """One settlement: batch, the bank's verdict, both sides' totals, the batch upload."""
+    t, money = app.t, app.money
+    result = str(getattr(record, "result", "") or "")
+    verdict = t(SETTLE_RESULTS.get(result, N_("Not finished")))
+    tot = record.totals.totals
+    rows_ = [
+        (t(N_("Batch")), f"{int(record.batch):06d}"),
+        (t(N_("Result")), verdict),
+        (t(N_("Sales")), f"{tot.sale_count} · {money(tot.sale_amount)}"),
+        (t(N_("Refunds")), f"{tot.refund_count} · {money(tot.refund_amount)}"),
+        (t(N_("Net deposit")), money(record.totals.net)),
+    ]
+    host = getattr(record, "host_totals", None)
+    if host is not None and not record.balanced:
+        rows_.append((t(N_("Bank: sales")), f"{host.sale_count} · {money(host.sale_amount)}"))
+    if getattr(record, "upload_total", 0):
+        rows_.append((t(N_("Batch uploaded")), f"{record.uploaded} / {record.upload_total}"))
+    return rows_
+
+
+def describe_reconciliation(app: App, last: dict[str, Any]) -> list[tuple[str, str]]:
+    """The last statement matched: what agreed, the money difference, each discrepancy."""
+    t, money = app.t, app.money
+    rows_ = [
+        (t(N_("Statement")), str(last.get("statement") or "-")),
+        (t(N_("Matched")), f"{last['matched_count']} · {money(int(last['matched_amount']))}"),
+        (t(N_("Net difference")), money(int(last.get("net_difference", 0)))),
+        (t(N_("Discrepancies")), str(len(last["discrepancies"]))),
+    ]
+    for d in last["discrepancies"][:4]:
+        kind = t(RECON_KINDS.get(str(d.get("kind")), str(d.get("kind"))))
+        rows_.append((f"{kind} {d.get('trace') or ''}".strip(), money(int(d.get("amount", 0)))))
+    return rows_
+
+
+def reconciliation_advice(app: App, last: dict[str, Any]) -> str:
+    """What to do about the first discrepancy (in the screen language), or that all matched."""
+    for d in last.get("discrepancies", []):
+        advice = d.get("advice_zh") if app.i18n.zh else d.get("advice")
+        if advice:
+            return str(advice)
+    return app.t(N_("Everything matches the statement."))
+
+
 def report_screen(
     app: App, title: str, value: Any, name: str, tone: str = "info", message: str = ""
 ) -> None:
@@ -611,17 +661,60 @@ def report_screen(
     )
 
 
+def acting_operator(app: App) -> str:
+    """Who acts in the menu (the supervisor who opened it), for audit trails."""
+    who = app.session.menu_by or app.session.operator
+    return str(getattr(who, "number", "") or "-")
+
+
 def xreport_flow(app: App) -> None:
-    """X report: the current batch's totals without closing it."""
+    """X report: the open batch's totals without closing it; can be printed."""
     if not app.backend.has("x_report"):  # not in this version of the services
         not_available(app, N_("X report"))
         return
     app.show(ProgressScreen(app, N_("X report"), N_("Loading…"), name="loading"))
-    app.backend.call(
-        "x_report",
-        done=lambda r: report_screen(app, N_("X report"), r, "xreport"),
-        failed=lambda e: show_failure(app, e),
-    )
+
+    def show(totals: Any) -> None:
+        actions = [("back", N_("Back"), "normal")]
+        if app.backend.has("print_x"):
+            actions.append(("print", N_("Print"), "primary"))
+        screen = MessageScreen(
+            app,
+            app.t(N_("X report")),
+            "",
+            translate=False,
+            details=describe(app, totals),
+            actions=actions,
+            name="xreport",
+        )
+
+        def act(a: str) -> None:
+            if a == "print":
+                screen.message = app.t(N_("Printing…"))
+                screen.button("print").enabled = False
+                app.backend.call(
+                    "print_x",
+                    acting_operator(app),
+                    done=lambda _j: setattr(screen, "message", app.t(N_("Sent to the printer."))),
+                    failed=lambda e: setattr(screen, "message", str(e)),
+                )
+            else:
+                app.show(MenuScreen(app))
+
+        screen.on_action = act
+        app.show(screen)
+
+    app.backend.call("x_report", done=show, failed=lambda e: show_failure(app, e))
+
+
+SETTLE_PHASES = {
+    "resume": N_("Resuming the interrupted settlement…"),
+    "waiting_for_payment": N_("Waiting for the payment in progress…"),
+    "forwarding": N_("Sending stored payments…"),
+    "totals": N_("Sending the totals to the bank…"),
+    "upload": N_("Totals differ: uploading the batch…"),
+    "final": N_("Sending the final totals…"),
+}
 
 
 def settle_flow(app: App) -> None:
@@ -634,20 +727,20 @@ def settle_flow(app: App) -> None:
         progress = ProgressScreen(
             app, N_("Settlement"), N_("Settling with the bank…"), name="settling"
         )
+        progress.phases = SETTLE_PHASES
         app.show(progress)
 
         def done(result: Any) -> None:
-            balanced = getattr(result, "balanced", None)
+            record = getattr(result, "record", result)
+            balanced = getattr(record, "balanced", None)
             tone = "ok" if balanced in (True, None) else "warn"
-            message = (
-                ""
-                if balanced is None
-                else (
-                    N_("Totals agree with the bank.")
+            message = ""
+            if balanced is not None:
+                message = (
+                    N_("Totals agree with the bank. The settlement slip is printing.")
                     if balanced
-                    else N_("Totals did not agree: the batch was uploaded.")
+                    else N_("Totals did not agree after the batch upload: see reconciliation.")
                 )
-            )
             report_screen(
                 app,
                 N_("Settlement done"),
@@ -656,8 +749,15 @@ def settle_flow(app: App) -> None:
                 tone,
                 app.t(message) if message else "",
             )
+            app.refresh_status()
 
-        app.backend.with_progress("settle", progress.progress, done, lambda e: show_failure(app, e))
+        app.backend.with_progress(
+            "settle",
+            progress.progress,
+            done,
+            lambda e: show_failure(app, e),
+            operator=acting_operator(app),
+        )
 
     def preview(totals: Any) -> None:
         screen = MessageScreen(
@@ -701,7 +801,14 @@ def recon_flow(app: App) -> None:
     app.show(ProgressScreen(app, N_("Reconciliation"), N_("Loading…"), name="loading"))
     app.backend.call(
         "reconciliation",
-        done=lambda r: report_screen(app, N_("Reconciliation"), r, "recon"),
+        done=lambda r: report_screen(
+            app,
+            N_("Reconciliation"),
+            r,
+            "recon",
+            "ok" if not r.get("discrepancies") else "warn",
+            reconciliation_advice(app, r),
+        ),
         failed=lambda e: show_failure(app, e),
     )
 
@@ -716,6 +823,19 @@ FLOWS: dict[str, Callable[[App], None]] = {
     "recon": recon_flow,
 }
 
+SETTLE_RESULTS = {
+    "balanced": N_("Balanced"),
+    "balanced_after_upload": N_("Balanced after batch upload"),
+    "out_of_balance": N_("Out of balance"),
+}
+RECON_KINDS = {
+    "terminal_only": N_("Not at the bank"),
+    "acquirer_only": N_("Not in the terminal"),
+    "duplicate": N_("Charged twice"),
+    "reversed_charged": N_("Reversed but charged"),
+    "amount_mismatch": N_("Amount differs"),
+    "fee_mismatch": N_("Fee differs"),
+}
 RECON_ISSUES = {
     "missing_at_host": N_("Not at the bank"),
     "missing_at_terminal": N_("Not in the terminal"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pygame
 
@@ -345,10 +345,13 @@ class ProgressScreen(Screen):
         self.done_n = 0
         self.total = 0
         self.started = self.now()
+        self.phases: dict[str, str] = {}  # phase reported by the service → message msgid
 
-    def progress(self, value: tuple[int, int]) -> None:
-        """Report ``(done, total)``."""
-        self.done_n, self.total = value
+    def progress(self, value: tuple[Any, ...]) -> None:
+        """Report ``(done, total)`` or ``(done, total, phase)``; a known phase names the step."""
+        self.done_n, self.total = int(value[0]), int(value[1])
+        if len(value) > 2 and str(value[2]) in self.phases:
+            self.message = self.phases[str(value[2])]
         self.app.dirty = True
 
     def layout(self, rect: pygame.Rect) -> None:
