@@ -376,3 +376,41 @@ def test_reprint_last_is_marked_and_audited_with_the_supervisor(app: App, shop: 
         "SELECT operator, detail FROM audit WHERE action = 'reprint'"
     ).fetchall()
     assert any(row[0] == "02" and f"trace {stan:06d}" in row[1] for row in audit)
+
+
+def test_x_report_and_settlement_close_the_batch_from_the_menu(app: App, shop: DemoShop) -> None:
+    pytest.importorskip("appliance.services.settlement")
+    s = signed_in(app, shop)
+    s.sale("2000", "visa", "st")
+    batch = shop.backend.terminal.journal.batch
+    s.new_sale()
+    s.menu()
+    app.tap("xreport")
+    s.wait("xreport")
+    assert f"{batch:06d}" in drawn(app)
+    app.tap("print")
+    app.wait_idle()
+    assert "Sent to the printer." in drawn(app)
+    app.tap("back")
+    app.tap("settle")
+    s.wait("settle_preview")
+    app.tap("confirm")
+    s.wait(("settle_result", "result_error"), timeout=60)
+    assert app.screen.name == "settle_result"
+    assert "Balanced" in drawn(app)
+    assert shop.backend.terminal.journal.batch != batch
+
+
+def test_reconciliation_says_when_no_statement_was_imported(app: App, shop: DemoShop) -> None:
+    pytest.importorskip("appliance.services.reconcile")
+    s = signed_in(app, shop)
+    s.menu()
+    app.tap("recon")
+    app.wait_idle()
+    if app.screen.name == "recon":  # a statement was reconciled before: its result shows
+        assert "Discrepancies" in drawn(app)
+    else:
+        assert app.screen.name == "recon_empty"
+        assert any("countertop reconcile" in t for t in drawn(app))
+        app.tap("back")
+        assert app.screen.name == "menu"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pygame
 
-from appliance.errors import Refused
+from appliance.errors import NotFound, Refused
 from ui.i18n import N_
 from ui.screens.base import Screen
 from ui.screens.common import EntryScreen, Field, ListScreen, MessageScreen, ProgressScreen
@@ -809,7 +809,24 @@ def recon_flow(app: App) -> None:
             "ok" if not r.get("discrepancies") else "warn",
             reconciliation_advice(app, r),
         ),
-        failed=lambda e: show_failure(app, e),
+        failed=lambda e: no_statement(app) if isinstance(e, NotFound) else show_failure(app, e),
+    )
+
+
+def no_statement(app: App) -> None:
+    """Nothing to show yet: say how a statement gets in."""
+    app.show(
+        MessageScreen(
+            app,
+            N_("Reconciliation"),
+            N_(
+                "No statement has been reconciled yet. A technician imports the acquirer's "
+                "statement with: countertop reconcile FILE"
+            ),
+            actions=[("back", N_("Back"), "primary")],
+            on_action=back_to_menu(app),
+            name="recon_empty",
+        )
     )
 
 
