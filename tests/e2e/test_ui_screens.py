@@ -414,3 +414,35 @@ def test_reconciliation_says_when_no_statement_was_imported(app: App, shop: Demo
         assert any("countertop reconcile" in t for t in drawn(app))
         app.tap("back")
         assert app.screen.name == "menu"
+
+
+def test_an_offline_payment_over_the_limit_is_refused_naming_the_limit(
+    app: App, shop: DemoShop
+) -> None:
+    s = signed_in(app, shop)
+    shop.cut_link()
+    over = shop.cfg.limits.offline_max_amount + 100
+    assert s.sale(str(over), "visa", "lim") == "result_refused"
+    texts = drawn(app)
+    assert "Largest offline payment" in texts
+    assert any("Nothing was charged" in t for t in texts)
+
+
+def test_a_partial_refund_to_the_original_card_is_approved(app: App, shop: DemoShop) -> None:
+    s = signed_in(app, shop)
+    s.sale("3000", "mastercard", "rf")
+    stan = app.last_txn.stan
+    s.new_sale()
+    s.menu()
+    app.tap("refund")
+    app.tap("trace")
+    s.type(str(stan))
+    app.tap("find")
+    s.wait("refund_amount")
+    s.type("1000")
+    app.tap("refund")
+    app.wait_for(lambda: getattr(app.screen, "step", "") == "present_card")
+    assert "Refund: hold the card used for the sale near the reader" in " ".join(drawn(app))
+    shop.present("mastercard")
+    assert s.wait_prefix("result") == "result_approved"
+    assert "¥10.00" in drawn(app)

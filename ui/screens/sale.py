@@ -30,6 +30,17 @@ RESULTS: dict[str, tuple[str, str]] = {
 }
 
 
+# Offline limits (config ``limits.*``) as the operator is told which one refused.
+LIMIT_NAMES: dict[str, str] = {
+    "offline_enabled": N_("Offline payments are switched off"),
+    "online_only_schemes": N_("This card is accepted online only"),
+    "offline_max_amount": N_("Largest offline payment"),
+    "offline_max_count": N_("Number of stored payments"),
+    "offline_max_total": N_("Total of stored payments"),
+    "offline_max_age_hours": N_("Age of the oldest stored payment"),
+}
+
+
 def operator_number(app: App) -> str:
     """The signed-in operator's number ("" when none)."""
     op = app.session.operator
@@ -157,6 +168,8 @@ class PresentCardScreen(Screen):
             "present_card": N_("Tap, insert or hold the card near the reader"),
             "sending": N_("Processing: contacting the bank…"),
         }.get(self.step, "")
+        if self.kind == "refund" and self.step == "present_card":
+            message = N_("Refund: hold the card used for the sale near the reader")
         if self.step == "present_card" and self.app.backend.indicator_state == "success":
             message = N_("Card read")
         painter.paragraph(surface, self.t(message), self.msg_box, size=m.title, owner="message")
@@ -219,7 +232,8 @@ def show_outcome(app: App, outcome: Any, amount: int, *, kind: str = "sale") -> 
     if result in ("declined", "failed") and getattr(outcome, "response_code", None):
         details.append((N_("Response code"), str(outcome.response_code)))
     if result == "refused" and getattr(outcome, "limit", None):
-        details.append((N_("Limit"), str(outcome.limit)))
+        limit = str(outcome.limit)
+        details.append((N_("Limit"), app.t(LIMIT_NAMES.get(limit, limit))))
     moved = txn is not None and result in ("approved", "stored")
     # The terminal queues the merchant stub itself; the customer copy follows the config.
     policy = app.backend.customer_copy
