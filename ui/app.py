@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -131,7 +132,7 @@ class App:
         self.frames = 0
         self.frame_ms: list[float] = []  # wall time of each frame
         self.frame_cpu_ms: list[float] = []  # this thread's CPU time (not other processes')
-        self.screen_history: list[str] = []
+        self.screen_history: deque[str] = deque(maxlen=200)  # for tests and the demo
         self._status_due = 0.0
         self._status_job = False
         self._minute = ""
