@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -28,6 +29,8 @@ from appliance.errors import CountertopError, PrinterError
 Done = Callable[[Any], None]
 Failed = Callable[[BaseException], None]
 Report = Callable[[Any], None]
+
+log = logging.getLogger(__name__)
 
 _EVENT_TYPE: list[int] = []
 
@@ -137,7 +140,7 @@ class Backend:
 
     def _mirror(self, state: str) -> None:
         self.indicator_state = state
-        pygame.event.post(pygame.event.Event(self.event_type, job=0, kind="leds", value=state))
+        self._post(0, "leds", state)
 
     # -- plumbing --------------------------------------------------------------------------
     def start(self) -> None:
@@ -179,7 +182,14 @@ class Backend:
         return job.id
 
     def _post(self, job_id: int, kind: str, value: Any) -> None:
-        pygame.event.post(pygame.event.Event(self.event_type, job=job_id, kind=kind, value=value))
+        try:
+            pygame.event.post(
+                pygame.event.Event(self.event_type, job=job_id, kind=kind, value=value)
+            )
+        except pygame.error as exc:
+            # The display is gone (the UI is closing): nobody is left to tell. The job itself
+            # has finished and its result is in the journal; the worker must carry on.
+            log.debug("result of job %s not delivered: %s", job_id, exc)
 
     def _work(self) -> None:
         while True:
@@ -216,8 +226,16 @@ class Backend:
                 job.done(event.value)
         elif job.failed:
             job.failed(event.value)
-        elif not isinstance(event.value, CountertopError):
-            raise event.value  # a bug: surface it rather than swallow it
+        else:
+            # No screen asked to hear about it: log it (with the traceback when it is a bug).
+            exc = event.value
+            bug = not isinstance(exc, CountertopError)
+            log.log(
+                logging.ERROR if bug else logging.WARNING,
+                "background job failed: %s",
+                exc,
+                exc_info=exc if bug else None,
+            )
 
     # -- capabilities ------------------------------------------------------------------------
     def _method(self, name: str) -> Callable[..., Any] | None:
