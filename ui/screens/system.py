@@ -297,7 +297,7 @@ class StatusScreen(Screen):
         for (text, tone), box in zip(lines, boxes, strict=True):
             colour = {"ok": th.ok, "bad": th.bad, "warn": th.warn}.get(tone, th.text)
             painter.paragraph(
-                surface, text, box, size=m.small, color=colour, align="left", owner="advice"
+                surface, text, box, size=m.body, color=colour, align="left", owner="advice"
             )
         self.draw_buttons(surface, painter)
 
