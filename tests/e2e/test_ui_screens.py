@@ -446,3 +446,21 @@ def test_a_partial_refund_to_the_original_card_is_approved(app: App, shop: DemoS
     shop.present("mastercard")
     assert s.wait_prefix("result") == "result_approved"
     assert "¥10.00" in drawn(app)
+
+
+def test_technician_card_read_test_shows_only_the_masked_pan_and_can_be_stopped(
+    app: App, shop: DemoShop
+) -> None:
+    s = signed_in(app, shop)
+    s.menu(("09", "999999"))
+    app.tap("tech")
+    app.tap("read_test")
+    app.tap("about")  # any tap stops a read that waits for a card
+    app.wait_idle()
+    assert app.screen.name == "technician"
+    assert any("cancel" in t.lower() for t in drawn(app))
+    app.tap("read_test")
+    shop.present("visa")
+    app.wait_idle()
+    texts = " ".join(drawn(app))
+    assert "VISA 476173******0119" in texts

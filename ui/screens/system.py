@@ -335,6 +335,7 @@ class TechnicianScreen(Screen):
         super().__init__(app)
         self.result = ""
         self.tone = "info"
+        self.reading: threading.Event | None = None  # set to stop a card read test
 
     def layout(self, rect: pygame.Rect) -> None:
         """A 3 × 2 (or 2 × 3) grid of tests, a result line, Back."""
@@ -366,6 +367,10 @@ class TechnicianScreen(Screen):
     def on_button(self, bid: str) -> None:
         """Run a test on the worker, or open a sub-screen."""
         app = self.app
+        if self.reading is not None:
+            # A read test is waiting for a card: any tap stops it first (the reader is busy).
+            self.reading.set()
+            return
         if bid == "back":
             from ui.screens.admin import MenuScreen
 
@@ -381,17 +386,22 @@ class TechnicianScreen(Screen):
             self._report(label + ": " + self.t(N_("running…")), "info")
 
             def done(result: Any) -> None:
+                self.reading = None
                 detail = getattr(result, "response_code", result)
                 self._report(f"{label}: {self.t(N_('OK'))} ({detail})", "ok")
 
             def failed(exc: BaseException) -> None:
+                self.reading = None
                 self._report(f"{label}: {exc}", "bad")
 
             if bid == "printer_test":
                 app.backend.printer_test(done, failed)
             elif bid == "read_test":
-                self._report(label + ": " + self.t(N_("tap a card")), "info")
-                app.backend.card_read_test(threading.Event(), done, failed)
+                self._report(
+                    label + ": " + self.t(N_("tap a card (touch the screen to stop)")), "info"
+                )
+                self.reading = threading.Event()
+                app.backend.card_read_test(self.reading, done, failed)
             else:
                 app.backend.call("echo", done=done, failed=failed)
 
