@@ -147,6 +147,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         acq.set_fault(name, **_parse_kv([x for x in rest.split(",") if x], f"--fault {spec}"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     port = acq.start()
+    _stop_on_sigterm()
     print(
         f"acquirer ({acq.dialect.name}) on {host}:{port}, control 127.0.0.1:{acq.control_port}, "
         f"ledger {s['ledger']}, terminals {', '.join(sorted(terminals))}",
@@ -159,6 +160,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         acq.stop()
     return 0
+
+
+def _stop_on_sigterm() -> None:
+    """Let systemd's SIGTERM end the server like Ctrl-C does (main thread only)."""
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 LEDGER_COLUMNS = (
