@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="TID:TMKHEX",
         help="a terminal this host knows, with its master key (repeatable)",
     )
+    p.add_argument("--tls-cert", metavar="PEM", help="serve TLS with this certificate chain")
+    p.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert")
     p.add_argument(
         "--fault",
         action="append",
@@ -56,6 +59,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _common(led)
     led.add_argument("--json", action="store_true", help="print machine-readable JSON")
     led.set_defaults(func=cmd_ledger)
+
+    st = acq_sub.add_parser("statement", help="settlement statement CSV of one day")
+    _common(st)
+    st.add_argument("--date", help="YYYY-MM-DD (default: today, UTC)")
+    st.add_argument("--out", metavar="FILE", help="write here instead of stdout")
+    st.add_argument("--mdr-bp", type=int, default=0, help="fee in basis points (60 = 0.6%%)")
+    st.add_argument("--missing", type=int, default=0, help="leave out N rows (one-sided)")
+    st.add_argument("--changed", type=int, default=0, help="change the amount of N rows")
+    st.add_argument("--extra", type=int, default=0, help="add N rows the terminal never saw")
+    st.add_argument("--seed", type=int, default=0, help="seed for which rows are damaged")
+    st.set_defaults(func=cmd_statement)
 
     fault = acq_sub.add_parser("fault", help="switch a fault on or off in a running acquirer")
     _common(fault)
@@ -140,7 +154,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host or "127.0.0.1"
     dialect = args.dialect or (cfg.host.dialect if cfg else "iso87")
     acq = ReferenceAcquirer(
-        host, s["port"], dialect, s["ledger"], terminals, mids, control_port=s["control_port"]
+        host,
+        s["port"],
+        dialect,
+        s["ledger"],
+        terminals,
+        mids,
+        control_port=s["control_port"],
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
     for spec in args.fault:
         name, _, rest = spec.partition(":")
@@ -207,6 +229,43 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     print("  ".join(f"{c:>12}" for c in LEDGER_COLUMNS))
     for r in rows:
         print("  ".join(f"{'' if r[c] is None else r[c]!s:>12}" for c in LEDGER_COLUMNS))
+    return 0
+
+
+def cmd_statement(args: argparse.Namespace) -> int:
+    """Write the acquirer's statement CSV for one day (read from its ledger)."""
+    from datetime import UTC, date, datetime
+
+    from appliance.host.acquirer.ledger import Ledger
+    from appliance.host.acquirer.statement import inject, statement_rows, write_csv
+
+    s = _settings(args)
+    path: Path = s["ledger"]
+    if not path.exists():
+        raise ConfigError(f"no acquirer ledger at {path} (use --ledger PATH)")
+    try:
+        day = date.fromisoformat(args.date) if args.date else datetime.now(UTC).date()
+    except ValueError as exc:
+        raise ConfigError(f"--date {args.date!r}: expected YYYY-MM-DD") from exc
+    ledger = Ledger(path)
+    try:
+        rows = statement_rows(ledger.statement(day), day, mdr_bp=args.mdr_bp)
+    finally:
+        ledger.close()
+    rows, done = inject(
+        rows, missing=args.missing, changed=args.changed, extra=args.extra, seed=args.seed
+    )
+    if args.out:
+        with open(args.out, "w", encoding="utf-8", newline="") as f:
+            write_csv(rows, f)
+        print(f"{len(rows)} rows written to {args.out}")
+    else:
+        sys.stdout.write(write_csv(rows))
+    if done.missing or done.changed or done.extra:
+        print(
+            f"injected: missing {done.missing}, changed {done.changed}, extra {done.extra}",
+            file=sys.stderr,
+        )
     return 0
 
 
