@@ -71,6 +71,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     st.add_argument("--seed", type=int, default=0, help="seed for which rows are damaged")
     st.set_defaults(func=cmd_statement)
 
+    bench = acq_sub.add_parser(
+        "bench", help="codec and loopback link speed against an in-process acquirer"
+    )
+    bench.add_argument("--dialect", choices=["iso87", "cup"], default="iso87")
+    bench.add_argument("-n", type=int, default=500, help="requests per measurement")
+    bench.add_argument("--window", type=int, default=8, help="requests outstanding at once")
+    bench.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    bench.set_defaults(func=cmd_bench)
+
     fault = acq_sub.add_parser("fault", help="switch a fault on or off in a running acquirer")
     _common(fault)
     fault.add_argument("name", nargs="?", help="fault name: " + ", ".join(FAULTS))
@@ -266,6 +275,84 @@ def cmd_statement(args: argparse.Namespace) -> int:
             f"injected: missing {done.missing}, changed {done.changed}, extra {done.extra}",
             file=sys.stderr,
         )
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Measure encode/decode time, sequential round trips and pipelined throughput."""
+    import tempfile
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from appliance.host import keys
+    from appliance.host.acquirer.server import ReferenceAcquirer
+    from appliance.host.link import HostLink
+    from appliance.host.messages import CardFields, HostRequest, MessageKind
+
+    n = max(1, args.n)
+    tid, mid, tmk = "10000001", "898310048160001", keys.generate_key()
+    card = CardFields(pan="6212345678901232", expiry="2812", emv_data=bytes(64))
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    seq = iter(range(1, 10**6))
+
+    def req(kind: MessageKind = MessageKind.SALE) -> HostRequest:
+        i = next(seq)
+        return HostRequest(
+            kind,
+            tid,
+            mid,
+            i % 999_999 + 1,
+            t0 + timedelta(seconds=i),
+            amount=1000,
+            card=card if kind is MessageKind.SALE else None,
+            batch=1,
+        )
+
+    out: dict[str, Any] = {"dialect": args.dialect, "n": n, "window": args.window}
+    with tempfile.TemporaryDirectory() as tmp:
+        acq = ReferenceAcquirer("127.0.0.1", 0, args.dialect, Path(tmp) / "acq.db", {tid: tmk})
+        port = acq.start()
+        link = HostLink("127.0.0.1", port, acq.dialect, connect_timeout=2, response_timeout=10)
+        try:
+            resp = link.exchange(req(MessageKind.SIGN_ON))
+            assert resp.working_keys is not None
+            mak = keys.unwrap_working_keys(tmk, resp.working_keys)[1]
+            link.set_mak(mak)
+            d = acq.dialect
+            sample = req()
+            start = time.perf_counter()
+            for _ in range(n):
+                body = d.encode_request(sample, mak)
+            out["encode_us"] = (time.perf_counter() - start) / n * 1e6
+            start = time.perf_counter()
+            for _ in range(n):
+                d.decode_request(body, lambda _tid: mak)
+            out["decode_us"] = (time.perf_counter() - start) / n * 1e6
+            lat = []
+            for _ in range(n):
+                s = time.perf_counter()
+                link.exchange(req())
+                lat.append(time.perf_counter() - s)
+            lat.sort()
+            out["exchange_ms_p50"] = lat[len(lat) // 2] * 1e3
+            out["exchange_ms_p99"] = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1e3
+            start = time.perf_counter()
+            window: list[Any] = []
+            for _ in range(n):
+                window.append(link.submit(req()))
+                if len(window) >= args.window:
+                    window.pop(0).result()
+            for f in window:
+                f.result()
+            out["pipelined_per_s"] = n / (time.perf_counter() - start)
+        finally:
+            link.close()
+            acq.stop()
+    if args.json:
+        emit_json(out)
+    else:
+        for k, v in out.items():
+            print(f"{k:>18}: {v:.1f}" if isinstance(v, float) else f"{k:>18}: {v}")
     return 0
 
 

@@ -373,3 +373,9 @@ def test_the_cli_writes_a_statement_with_injected_discrepancies(
     lines = out.read_text().splitlines()
     assert len(lines) == 1 + 3 and "injected: missing" in capsys.readouterr().err
     assert cli_main(["acquirer", "statement", "--ledger", db, "--date", "22-11-2026"]) == 2
+
+
+def test_the_bench_command_measures_codec_and_link(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["acquirer", "bench", "-n", "5", "--window", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"encode_us", "decode_us", "exchange_ms_p50", "pipelined_per_s"} <= set(out)
