@@ -147,3 +147,22 @@ def demo_paths(path: Path) -> dict[str, Path]:
         "tmk": state / "secrets" / "tmk.hex",
         "data": state / "secrets" / "data.key",
     }
+
+
+def acquirer_for(cfg: Config, *, port: int | None = None, control_port: int | None = None) -> Any:
+    """A reference acquirer that knows this terminal (its TID, MID and TMK), not yet started.
+
+    Its ledger lives in ``state_dir/acquirer/ledger.db``. Used by the demo, the tests and the
+    torture harness; ``countertop acquirer --config`` builds the same thing.
+    """
+    from appliance.host.acquirer.server import ReferenceAcquirer
+
+    return ReferenceAcquirer(
+        "127.0.0.1",
+        cfg.host.port if port is None else port,
+        cfg.host.dialect,
+        cfg.state_dir / "acquirer" / "ledger.db",
+        {cfg.merchant.tid: cfg.tmk()},
+        {cfg.merchant.tid: cfg.merchant.mid},
+        control_port=control_port,
+    )

@@ -19,6 +19,7 @@ from appliance.errors import ConfigError, CountertopError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_OWED = 0, 1, 2, 3
 
+
 def command_modules() -> list[str]:
     """Every ``appliance/cli/*_cmd.py`` module, in name order (each registers its commands)."""
     import pkgutil

@@ -5,6 +5,8 @@ Append new migrations at the end; never edit one that has shipped.
 
 from __future__ import annotations
 
+from appliance.operators import SCHEMA_SQL as OPERATORS_SQL
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
         1,
@@ -76,6 +78,27 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             key   TEXT PRIMARY KEY,
             value TEXT NOT NULL
         );
+        """,
+    ),
+    (2, "operators", OPERATORS_SQL),
+    (
+        3,
+        "print queue",
+        """
+        CREATE TABLE print_jobs (
+            seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+            id         TEXT NOT NULL UNIQUE,
+            what       TEXT NOT NULL,
+            txn_uuid   TEXT REFERENCES transactions (uuid),
+            copy       TEXT NOT NULL DEFAULT '',
+            data       BLOB NOT NULL,
+            state      TEXT NOT NULL CHECK (state IN ('queued', 'printing', 'done')),
+            attempts   INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            printed_at TEXT
+        );
+        CREATE INDEX ix_print_state ON print_jobs (state, seq);
         """,
     ),
 ]

@@ -83,6 +83,7 @@ def test_reversal_keeps_its_transmission_time_across_retries(journal: Journal) -
     txn = journal.begin(TxnType.SALE, 100, "CNY")
     journal.owe_reversal(txn.uuid, "timeout")
     first = journal.owed()[0]
+    journal.owed_attempted(first)
     journal.owed_failed(first, "refused", datetime(2030, 1, 1, tzinfo=UTC))
     again = journal.owed()[0]
     assert again.transmitted_at == first.transmitted_at
@@ -132,7 +133,9 @@ def test_unit_of_work_rolls_back_unless_committed(journal: Journal) -> None:
 
 def test_find_by_trace_and_rrn(journal: Journal) -> None:
     t = journal.begin(TxnType.SALE, 100, "CNY")
-    journal.record_outcome(t.uuid, approved=True, response_code="00", rrn="123456789012", auth_code="A")
+    journal.record_outcome(
+        t.uuid, approved=True, response_code="00", rrn="123456789012", auth_code="A"
+    )
     assert journal.find(trace=t.stan).uuid == t.uuid
     assert journal.find(rrn="123456789012").uuid == t.uuid
     with pytest.raises(NotFound, match="trace 000099"):
@@ -141,10 +144,11 @@ def test_find_by_trace_and_rrn(journal: Journal) -> None:
 
 def test_migrations_are_atomic_with_their_version_row(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
-    broken = [*MIGRATIONS, (2, "broken", "CREATE TABLE x (a INTEGER); CREATE TABLE x (b);")]
-    with pytest.raises(JournalError, match="migration 2 failed"):
-        migrate(conn, broken)
-    assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == 1
+    last = MIGRATIONS[-1][0]
+    bad = (last + 1, "broken", "CREATE TABLE x (a INTEGER); CREATE TABLE x (b);")
+    with pytest.raises(JournalError, match=f"migration {last + 1} failed"):
+        migrate(conn, [*MIGRATIONS, bad])
+    assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == last
     assert conn.execute("SELECT name FROM sqlite_master WHERE name='x'").fetchone() is None
 
 

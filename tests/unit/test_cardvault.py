@@ -6,7 +6,9 @@ from appliance.cardvault import CardVault
 from appliance.errors import JournalError
 from appliance.host.messages import CardFields
 
-CARD = CardFields("4761739001010119", "2812", track2="4761739001010119D28122010000", emv_data=b"\x9f\x26\x01\x00")
+CARD = CardFields(
+    "4761739001010119", "2812", track2="4761739001010119D28122010000", emv_data=b"\x9f\x26\x01\x00"
+)
 
 
 def test_seal_and_open_round_trip() -> None:

@@ -54,7 +54,7 @@ def test_currency_numeric_must_match_alpha(tmp_path: Path) -> None:
 
 
 def test_booleans_are_not_numbers(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="host.port: True is not a port number"):
+    with pytest.raises(ConfigError, match=r"host\.port: True is not a port number"):
         load_config(write(tmp_path, "[host]\nport = true\n"))
 
 
@@ -90,3 +90,15 @@ def test_missing_secret_says_how_to_provision(tmp_path: Path) -> None:
 def test_fee_rates_are_integer_basis_points(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="basis points"):
         load_config(write(tmp_path, "[settlement]\nfees_bp = { visa = 0.6 }\n"))
+
+
+def test_unprovisioned_credential_says_to_provision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = load_config(write(tmp_path, template()))
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "tmk").write_text("unprovisioned")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    with pytest.raises(ConfigError, match="not provisioned yet"):
+        cfg.tmk()

@@ -65,6 +65,8 @@ def test_format_with_symbol_and_negative() -> None:
     assert format_amount(-5, CNY) == "-0.05"
 
 
-@pytest.mark.parametrize(("amount", "bp", "expected"), [(10000, 60, 60), (1250, 38, 5), (83, 60, 0)])
+@pytest.mark.parametrize(
+    ("amount", "bp", "expected"), [(10000, 60, 60), (1250, 38, 5), (83, 60, 0)]
+)
 def test_fee_rounds_half_up_in_integers(amount: int, bp: int, expected: int) -> None:
     assert fee(amount, bp) == expected

@@ -10,14 +10,19 @@ from appliance.domain.offline import OfflineLimits, StoredSummary, decide_offlin
 CNY = CURRENCIES["CNY"]
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 LIMITS = OfflineLimits(
-    enabled=True, max_amount=50_000, max_total=100_000, max_count=3,
-    max_age=timedelta(hours=24), online_only_schemes=frozenset({"AMEX"}),
+    enabled=True,
+    max_amount=50_000,
+    max_total=100_000,
+    max_count=3,
+    max_age=timedelta(hours=24),
+    online_only_schemes=frozenset({"AMEX"}),
 )
 EMPTY = StoredSummary(0, 0, None)
 
 
-def decide(amount: int, stored: StoredSummary = EMPTY, scheme: str = "VISA",
-           limits: OfflineLimits = LIMITS):
+def decide(
+    amount: int, stored: StoredSummary = EMPTY, scheme: str = "VISA", limits: OfflineLimits = LIMITS
+):
     return decide_offline(amount, scheme, stored, limits, NOW, CNY)
 
 

@@ -385,11 +385,16 @@ class ReferenceAcquirer:
     # ------------------------------------------------------------- control
     def _control_loop(self) -> None:
         assert self._control is not None
+        # shutdown() does not wake accept() on every platform: poll with a short timeout.
+        self._control.settimeout(0.2)
         while not self._stop.is_set():
             try:
                 conn, _ = self._control.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
+            conn.settimeout(None)
             with conn, conn.makefile("rwb") as f:
                 for raw in f:
                     reply = self._control_command(raw.decode("utf-8", "replace").strip())
