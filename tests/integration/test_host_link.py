@@ -108,7 +108,7 @@ def test_sign_on_keys_verify_against_their_check_values(acquirer: ReferenceAcqui
 def test_eight_requests_outstanding_at_once_each_get_their_own_answer(
     acquirer: ReferenceAcquirer, link: HostLink
 ) -> None:
-    acquirer.set_fault("latency", ms=1500)  # keeps all eight in flight together
+    acquirer.set_fault("latency", ms=800)  # keeps all eight in flight together
     reqs = [sale(1000 + i) for i in range(8)]
     futures = [link.submit(r) for r in reqs]
     assert link.outstanding == 8
