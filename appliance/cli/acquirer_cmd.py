@@ -199,6 +199,7 @@ def _stop_on_sigterm() -> None:
     import threading
 
     def interrupt(signum: int, frame: object) -> None:
+        """Turn SIGTERM into the KeyboardInterrupt that ends serve_forever()."""
         raise KeyboardInterrupt
 
     if threading.current_thread() is threading.main_thread():
@@ -296,6 +297,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     seq = iter(range(1, 10**6))
 
     def req(kind: MessageKind = MessageKind.SALE) -> HostRequest:
+        """A request with a fresh STAN and transmission time."""
         i = next(seq)
         return HostRequest(
             kind,

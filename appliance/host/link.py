@@ -77,9 +77,11 @@ class _Connection:
         self.thread = threading.Thread(target=self._run, name="host-link-reader", daemon=True)
 
     def start(self) -> None:
+        """Start the reader thread."""
         self.thread.start()
 
     def wake(self) -> None:
+        """Make the reader re-check its deadlines now (a request was added or it must stop)."""
         with contextlib.suppress(OSError):
             self.wake_w.send(b"x")
 
