@@ -57,6 +57,9 @@ CREATE TABLE IF NOT EXISTS settlements (
     terminal_totals TEXT NOT NULL, host_totals TEXT NOT NULL, response_code TEXT NOT NULL,
     created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS early_reversals (
+    tid TEXT NOT NULL, stan INTEGER NOT NULL, transmitted TEXT NOT NULL,
+    received_at TEXT NOT NULL, PRIMARY KEY (tid, stan, transmitted));
 """
 
 _PAYMENT_TYPES = ("sale", "advice")
@@ -236,6 +239,13 @@ class Ledger:
         rrn = self._next_rrn(db, now)
         auth = _auth_code(rrn) if rc == "00" else None
         pan = req.card.pan if req.card else None
+        status = "approved" if rc == "00" else "declined"
+        early = db.execute(
+            "DELETE FROM early_reversals WHERE tid=? AND stan=? AND transmitted=?",
+            (req.tid, req.stan, transmission_stamp(req.transmitted_at)),
+        ).rowcount
+        if early:
+            status = "reversed"  # its reversal overtook it: answered, but never charged
         db.execute(
             "INSERT INTO transactions (tid, mid, stan, transmitted, mti_class, mti, "
             "transmitted_at, type, amount, currency, masked_pan, scheme, rrn, auth_code, "
@@ -257,7 +267,7 @@ class Ledger:
                 rrn,
                 auth,
                 rc,
-                "approved" if rc == "00" else "declined",
+                status,
                 req.batch,
                 original_id,
                 now.isoformat(),
@@ -330,7 +340,15 @@ class Ledger:
     def _reversal(self, db: sqlite3.Connection, req: HostRequest, mti: str) -> HostResponse:
         o = req.original
         orig = self._find_original(db, req)
-        if o is None or orig is None:
+        if o is None:
+            return self._reply(req, "25")
+        if orig is None:
+            # The original may still be on its way (a slow network path): remember the
+            # reversal so that, should it arrive, it is booked reversed and never charged.
+            db.execute(
+                "INSERT OR IGNORE INTO early_reversals VALUES (?,?,?,?)",
+                (req.tid, o.stan, transmission_stamp(o.transmitted_at), _now().isoformat()),
+            )
             return self._reply(req, "25")
         if orig["status"] != "reversed":
             db.execute("UPDATE transactions SET status='reversed' WHERE id=?", (orig["id"],))
