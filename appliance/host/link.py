@@ -74,6 +74,7 @@ class _Connection:
         self.tls = isinstance(sock, ssl.SSLSocket)
         self.send_lock = threading.Lock()
         self.wake_r, self.wake_w = socket.socketpair()
+        self.wake_w.setblocking(False)  # a full wake-up buffer already means "wake up"
         self.thread = threading.Thread(target=self._run, name="host-link-reader", daemon=True)
 
     def start(self) -> None:
