@@ -176,7 +176,11 @@ class ReferenceAcquirer:
         """Every ledger row (tid, stan, rrn, amount, status, type, mti, transmitted_at,
         response_code, masked_pan, batch, …), oldest first."""
         if self._ledger is None:
-            return Ledger(self.ledger_path).transactions()
+            ledger = Ledger(self.ledger_path)
+            try:
+                return ledger.transactions()
+            finally:
+                ledger.close()
         return self._ledger.transactions()
 
     def statement(
