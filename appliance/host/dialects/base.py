@@ -83,6 +83,7 @@ class Profile:
     prefix: bytes = b""  # TPDU + header before the MTI (not MACed)
     response_prefix: bytes | None = None  # prefix on responses (TPDU addresses swapped)
     mac_fields: tuple[str, str] = ("64", "128")
+    mac_algorithm: str = "x919"  # keys.MAC_ALGORITHMS
     required_response: tuple[str, ...] = ("11", "39", "41")
     required_request: tuple[str, ...] = ("11", "41")
 
@@ -589,7 +590,8 @@ class Dialect:
         raw = bytes(raw)
         if mac_field is not None:
             assert mak is not None
-            raw = raw[: -keys.MAC_LEN] + keys.retail_mac(mak, raw[: -keys.MAC_LEN])
+            mac = keys.mac_of(self.profile.mac_algorithm, mak, raw[: -keys.MAC_LEN])
+            raw = raw[: -keys.MAC_LEN] + mac
         return raw
 
     def _mac_field(self, fields: Mapping[str, str]) -> str:
@@ -655,7 +657,8 @@ class Dialect:
             raise FrameMacError(f"MAC field {mac_field} missing or misplaced", message)
         if mak is None:
             raise FrameMacError("no MAK to verify the MAC", message)
-        if not keys.mac_matches(mak, raw[: -keys.MAC_LEN], raw[-keys.MAC_LEN :]):
+        data, mac = raw[: -keys.MAC_LEN], raw[-keys.MAC_LEN :]
+        if not keys.mac_matches(mak, data, mac, self.profile.mac_algorithm):
             raise FrameMacError("MAC does not verify", message)
 
 
