@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Run the reference acquirer in the foreground (Ctrl-C stops it).",
     )
     _common(p)
-    p.add_argument("--host", help="address to listen on (default 127.0.0.1 or the config's)")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--dialect", choices=["iso87", "cup"], help="message dialect")
     p.add_argument(
         "--terminal",
@@ -56,12 +56,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     acq_sub = p.add_subparsers(dest="acquirer_command", metavar="SUBCOMMAND")
 
     led = acq_sub.add_parser("ledger", help="list what the acquirer approved, declined, reversed")
-    _common(led)
+    _common(led, sub=True)
     led.add_argument("--json", action="store_true", help="print machine-readable JSON")
     led.set_defaults(func=cmd_ledger)
 
     st = acq_sub.add_parser("statement", help="settlement statement CSV of one day")
-    _common(st)
+    _common(st, sub=True)
     st.add_argument("--date", help="YYYY-MM-DD (default: today, UTC)")
     st.add_argument("--out", metavar="FILE", help="write here instead of stdout")
     st.add_argument("--mdr-bp", type=int, default=0, help="fee in basis points (60 = 0.6%%)")
@@ -81,7 +81,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bench.set_defaults(func=cmd_bench)
 
     fault = acq_sub.add_parser("fault", help="switch a fault on or off in a running acquirer")
-    _common(fault)
+    _common(fault, sub=True)
     fault.add_argument("name", nargs="?", help="fault name: " + ", ".join(FAULTS))
     fault.add_argument("params", nargs="*", metavar="k=v", help="e.g. seconds=20 ms=300")
     fault.add_argument("--count", type=int, help="only the next N requests")
@@ -91,10 +91,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fault.set_defaults(func=cmd_fault)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--port", type=int, help=f"acquirer port (default {DEFAULT_PORT})")
-    p.add_argument("--ledger", metavar="PATH", help="acquirer ledger database")
-    p.add_argument("--control-port", type=int, help="control port (default: port + 1)")
+def _common(p: argparse.ArgumentParser, *, sub: bool = False) -> None:
+    # On a subcommand the options default to "absent", so that a value given before the
+    # subcommand (countertop acquirer --ledger X ledger) is not overwritten by None.
+    default = argparse.SUPPRESS if sub else None
+    p.add_argument(
+        "--port", type=int, default=default, help=f"acquirer port (default {DEFAULT_PORT})"
+    )
+    p.add_argument("--ledger", metavar="PATH", default=default, help="acquirer ledger database")
+    p.add_argument(
+        "--control-port", type=int, default=default, help="control port (default: port + 1)"
+    )
 
 
 def _config(args: argparse.Namespace) -> Any:
