@@ -212,6 +212,10 @@ class Terminal:
         self.tid: str = config.merchant.tid
         self.mid: str = config.merchant.mid
         self._mak: bytes | None = None
+        # Payments hold the batch lock shared; settlement takes it exclusive to cut the batch.
+        from appliance.services.batchlock import BatchLock
+
+        self.batch_lock = BatchLock(config.state_dir / "batch.lock")
         self._restore_keys()
 
     # ---- keys and sign-on -----------------------------------------------------------------
@@ -372,7 +376,7 @@ class Terminal:
         on_step: Callable[[str], None] | None = None,
     ) -> Outcome:
         """消费: read a card, ask the host, and commit the answer; store offline if unreachable."""
-        with self._busy:
+        with self._busy, self.batch_lock.shared():
             self._check_amount(amount)
             online = self._clear_reversals()
             if online:
@@ -542,7 +546,7 @@ class Terminal:
 
     def void(self, trace: int, *, operator: str = "") -> Outcome:
         """撤销: cancel an approved sale of the open batch (online; reversible like a sale)."""
-        with self._busy:
+        with self._busy, self.batch_lock.shared():
             try:
                 orig = self._find_sale(trace=trace, rrn=None, batch=self.journal.batch)
             except NotFound:
@@ -613,7 +617,7 @@ class Terminal:
         on_step: Callable[[str], None] | None = None,
     ) -> Outcome:
         """退货: refund up to what is left of an earlier sale, to the same card (online)."""
-        with self._busy:
+        with self._busy, self.batch_lock.shared():
             self._check_amount(amount)
             orig = self._find_sale(trace=trace, rrn=rrn, batch=None)
             if orig.state not in (TxnState.APPROVED,):
