@@ -4,6 +4,7 @@
                         [--dialect D] [--ledger PATH] [--control-port P] [--fault NAME[:k=v,...]]
     countertop acquirer ledger [--ledger PATH] [--json]
     countertop acquirer fault NAME [k=v ...] | --clear [NAME]   (via the control port)
+    countertop acquirer statement --date YYYY-MM-DD --out F.csv [--inject KIND,...]
 
 The control port defaults to the acquirer port + 1, on 127.0.0.1 only.
 """
@@ -66,6 +67,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fault.add_argument("--seed", type=int, help="seed of the probability RNG")
     fault.add_argument("--clear", action="store_true", help="switch NAME (or every fault) off")
     fault.set_defaults(func=cmd_fault)
+
+    stmt = acq_sub.add_parser(
+        "statement", help="export the settlement statement of a day as CSV (for reconcile)"
+    )
+    _common(stmt)
+    stmt.add_argument("--date", required=True, help="business day YYYY-MM-DD (UTC)")
+    stmt.add_argument("--out", required=True, type=Path, help="CSV file to write")
+    stmt.add_argument(
+        "--inject",
+        default="",
+        metavar="KIND,...",
+        help="discrepancies to inject: missing, amount, fee, unknown, reversed_charged",
+    )
+    stmt.set_defaults(func=cmd_statement)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -217,4 +232,36 @@ def cmd_fault(args: argparse.Namespace) -> int:
     control("127.0.0.1", s["control_port"], command)
     active = json.loads(control("127.0.0.1", s["control_port"], "FAULTS"))
     print("active faults: " + (", ".join(sorted(active)) or "none"))
+    return 0
+
+
+def cmd_statement(args: argparse.Namespace) -> int:
+    """Write the acquirer's statement of one day (see appliance/host/acquirer/statement.py)."""
+    from datetime import date
+
+    from appliance.host.acquirer.ledger import Ledger
+    from appliance.host.acquirer.statement import statement_text
+
+    s = _settings(args)
+    path: Path = s["ledger"]
+    if not path.exists():
+        raise ConfigError(f"no acquirer ledger at {path} (use --ledger PATH)")
+    try:
+        day = date.fromisoformat(args.date)
+    except ValueError:
+        raise ConfigError(f"--date {args.date!r}: expected YYYY-MM-DD") from None
+    cfg = s["cfg"]
+    fees = cfg.settlement.fees_bp if cfg is not None else {}
+    inject = [x.strip() for x in args.inject.split(",") if x.strip()]
+    ledger = Ledger(path)
+    try:
+        text = statement_text(ledger, day, fees, inject)
+    finally:
+        ledger.close()
+    try:
+        args.out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {args.out}: {exc}") from exc
+    lines = text.count("\n") - 1
+    print(f"statement of {day}: {lines} line(s) written to {args.out}")
     return 0

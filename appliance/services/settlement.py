@@ -374,6 +374,7 @@ class Settlement:
             outcome = self._cut(operator, progress)
         outcome.record = self._drive(outcome.record, progress)
         outcome.slip_job = self._queue_slip(outcome.record)
+        outcome.record = self.get(outcome.record.batch)
         return outcome
 
     def _cut(self, operator: str, progress: Progress) -> SettleOutcome:
