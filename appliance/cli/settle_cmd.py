@@ -85,7 +85,7 @@ def _progress(phase: str, done: int, total: int) -> None:
         if done == total:
             print(file=sys.stderr)
     elif phase == "waiting_for_payment":
-        print("waiting for the payment in progress to finish…", file=sys.stderr)
+        print("closing the batch (waits for a payment in progress)…", file=sys.stderr)
     elif phase == "forwarding" and total:
         print(f"forwarding owed messages {done}/{total}", file=sys.stderr)
     elif phase == "resume":

@@ -13,6 +13,11 @@ batch, and the settlement of the cut batch runs its steps, each journaled before
                    → CLOSED balanced_after_upload | out_of_balance
     CLOSED       → the settlement slip (Z) is queued once (``slip_queued``)
 
+The cut holds the terminal's operation lock (``appliance.services.oplock``), which every sale,
+void and refund holds in whichever process runs it: settlement waits for a payment in progress
+and is never interleaved with one; a payment that arrives during the cut waits, and one that
+arrives after it goes to the next batch while the cut batch is still being settled.
+
 A crash or a host fault anywhere leaves a row that the next ``settle()`` resumes from where it
 stands; a CLOSED row is never sent again, and a batch is cut only once (batch is the key).
 """
@@ -176,14 +181,12 @@ class Settlement:
         terminal: Terminal,
         *,
         hook: Hook | None = None,
-        lock_wait: float = 600.0,
         window: int | None = None,
     ) -> None:
         self.terminal = terminal
         self.journal = terminal.journal
         self.config = terminal.config
         self._hook = hook or (lambda _p: None)
-        self.lock_wait = lock_wait
         self.window = max(1, window or self.config.host.window)
 
     # ---- reading ------------------------------------------------------------------------------
@@ -379,15 +382,13 @@ class Settlement:
 
     def _cut(self, operator: str, progress: Progress) -> SettleOutcome:
         term = self.terminal
-        # Same order as a payment (terminal lock, then batch lock): no deadlock in one process.
-        with (
-            term._busy,
-            term.batch_lock.exclusive(
-                self.lock_wait, lambda: progress("waiting_for_payment", 0, 0)
-            ),
-        ):
+        # The operation lock is what a payment holds (in any process): taking it waits for a
+        # payment in progress to finish and keeps the next one out until the batch is cut.
+        # Same order as a payment (terminal lock, then operation lock): no deadlock.
+        progress("waiting_for_payment", 0, 0)
+        with term._busy, term.oplock.hold("settlement"):
             progress("forwarding", 0, len(self.journal.owed()))
-            recovered = self.journal.recover()  # PENDING under the exclusive lock = a crash
+            recovered = term.recover()  # PENDING rows under the lock are a crash's
             sent = 0
             if self.journal.owed():
                 report = term.send_owed(on_progress=lambda d, t, _a: progress("forwarding", d, t))

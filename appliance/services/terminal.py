@@ -46,6 +46,7 @@ from appliance.host.messages import (
 from appliance.journal import Journal, OwedMessage
 from appliance.journal.journal import retry_delay
 from appliance.services.link_state import LinkMonitor, LinkState
+from appliance.services.oplock import OperationLock
 from drivers.indicators.base import Indicators, IndicatorState
 from drivers.reader.base import CardReader, ReadContext
 
@@ -208,14 +209,11 @@ class Terminal:
         self._tmk = tmk
         self._unwrap = unwrap_keys
         self._busy = threading.RLock()
+        self.oplock = OperationLock(config.state_dir / "operation.lock")
         self.cur = config.currency
         self.tid: str = config.merchant.tid
         self.mid: str = config.merchant.mid
         self._mak: bytes | None = None
-        # Payments hold the batch lock shared; settlement takes it exclusive to cut the batch.
-        from appliance.services.batchlock import BatchLock
-
-        self.batch_lock = BatchLock(config.state_dir / "batch.lock")
         self._restore_keys()
 
     # ---- keys and sign-on -----------------------------------------------------------------
@@ -248,7 +246,7 @@ class Terminal:
 
     def sign_on(self, operator: str = "") -> HostResponse:
         """Host sign-on (签到): fetch working keys (checked against their KCVs) and the batch."""
-        with self._busy:
+        with self._busy, self.oplock.hold():
             stan = self.journal.next_stan()
             req = HostRequest(
                 MessageKind.SIGN_ON,
@@ -376,7 +374,7 @@ class Terminal:
         on_step: Callable[[str], None] | None = None,
     ) -> Outcome:
         """消费: read a card, ask the host, and commit the answer; store offline if unreachable."""
-        with self._busy, self.batch_lock.shared():
+        with self._busy, self.oplock.hold():
             self._check_amount(amount)
             online = self._clear_reversals()
             if online:
@@ -546,7 +544,7 @@ class Terminal:
 
     def void(self, trace: int, *, operator: str = "") -> Outcome:
         """撤销: cancel an approved sale of the open batch (online; reversible like a sale)."""
-        with self._busy, self.batch_lock.shared():
+        with self._busy, self.oplock.hold():
             try:
                 orig = self._find_sale(trace=trace, rrn=None, batch=self.journal.batch)
             except NotFound:
@@ -617,7 +615,7 @@ class Terminal:
         on_step: Callable[[str], None] | None = None,
     ) -> Outcome:
         """退货: refund up to what is left of an earlier sale, to the same card (online)."""
-        with self._busy, self.batch_lock.shared():
+        with self._busy, self.oplock.hold():
             self._check_amount(amount)
             orig = self._find_sale(trace=trace, rrn=rrn, batch=None)
             if orig.state not in (TxnState.APPROVED,):
@@ -755,7 +753,7 @@ class Terminal:
         """
         report = OwedReport()
         window = window or self.config.host.window
-        with self._busy:
+        with self._busy, self.oplock.hold():
             if not self.signed_on:
                 try:
                     self.sign_on()
@@ -771,12 +769,12 @@ class Terminal:
                 total, done = len(todo), 0
                 while todo:
                     chunk, todo = todo[:window], todo[window:]
-                    self._send_chunk(chunk, report)
+                    answered = self._send_chunk(chunk, report)
                     done += len(chunk)
                     if on_progress:
                         on_progress(done, total, report.acknowledged)
-                    if self.monitor.state == LinkState.OFFLINE:
-                        break  # unreachable: the rest stays owed for the next attempt
+                    if not answered:
+                        break  # nothing got through: the rest stays owed for the next attempt
                 if self.journal.owed("reversal"):
                     break  # advices wait until every reversal is acknowledged
             report.still_owed = len(self.journal.owed())
@@ -784,7 +782,9 @@ class Terminal:
             self.monitor.next_retry = min((o.next_attempt_at for o in retry), default=None)
         return report
 
-    def _send_chunk(self, chunk: list[OwedMessage], report: OwedReport) -> None:
+    def _send_chunk(self, chunk: list[OwedMessage], report: OwedReport) -> int:
+        """Send a window of owed messages at once; returns how many got a valid answer."""
+        answered = 0
         pending: list[tuple[OwedMessage, Future[HostResponse] | None, Exception | None]] = []
         for owed in chunk:
             try:
@@ -815,6 +815,8 @@ class Terminal:
                 continue
             self.monitor.ok(self.journal.clock())
             self._owed_answered(owed, resp, report)
+            answered += 1
+        return answered
 
     def _owed_failed(self, owed: OwedMessage, exc: Exception, report: OwedReport) -> None:
         report.errors.append(f"{owed.kind} {owed.stan:06d}: {exc}")
@@ -846,8 +848,13 @@ class Terminal:
             self.receipts.transaction_stub(txn, "merchant", kind="forwarded")
 
     def recover(self) -> list[Transaction]:
-        """Start-up recovery: PENDING rows get reversals owed (crash between send and answer)."""
-        return self.journal.recover()
+        """Start-up recovery: PENDING rows get reversals owed (crash between send and answer).
+
+        Under the operation lock, so a PENDING row of a sale another process is still waiting
+        on is never taken for a crash.
+        """
+        with self._busy, self.oplock.hold("recovery"):
+            return self.journal.recover()
 
     # ---- queries --------------------------------------------------------------------------
 

@@ -195,29 +195,33 @@ def test_a_stored_payment_is_forwarded_first_and_counted(shop: Shop) -> None:
 
 
 def test_settlement_waits_for_a_payment_in_progress_and_never_interrupts_it(shop: Shop) -> None:
+    from appliance.services.oplock import OperationLock
+
     term = shop.terminal
+    batch = term.journal.batch
+    other_process = OperationLock(term.oplock.path)  # another process's payment
+    settle_waiting = threading.Event()
+    seen_batch: list[int] = []
     holding = threading.Event()
-    release = threading.Event()
 
     def payment() -> None:
-        with term.batch_lock.shared():
+        with other_process.hold("sale"):
             holding.set()
-            release.wait(10)
+            settle_waiting.wait(10)
+            seen_batch.append(term.journal.batch)  # the cut has not happened meanwhile
 
     th = threading.Thread(target=payment)
     th.start()
     holding.wait(10)
-    waited: list[str] = []
 
     def progress(phase: str, _d: int, _t: int) -> None:
         if phase == "waiting_for_payment":
-            waited.append(phase)
-            release.set()
+            settle_waiting.set()
 
     rec = Settlement(term).settle(on_progress=progress).record
     th.join(10)
-    assert waited == ["waiting_for_payment"]
-    assert rec.state == SettleState.CLOSED
+    assert seen_batch == [batch]
+    assert rec.state == SettleState.CLOSED and rec.batch == batch
 
 
 def test_a_payment_waits_while_the_batch_is_cut_then_goes_to_the_next_batch(shop: Shop) -> None:
@@ -239,14 +243,14 @@ def test_a_payment_waits_while_the_batch_is_cut_then_goes_to_the_next_batch(shop
     assert results[0].result == "approved" and results[0].txn.batch == batch + 1
 
 
-def test_a_payment_is_refused_if_the_batch_stays_locked(shop: Shop) -> None:
+def test_settlement_gives_up_if_another_process_keeps_the_lock(shop: Shop) -> None:
+    from appliance.services.oplock import OperationLock
+
     term = shop.terminal
-    with (
-        term.batch_lock.exclusive(),
-        pytest.raises(Refused, match="settlement is closing"),
-        term.batch_lock.shared(wait=0.1),
-    ):
-        pass
+    term.oplock.wait = 0.1
+    with OperationLock(term.oplock.path).hold("sale"), pytest.raises(Refused, match="busy"):
+        Settlement(term).settle()
+    assert Settlement(term).unfinished() is None
 
 
 def test_x_report_and_z_reprint(shop: Shop) -> None:
