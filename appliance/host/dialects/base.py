@@ -345,6 +345,9 @@ class Dialect:
         if resp.host_time is not None:
             t = resp.host_time.astimezone(UTC)
             items["local_time"], items["local_date"] = t.strftime("%H%M%S"), t.strftime("%m%d")
+        for drop in ("sale_count", "sale_amount", "refund_count", "refund_amount"):
+            # never echo the terminal's totals: field 48 of a 0510 is the host's own
+            items.pop(drop, None)
         ht = resp.host_totals
         if ht is not None:
             # A 0510 carries the host's totals in place of the terminal's (field 48).
