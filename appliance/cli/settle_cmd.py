@@ -48,6 +48,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--latency-ms", type=float, default=0.0, help="with --bench: host latency")
     p.add_argument("--window", type=int, default=64, help="with --bench: uploads in flight")
+    p.add_argument(
+        "--same-process",
+        action="store_true",
+        help="with --bench: run the acquirer in this process (default: its own process)",
+    )
     p.set_defaults(func=cmd_settle)
 
     r = sub.add_parser("report", help="X report (open batch) or Z report (a past settlement)")
@@ -102,14 +107,18 @@ def cmd_settle(args: argparse.Namespace) -> int:
     if args.bench:
         from appliance.services.settlement_bench import bench_settle
 
-        res = bench_settle(args.bench, args.latency_ms, window=args.window)
+        res = bench_settle(
+            args.bench, args.latency_ms, window=args.window, separate=not args.same_process
+        )
         if args.json:
             emit_json(res)
         else:
             print(
                 f"settled {res['n']} uploads in {res['settle_s']:.2f} s "
                 f"({res['uploads_per_s']}/s, latency {res['latency_ms']} ms, window "
-                f"{res['window']}): {res['result']}; target ≤ {res['target_s']} s "
+                f"{res['window']}, acquirer in a {res['acquirer']}, terminal CPU "
+                f"{res['terminal_cpu_ms_per_upload']} ms/upload): {res['result']}; "
+                f"target ≤ {res['target_s']} s "
                 f"{'met' if res['within_target'] else 'NOT met'}"
             )
         return EXIT_OK
