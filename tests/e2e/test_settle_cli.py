@@ -74,3 +74,51 @@ def test_statement_export_then_reconcile(
     assert [b["line_no"] for b in r["bad_lines"]] == [5]
     assert len(r["print_jobs"]) == 3  # slip + the two stubs the journal knows
     assert r["net_difference"] != 0
+
+
+def test_settle_killed_mid_upload_resumes_after_restart(shop: Shop) -> None:
+    """A real crash: ``countertop settle`` is SIGKILLed while uploading, then run again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from appliance.domain.settlement import SettleResult, SettleState
+    from appliance.services.settlement import Settlement
+    from tests.integration.test_settle_flow import unknown_to_host
+
+    unknown_to_host(shop, *range(101, 141))  # 40 sales the acquirer never saw
+    batch = shop.terminal.journal.batch
+    shop.acquirer.set_fault("latency", ms=100)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "appliance", "--config", str(shop.cfg.path), "settle"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(Path.cwd())},
+    )
+    st = Settlement(shop.terminal)
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:  # poll the journal: the only shared state
+            rec = st.unfinished()
+            if rec is not None and rec.state == SettleState.UPLOADING and rec.uploaded >= 8:
+                break
+            assert proc.poll() is None, "settle finished before it could be killed"
+            time.sleep(0.02)
+        else:
+            pytest.fail("settlement never reached the upload")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    shop.acquirer.clear_faults()
+    term = shop.restart()
+    out = Settlement(term).settle()
+    assert out.resumed and out.record.batch == batch
+    assert out.record.state == SettleState.CLOSED
+    assert out.record.result == SettleResult.BALANCED_AFTER_UPLOAD
+    uploads = shop.acquirer.books._db.execute(
+        "SELECT COUNT(*) FROM uploads WHERE batch=?", (batch,)
+    ).fetchone()[0]
+    assert uploads == 40  # the window cut short by the kill was resent as repeats
+    assert term.journal.batch == batch + 1
