@@ -283,3 +283,20 @@ def test_due_when_the_time_has_passed_and_the_batch_has_sales(shop: Shop) -> Non
     assert st.due()
     st.settle()
     assert not st.due()
+
+
+def test_a_sign_on_naming_a_settled_batch_does_not_reopen_it(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    term = shop.terminal
+    sales(shop, 1000)
+    settled = Settlement(term).settle().record.batch
+    exchange = term._exchange
+    monkeypatch.setattr(term, "_exchange", lambda req: replace(exchange(req), batch=settled))
+    term.sign_on("01")
+    assert term.journal.batch == settled + 1
+    monkeypatch.setattr(term, "_exchange", lambda req: replace(exchange(req), batch=500))
+    term.sign_on("01")
+    assert term.journal.batch == 500  # a batch number the host hands out is taken otherwise
