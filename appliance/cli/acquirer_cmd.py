@@ -4,6 +4,7 @@
                         [--dialect D] [--ledger PATH] [--control-port P] [--fault NAME[:k=v,...]]
     countertop acquirer ledger [--ledger PATH] [--json]
     countertop acquirer fault NAME [k=v ...] | --clear [NAME]   (via the control port)
+    countertop acquirer statement --date YYYY-MM-DD --out F.csv [--inject KIND,...]
 
 The control port defaults to the acquirer port + 1, on 127.0.0.1 only.
 """
@@ -14,7 +15,6 @@ import argparse
 import json
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -60,17 +60,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     led.add_argument("--json", action="store_true", help="print machine-readable JSON")
     led.set_defaults(func=cmd_ledger)
 
-    st = acq_sub.add_parser("statement", help="settlement statement CSV of one day")
-    _common(st, sub=True)
-    st.add_argument("--date", help="YYYY-MM-DD (default: today, UTC)")
-    st.add_argument("--out", metavar="FILE", help="write here instead of stdout")
-    st.add_argument("--mdr-bp", type=int, default=0, help="fee in basis points (60 = 0.6%%)")
-    st.add_argument("--missing", type=int, default=0, help="leave out N rows (one-sided)")
-    st.add_argument("--changed", type=int, default=0, help="change the amount of N rows")
-    st.add_argument("--extra", type=int, default=0, help="add N rows the terminal never saw")
-    st.add_argument("--seed", type=int, default=0, help="seed for which rows are damaged")
-    st.set_defaults(func=cmd_statement)
-
     bench = acq_sub.add_parser(
         "bench", help="codec and loopback link speed against an in-process acquirer"
     )
@@ -89,6 +78,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fault.add_argument("--seed", type=int, help="seed of the probability RNG")
     fault.add_argument("--clear", action="store_true", help="switch NAME (or every fault) off")
     fault.set_defaults(func=cmd_fault)
+
+    stmt = acq_sub.add_parser(
+        "statement", help="export the settlement statement of a day as CSV (for reconcile)"
+    )
+    _common(stmt)
+    stmt.add_argument("--date", required=True, help="business day YYYY-MM-DD (UTC)")
+    stmt.add_argument("--out", required=True, type=Path, help="CSV file to write")
+    stmt.add_argument(
+        "--inject",
+        default="",
+        metavar="KIND,...",
+        help="discrepancies to inject: missing, amount, fee, unknown, reversed_charged",
+    )
+    stmt.set_defaults(func=cmd_statement)
 
 
 def _common(p: argparse.ArgumentParser, *, sub: bool = False) -> None:
@@ -249,43 +252,6 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_statement(args: argparse.Namespace) -> int:
-    """Write the acquirer's statement CSV for one day (read from its ledger)."""
-    from datetime import UTC, date, datetime
-
-    from appliance.host.acquirer.ledger import Ledger
-    from appliance.host.acquirer.statement import inject, statement_rows, write_csv
-
-    s = _settings(args)
-    path: Path = s["ledger"]
-    if not path.exists():
-        raise ConfigError(f"no acquirer ledger at {path} (use --ledger PATH)")
-    try:
-        day = date.fromisoformat(args.date) if args.date else datetime.now(UTC).date()
-    except ValueError as exc:
-        raise ConfigError(f"--date {args.date!r}: expected YYYY-MM-DD") from exc
-    ledger = Ledger(path)
-    try:
-        rows = statement_rows(ledger.statement(day), day, mdr_bp=args.mdr_bp)
-    finally:
-        ledger.close()
-    rows, done = inject(
-        rows, missing=args.missing, changed=args.changed, extra=args.extra, seed=args.seed
-    )
-    if args.out:
-        with open(args.out, "w", encoding="utf-8", newline="") as f:
-            write_csv(rows, f)
-        print(f"{len(rows)} rows written to {args.out}")
-    else:
-        sys.stdout.write(write_csv(rows))
-    if done.missing or done.changed or done.extra:
-        print(
-            f"injected: missing {done.missing}, changed {done.changed}, extra {done.extra}",
-            file=sys.stderr,
-        )
-    return 0
-
-
 def cmd_bench(args: argparse.Namespace) -> int:
     """Measure encode/decode time, sequential round trips and pipelined throughput."""
     import tempfile
@@ -385,4 +351,36 @@ def cmd_fault(args: argparse.Namespace) -> int:
     control("127.0.0.1", s["control_port"], command)
     active = json.loads(control("127.0.0.1", s["control_port"], "FAULTS"))
     print("active faults: " + (", ".join(sorted(active)) or "none"))
+    return 0
+
+
+def cmd_statement(args: argparse.Namespace) -> int:
+    """Write the acquirer's statement of one day (see appliance/host/acquirer/statement.py)."""
+    from datetime import date
+
+    from appliance.host.acquirer.ledger import Ledger
+    from appliance.host.acquirer.statement import statement_text
+
+    s = _settings(args)
+    path: Path = s["ledger"]
+    if not path.exists():
+        raise ConfigError(f"no acquirer ledger at {path} (use --ledger PATH)")
+    try:
+        day = date.fromisoformat(args.date)
+    except ValueError:
+        raise ConfigError(f"--date {args.date!r}: expected YYYY-MM-DD") from None
+    cfg = s["cfg"]
+    fees = cfg.settlement.fees_bp if cfg is not None else {}
+    inject = [x.strip() for x in args.inject.split(",") if x.strip()]
+    ledger = Ledger(path)
+    try:
+        text = statement_text(ledger, day, fees, inject)
+    finally:
+        ledger.close()
+    try:
+        args.out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {args.out}: {exc}") from exc
+    lines = text.count("\n") - 1
+    print(f"statement of {day}: {lines} line(s) written to {args.out}")
     return 0

@@ -340,41 +340,6 @@ def test_card_fields_never_reach_the_ledger_in_clear(
     assert b"4111111111111111" not in raw
 
 
-def test_the_cli_writes_a_statement_with_injected_discrepancies(
-    running: ReferenceAcquirer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with make_link(running) as lk:
-        sign_on(lk)
-        for amount in (100, 200, 300):
-            lk.exchange(sale(amount))
-    rows, done = running.statement(datetime.now(UTC).date())
-    assert sorted(r["amount"] for r in rows) == [100, 200, 300] and not done.missing
-    out = tmp_path / "statement.csv"
-    db = str(tmp_path / "acq.db")
-    assert (
-        cli_main(
-            [
-                "acquirer",
-                "statement",
-                "--ledger",
-                db,
-                "--out",
-                str(out),
-                "--missing",
-                "1",
-                "--extra",
-                "1",
-                "--seed",
-                "3",
-            ]
-        )
-        == 0
-    )
-    lines = out.read_text().splitlines()
-    assert len(lines) == 1 + 3 and "injected: missing" in capsys.readouterr().err
-    assert cli_main(["acquirer", "statement", "--ledger", db, "--date", "22-11-2026"]) == 2
-
-
 def test_the_bench_command_measures_codec_and_link(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["acquirer", "bench", "-n", "5", "--window", "2", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

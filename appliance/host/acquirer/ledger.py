@@ -24,7 +24,13 @@ from appliance.domain.card import mask_pan
 from appliance.errors import JournalError
 from appliance.host import keys
 from appliance.host.dialects.base import transmission_stamp
-from appliance.host.messages import HostRequest, HostResponse, MessageKind, WorkingKeys
+from appliance.host.messages import (
+    HostRequest,
+    HostResponse,
+    MessageKind,
+    SettlementTotals,
+    WorkingKeys,
+)
 
 DECLINE_PAN = "4000000000000002"  # always declined 05 (do not honour)
 SCHEMA_VERSION = 1
@@ -417,7 +423,13 @@ class Ledger:
             "created_at) VALUES (?,?,?,?,?,?)",
             (req.tid, req.batch, json.dumps(terminal), json.dumps(host), rc, _now().isoformat()),
         )
-        return self._reply(req, rc, batch=req.batch, settlement_balanced=rc == "00")
+        return self._reply(
+            req,
+            rc,
+            batch=req.batch,
+            settlement_balanced=rc == "00",
+            host_totals=SettlementTotals(**host),
+        )
 
     def _upload(self, db: sqlite3.Connection, req: HostRequest) -> HostResponse:
         o = req.original
@@ -481,6 +493,7 @@ def _response_to_json(r: HostResponse) -> str:
             "host_time": r.host_time.isoformat() if r.host_time else None,
             "batch": r.batch,
             "settlement_balanced": r.settlement_balanced,
+            "host_totals": None if r.host_totals is None else vars(r.host_totals),
             "working_keys": None
             if wk is None
             else [wk.pik.hex(), wk.pik_kcv, wk.mak.hex(), wk.mak_kcv],
@@ -491,11 +504,13 @@ def _response_to_json(r: HostResponse) -> str:
 def _response_from_json(text: str) -> HostResponse:
     d = json.loads(text)
     wk = d.pop("working_keys")
+    ht = d.pop("host_totals", None)
     return HostResponse(
         kind=MessageKind(d.pop("kind")),
         host_time=datetime.fromisoformat(d.pop("host_time")) if d["host_time"] else None,
         working_keys=None
         if wk is None
         else WorkingKeys(bytes.fromhex(wk[0]), wk[1], bytes.fromhex(wk[2]), wk[3]),
+        host_totals=None if ht is None else SettlementTotals(**ht),
         **{k: v for k, v in d.items() if k != "host_time"},
     )

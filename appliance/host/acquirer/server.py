@@ -24,14 +24,12 @@ import ssl
 import struct
 import threading
 from collections.abc import Mapping
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from appliance.errors import ConfigError, CountertopError, ProtocolError
 from appliance.host.acquirer.faults import FaultSet
 from appliance.host.acquirer.ledger import Ledger
-from appliance.host.acquirer.statement import Injected, inject, statement_rows
 from appliance.host.dialects import get_dialect
 from appliance.host.dialects.base import Dialect, FrameMacError
 from appliance.host.messages import HostRequest, HostResponse
@@ -111,6 +109,9 @@ class ReferenceAcquirer:
         self._wake()
         for s in (self._listener, self._control):
             if s is not None:
+                # close() alone does not wake a thread blocked in accept() on Linux.
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in accept()
                 with contextlib.suppress(OSError):
@@ -182,26 +183,6 @@ class ReferenceAcquirer:
             finally:
                 ledger.close()
         return self._ledger.transactions()
-
-    def statement(
-        self,
-        day: date,
-        *,
-        mdr_bp: int = 0,
-        missing: int = 0,
-        changed: int = 0,
-        extra: int = 0,
-        seed: int = 0,
-    ) -> tuple[list[dict[str, Any]], Injected]:
-        """The settlement statement rows of ``day`` (see ``statement.py``), with any
-        discrepancies asked for, and a record of what was injected."""
-        ledger = self._ledger or Ledger(self.ledger_path)
-        try:
-            rows = statement_rows(ledger.statement(day), day, mdr_bp=mdr_bp)
-        finally:
-            if ledger is not self._ledger:
-                ledger.close()
-        return inject(rows, missing=missing, changed=changed, extra=extra, seed=seed)
 
     @property
     def books(self) -> Ledger:
