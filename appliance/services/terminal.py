@@ -273,12 +273,24 @@ class Terminal:
                 mak_kcv=wk.mak_kcv,
                 signed_on_at=self.journal.clock().isoformat(),
             )
-            if resp.batch:
+            if resp.batch and not self._batch_settled(resp.batch):
                 self.journal.set_batch(resp.batch)
+            elif resp.batch:
+                # Payments must never go into a batch already cut for settlement: they would
+                # never be settled. Keep the local batch number.
+                log.warning("host sign-on named batch %06d, already settled here", resp.batch)
             self._mak = mak
             self.link.set_mak(mak)
             self.journal.audit(operator or "-", "sign_on", f"batch {self.journal.batch}")
             return resp
+
+    def _batch_settled(self, batch: int) -> bool:
+        """True when ``batch`` was already cut for settlement (see services/settlement.py)."""
+        with self.journal._lock:
+            row = self.journal.conn.execute(
+                "SELECT 1 FROM settlements WHERE batch=?", (batch,)
+            ).fetchone()
+        return row is not None
 
     def echo(self) -> HostResponse:
         """Echo test (0800/301): is the host answering?"""
