@@ -7,11 +7,13 @@ injected touch events (the same path a finger takes) that saves every screen as 
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import signal
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,28 @@ class DemoShop:
         """The acquirer answers again."""
         self.acquirer.clear_faults()
         self.link_cut = False
+
+    def import_statement(self, inject: tuple[str, ...] = ("amount",)) -> bool:
+        """The acquirer's statement of today (with ``inject`` discrepancies) reconciled on the
+        backend's worker, as a technician's ``countertop reconcile FILE`` would. False when
+        this build has no reconciliation."""
+        if importlib.util.find_spec("appliance.services.reconcile") is None:
+            return False
+        from appliance.host.acquirer.statement import statement_text
+        from appliance.services.reconcile import Reconciler
+
+        cfg, terminal = self.cfg, self.backend.terminal
+        text = statement_text(
+            self.acquirer.books,
+            datetime.now(UTC).date(),
+            cfg.settlement.fees_bp,
+            inject,
+            tid=cfg.merchant.tid,
+        )
+        self.backend.submit(
+            lambda _r: Reconciler(terminal).reconcile_text(text, name="acquirer-statement.csv")
+        )
+        return True
 
     def close(self) -> None:
         """Stop the terminal and the acquirer, remove the temporary state."""
@@ -404,6 +428,8 @@ def run_shift(
             s.results.append(app.screen.name)
         app.tap(app.screen.buttons[-1].id)
         s.wait("menu")
+        if shop.import_statement():  # the acquirer's statement arrives, one amount differs
+            app.wait_idle()
         app.tap("recon")
         app.wait_idle()
         s.shot("reconciliation")

@@ -401,19 +401,22 @@ def test_x_report_and_settlement_close_the_batch_from_the_menu(app: App, shop: D
     assert shop.backend.terminal.journal.batch != batch
 
 
-def test_reconciliation_says_when_no_statement_was_imported(app: App, shop: DemoShop) -> None:
+def test_reconciliation_shows_each_discrepancy_of_the_last_statement(
+    app: App, shop: DemoShop
+) -> None:
     pytest.importorskip("appliance.services.reconcile")
     s = signed_in(app, shop)
+    s.sale("1234", "visa", "rc")  # the statement needs a sale to misstate
+    s.new_sale()
+    assert shop.import_statement(("amount",))
+    app.wait_idle()
     s.menu()
     app.tap("recon")
-    app.wait_idle()
-    if app.screen.name == "recon":  # a statement was reconciled before: its result shows
-        assert "Discrepancies" in drawn(app)
-    else:
-        assert app.screen.name == "recon_empty"
-        assert any("countertop reconcile" in t for t in drawn(app))
-        app.tap("back")
-        assert app.screen.name == "menu"
+    s.wait("recon")
+    texts = drawn(app)
+    assert ("Discrepancies" in texts) and any(t.startswith("Amount differs") for t in texts)
+    app.tap("back")
+    assert app.screen.name == "menu"
 
 
 def test_an_offline_payment_over_the_limit_is_refused_naming_the_limit(
