@@ -110,7 +110,7 @@ def test_sale_mirrors_the_leds_then_shows_the_auth_code_and_queues_the_merchant_
         app.step()
     assert app.frames == frames + 3
     assert app.screen.leds == 1
-    assert "Tap, insert or hold the card near the reader" in drawn(app)
+    assert "Tap or hold the card near the reader" in drawn(app)
     shop.present("visa")
     s.wait_prefix("result")
     assert app.screen.name == "result_approved"

@@ -165,7 +165,7 @@ class PresentCardScreen(Screen):
             pygame.draw.circle(surface, th.key_border, centre, led_w * 2 // 5, 2)
         message = {
             "starting": N_("Preparing the reader…"),
-            "present_card": N_("Tap, insert or hold the card near the reader"),
+            "present_card": N_("Tap or hold the card near the reader"),
             "sending": N_("Processing: contacting the bank…"),
         }.get(self.step, "")
         if self.kind == "refund" and self.step == "present_card":
