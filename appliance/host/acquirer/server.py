@@ -96,6 +96,9 @@ class ReferenceAcquirer:
         self._wake()
         for s in (self._listener, self._control):
             if s is not None:
+                # close() alone does not wake a thread blocked in accept(); shutdown() does.
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
                 with contextlib.suppress(OSError):
                     s.close()
         with self._lock:
