@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -764,15 +765,7 @@ class Terminal:
                     continue
                 due = self.journal.clock() if due_only else None
                 todo = self.journal.owed(kind, due_before=due)
-                total, done = len(todo), 0
-                while todo:
-                    chunk, todo = todo[:window], todo[window:]
-                    self._send_chunk(chunk, report)
-                    done += len(chunk)
-                    if on_progress:
-                        on_progress(done, total, report.acknowledged)
-                    if self.monitor.state == LinkState.OFFLINE:
-                        break  # unreachable: the rest stays owed for the next attempt
+                self._send_window(todo, window, report, on_progress)
                 if self.journal.owed("reversal"):
                     break  # advices wait until every reversal is acknowledged
             report.still_owed = len(self.journal.owed())
@@ -780,37 +773,72 @@ class Terminal:
             self.monitor.next_retry = min((o.next_attempt_at for o in retry), default=None)
         return report
 
-    def _send_chunk(self, chunk: list[OwedMessage], report: OwedReport) -> None:
-        pending: list[tuple[OwedMessage, Future[HostResponse] | None, Exception | None]] = []
-        for owed in chunk:
-            try:
-                req = self._owed_request(owed)
-            except (NotFound, HostError) as exc:
-                report.errors.append(str(exc))
-                continue
-            self.journal.owed_attempted(owed)
-            owed = OwedMessage(**{**owed.__dict__, "attempts": owed.attempts + 1})
-            try:
-                pending.append((owed, self.link.submit(req), None))
-                report.sent += 1
-            except HostError as exc:
-                pending.append((owed, None, exc))
-        for owed, fut, err in pending:
-            try:
-                if err is not None:
-                    raise err
-                assert fut is not None
-                resp = fut.result()
-            except NotSent as exc:
-                self.monitor.unreachable(str(exc))
-                self._owed_failed(owed, exc, report)
-                continue
-            except HostError as exc:
-                self.monitor.no_answer(str(exc))
-                self._owed_failed(owed, exc, report)
-                continue
-            self.monitor.ok(self.journal.clock())
-            self._owed_answered(owed, resp, report)
+    def _send_window(
+        self,
+        todo: list[OwedMessage],
+        window: int,
+        report: OwedReport,
+        on_progress: Callable[[int, int, int], None] | None,
+    ) -> None:
+        """Keep up to ``window`` messages outstanding (a sliding window, not batches: each
+        answer is committed while later requests are already on their way)."""
+        inflight: deque[tuple[OwedMessage, Future[HostResponse] | None, Exception | None]]
+        inflight = deque()
+        queue = deque(todo)
+        total, done, unreachable = len(todo), 0, False
+        while True:
+            # Stop sending once the host is unreachable: the rest stays owed for next time.
+            while queue and len(inflight) < window and not unreachable:
+                sent = self._submit_owed(queue.popleft(), report)
+                if sent is not None:
+                    inflight.append(sent)
+            if not inflight:
+                return
+            self._collect_owed(*inflight.popleft(), report)
+            unreachable = self.monitor.state == LinkState.OFFLINE
+            done += 1
+            if on_progress:
+                on_progress(done, total, report.acknowledged)
+
+    def _submit_owed(
+        self, owed: OwedMessage, report: OwedReport
+    ) -> tuple[OwedMessage, Future[HostResponse] | None, Exception | None] | None:
+        try:
+            req = self._owed_request(owed)
+        except (NotFound, HostError) as exc:
+            report.errors.append(str(exc))
+            return None
+        self.journal.owed_attempted(owed)
+        owed = OwedMessage(**{**owed.__dict__, "attempts": owed.attempts + 1})
+        try:
+            fut = self.link.submit(req)
+        except HostError as exc:
+            return owed, None, exc
+        report.sent += 1
+        return owed, fut, None
+
+    def _collect_owed(
+        self,
+        owed: OwedMessage,
+        fut: Future[HostResponse] | None,
+        err: Exception | None,
+        report: OwedReport,
+    ) -> None:
+        try:
+            if err is not None:
+                raise err
+            assert fut is not None
+            resp = fut.result()
+        except NotSent as exc:
+            self.monitor.unreachable(str(exc))
+            self._owed_failed(owed, exc, report)
+            return
+        except HostError as exc:
+            self.monitor.no_answer(str(exc))
+            self._owed_failed(owed, exc, report)
+            return
+        self.monitor.ok(self.journal.clock())
+        self._owed_answered(owed, resp, report)
 
     def _owed_failed(self, owed: OwedMessage, exc: Exception, report: OwedReport) -> None:
         report.errors.append(f"{owed.kind} {owed.stan:06d}: {exc}")
