@@ -1,32 +1,12 @@
-# Quick start: `make demo` runs the terminal, `make test` runs the test suite.
-# Both create the virtual environment they need in .venv on first use.
-
-PYTHON ?= python3
-VENV   := .venv
-PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
-
-.PHONY: demo test lint bench screenshots clean
-
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
-
-demo: $(STAMP)
-	$(PY) -m appliance demo
-
-test: $(STAMP)
-	$(PY) -m ruff check .
-	$(PY) -m ruff format --check .
-	$(PY) -m pytest
-
-bench: $(STAMP)
-	$(PY) -m appliance bench all
-
-screenshots: $(STAMP)
-	$(PY) -m appliance screenshots --out docs/screenshots
-
+# Convenience targets; ./dev is the entry point (it works without make).
+.PHONY: demo test bench screenshots clean
+demo:
+	./dev demo
+test:
+	./dev test
+bench:
+	./dev countertop bench all
+screenshots:
+	./dev countertop screenshots --out docs/screenshots
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf .venv .pytest_cache build *.egg-info

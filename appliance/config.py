@@ -346,7 +346,13 @@ class Config:
         candidates.append(self.resolve(self.sections["keys"].values[key]))
         for p in candidates:
             if p.is_file():
-                return p.read_bytes()
+                data = p.read_bytes()
+                if data.strip() == b"unprovisioned":  # the unit's SetCredential= fallback
+                    raise ConfigError(
+                        f"{self.path}: keys.{key}: this terminal is not provisioned yet: run "
+                        f"countertop provision (technician)"
+                    )
+                return data
         raise ConfigError(
             f"{self.path}: keys.{key}: secret file {candidates[-1]} not found: provision the "
             f"terminal (countertop provision) or create it with countertop config init"

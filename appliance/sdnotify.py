@@ -15,7 +15,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +60,19 @@ class Notifier:
     beyond reading the environment. Every method returns True when the datagram was sent.
     """
 
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        environ: Mapping[str, str] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         env = os.environ if environ is None else environ
         value = env.get("NOTIFY_SOCKET", "")
         self._address: str | bytes | None = _address(value) if value else None
         self._sock: socket.socket | None = None
         self._failed_logged = False
+        self._interval = watchdog_interval(env)
+        self._monotonic = monotonic
+        self._last_ping: float | None = None
 
     @property
     def enabled(self) -> bool:
@@ -106,6 +114,20 @@ class Notifier:
     def watchdog(self) -> bool:
         """Ping the watchdog (``WATCHDOG=1``); call at least every :func:`watchdog_interval`."""
         return self.notify(WATCHDOG=1)
+
+    def tick(self) -> bool:
+        """Ping the watchdog if one is configured and a ping is due; cheap enough for every frame.
+
+        The main loop calls this on every iteration (10-30 times a second); a datagram goes out
+        at most every :func:`watchdog_interval` / 2, i.e. four times per watchdog timeout.
+        """
+        if self._interval is None or self._address is None:
+            return False
+        now = self._monotonic()
+        if self._last_ping is not None and now - self._last_ping < self._interval / 2:
+            return False
+        self._last_ping = now
+        return self.watchdog()
 
     def stopping(self) -> bool:
         """Tell systemd an orderly shutdown has begun (``STOPPING=1``)."""

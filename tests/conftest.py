@@ -12,7 +12,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 
-@pytest.fixture(params=["iso87"])
+@pytest.fixture(params=["iso87", "cup"])
 def dialect(request: pytest.FixtureRequest) -> str:
     """The host dialect under test."""
     return str(request.param)

@@ -1,8 +1,10 @@
 """``countertop bench NAME|all [k=v ...]`` and ``countertop torture --trials N``.
 
 Benches are found through ``appliance.bench`` (name → ``module:function``); one whose module
-is not in this build is skipped with the reason. ``k=v`` arguments are passed to the bench
-function as keyword arguments (numbers are converted), e.g. ``countertop bench drain n=200``.
+is not in this build is skipped with the reason. ``k=v`` (or ``--k v``) arguments are passed
+to the bench function as keyword arguments (numbers are converted), e.g.
+``countertop bench drain n=200`` or ``countertop bench ui --sales 20``. Exit 1 when a bench
+misses its target (``ok`` false, or any value of its ``pass`` dict false).
 """
 
 from __future__ import annotations
@@ -27,21 +29,41 @@ def _value(text: str) -> Any:
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
-def _kwargs(pairs: list[str]) -> dict[str, Any]:
+def _kwargs(tokens: list[str]) -> tuple[dict[str, Any], bool]:
+    """Keyword arguments from ``k=v``, ``--k v`` or ``--k=v`` tokens; and whether --json."""
     out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"countertop bench: {pair!r} is not k=v")
+    as_json = False
+    it = iter(tokens)
+    for tok in it:
+        if tok == "--json":
+            as_json = True
+            continue
+        if tok.startswith("--"):
+            key, sep, value = tok[2:].partition("=")
+            if not sep:
+                value = next(it, "true")
+        else:
+            key, sep, value = tok.partition("=")
+            if not sep:
+                raise SystemExit(f"countertop bench: {tok!r} is not k=v or --k v")
+        if not key:
+            raise SystemExit(f"countertop bench: {tok!r} has no name")
         out[key.replace("-", "_")] = _value(value)
-    return out
+    return out, as_json
+
+
+def _missed(result: dict[str, Any]) -> bool:
+    """True when the bench says a target was missed (``ok`` false or any ``pass`` false)."""
+    passes = result.get("pass")
+    return result.get("ok") is False or (isinstance(passes, dict) and not all(passes.values()))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run one bench, or every available one."""
     from appliance import bench
 
-    kwargs = _kwargs(args.params)
+    kwargs, as_json = _kwargs(args.params)
+    args.json = args.json or as_json
     if args.name == "all":
         found, skipped = bench.available()
         todo = list(found.items())
@@ -67,7 +89,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         result.setdefault("bench_seconds", round(time.perf_counter() - start, 1))
         results[name] = result
-        failed |= result.get("ok") is False
+        failed |= _missed(result)
         if not args.json:
             print(f"{name}:")
             for key, value in result.items():
@@ -122,7 +144,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Run a bench and print its figures (exit 1 if a target is missed).",
     )
     p.add_argument("name", help="bench name, or 'all'")
-    p.add_argument("params", nargs="*", metavar="k=v", help="keyword arguments, e.g. n=200")
+    p.add_argument(
+        "params",
+        nargs=argparse.REMAINDER,
+        metavar="k=v",
+        help="keyword arguments of the bench function, e.g. n=200 or --sales 20",
+    )
     add_json(p)
     p.set_defaults(func=cmd_bench)
 

@@ -21,8 +21,6 @@ from pathlib import Path
 from appliance.errors import ConfigError, JournalError
 from appliance.operators import OperatorStore, Role, parse_role, validate_number, validate_pin
 
-DEFAULT_CONFIG = "/etc/countertop/terminal.toml"
-
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``operators`` command group to the ``countertop`` parser."""
@@ -122,7 +120,11 @@ def _read_pin(args: argparse.Namespace, role: Role) -> str:
 
 
 def _actor() -> str:
-    """Who acted, for the audit trail: the Unix account running the command."""
+    """Who acted, for the audit trail: the person behind sudo, else the Unix account."""
+    # `sudo countertop` switches to the service user; SUDO_USER still names the person.
+    sudo_user = os.environ.get("SUDO_USER")
+    if sudo_user:
+        return f"cli:{sudo_user}"
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
@@ -139,7 +141,7 @@ def _journal_path(args: argparse.Namespace) -> Path:
 
 @contextmanager
 def _open(args: argparse.Namespace) -> Iterator[sqlite3.Connection]:
-    """The journal connection for one command: existing file only, FULL sync, always closed."""
+    """The migrated journal for one command (``--db`` must name an existing file); always closed."""
     from appliance.journal.db import connect, migrate
 
     path = _journal_path(args)

@@ -19,6 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sample.add_argument("--lang", choices=LANGS, default="bilingual")
     sample.add_argument("--columns", type=int, choices=(32, 48), default=32)
     sample.add_argument("--pdf", action="store_true", help="also write all samples to receipts.pdf")
+    sample.add_argument(
+        "--escpos",
+        choices=("fs", "image"),
+        help="also write each ESC/POS job (.bin) and the mock printer's picture of it (.paper.png)",
+    )
     sample.set_defaults(func=cmd_sample)
 
     bench = rsub.add_parser("bench", help="bytes and wire time of a merchant stub")
@@ -27,7 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    """Write ``<kind>[-customer].png`` and ``.txt`` for every sample kind into ``--out``."""
+    """Write ``<kind>[-customer].png`` and ``.txt`` for every sample kind into ``--out``.
+
+    With ``--escpos MODE`` also the print job (``.bin``) and, decoded by the mock printer's
+    renderer, what the paper would show (``.paper.png``).
+    """
     from appliance.domain.receipts import document_to_text
     from appliance.receipts.raster import export_pdf, render_png
     from appliance.receipts.samples import SAMPLE_KINDS, sample_document
@@ -46,6 +55,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
             stem = out / f"{kind}{suffix}"
             render_png(doc, width).save(stem.with_suffix(".png"))
             stem.with_suffix(".txt").write_text(document_to_text(doc, args.columns), "utf-8")
+            if args.escpos:
+                _write_job(doc, stem, args.columns, args.escpos)
     reprint = sample_document("sale", lang=args.lang, columns=args.columns, reprint=True)
     docs.append(reprint)
     render_png(reprint, width).save(out / "sale-reprint.png")
@@ -54,6 +65,25 @@ def cmd_sample(args: argparse.Namespace) -> int:
         export_pdf(docs, out / "receipts.pdf", width_px=width)
     print(f"wrote {len(docs)} receipts to {out}")
     return 0
+
+
+def _write_job(doc: object, stem: Path, columns: int, chinese: str) -> None:
+    """The ESC/POS job of ``doc`` and the mock printer's rendering of those bytes."""
+    from appliance.receipts.escpos import render_escpos
+    from drivers.printer.base import PrinterProfile
+    from drivers.printer.escpos_decode import render_png as paper_png
+
+    dots = 384 if columns == 32 else 576
+    profile = PrinterProfile(
+        columns=columns,  # type: ignore[arg-type]
+        width_mm=58 if columns == 32 else 80,
+        dots=dots,
+        chinese=chinese,  # type: ignore[arg-type]
+        cutter=True,
+    )
+    data = render_escpos(doc, profile)  # type: ignore[arg-type]
+    stem.with_suffix(".bin").write_bytes(data)
+    paper_png(data, stem.with_suffix(".paper.png"), dots)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

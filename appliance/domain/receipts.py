@@ -251,8 +251,12 @@ class ReconReport:
 
 
 def display_width(text: str) -> int:
-    """Columns ``text`` takes on a receipt: CJK wide/fullwidth characters take two."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    """Columns ``text`` takes on a receipt: CJK wide/fullwidth characters take two.
+
+    East Asian *ambiguous* characters (``·`` ``—`` ``…`` ``é`` ``€``) count two as well: they are
+    double-byte GB codes, which a Chinese-firmware printer prints in a full 24-dot cell.
+    """
+    return sum(2 if unicodedata.east_asian_width(ch) in "WFA" else 1 for ch in text)
 
 
 def has_cjk(text: str) -> bool:
@@ -512,7 +516,12 @@ def build_receipt(
         else:
             b.append(Text(_t(lang, "已批准", "APPROVED"), "center", bold=True, double=True))
     else:  # declined
-        b.insert(0, Text(_t(lang, "交易失败", "DECLINED"), "center", bold=True, double=True))
+        # NOT_SENT and REVERSED rows also print this slip; their title says what happened.
+        title = {
+            TxnState.NOT_SENT: ("交易未发送", "NOT SENT"),
+            TxnState.REVERSED: ("交易已冲正", "REVERSED"),
+        }.get(txn.state, ("交易失败", "DECLINED"))
+        b.insert(0, Text(_t(lang, *title), "center", bold=True, double=True))
         b += _ids(lang, txn, zone, auth=False)
         code = txn.response_code or ""
         b.append(Pair(_t(lang, "应答码", "RESP CODE"), code))
@@ -916,12 +925,12 @@ def document_to_text(doc: Document | Sequence[Block], columns: int) -> str:
     """The document as plain text, one printed line per line (for tests, .txt and review).
 
     Double-size lines keep their position on paper (leading spaces doubled); a QR code shows as
-    ``[QR <data>]``; the cut as an empty line.
+    ``[QR]`` and its data (broken after ``:`` to fit); the cut as an empty line.
     """
     rows: list[str] = []
     for line in layout(doc, columns):
         if line.kind == "qr":
-            rows.append(_align(f"[QR {line.text}]", columns, "center"))
+            rows += [_align(part, columns, "center") for part in _qr_caption(line.text, columns)]
         elif line.kind in ("feed", "cut"):
             rows.append("")
         elif line.double:
@@ -930,3 +939,18 @@ def document_to_text(doc: Document | Sequence[Block], columns: int) -> str:
         else:
             rows.append(line.text)
     return "\n".join(rows) + "\n"
+
+
+def _qr_caption(data: str, columns: int) -> list[str]:
+    """``[QR]`` then the QR data, broken after a ``:`` where a line would overflow."""
+    rows = ["[QR]"]
+    cur = ""
+    for i, part in enumerate(data.split(":")):
+        piece = part if i == 0 else ":" + part
+        if cur and display_width(cur + piece) > columns:
+            rows.append(cur)
+            cur = piece
+        else:
+            cur += piece
+    rows += wrap(cur, columns)
+    return rows

@@ -8,7 +8,7 @@ work (TLV parsing, PDOL, field 55). Target: p99 ≤ 5 ms per read on a Raspberry
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -66,10 +66,10 @@ def bench_card(
     names = list(tapes)
     for i in range(n):
         tape = tapes[names[i % len(names)]]
-        replay = iter(tape).__next__
+        replay = iter(tape)
 
-        def transceive(apdu: bytes, _next=replay) -> bytes:
-            return _next()
+        def transceive(apdu: bytes, _replay: Iterator[bytes] = replay) -> bytes:
+            return next(_replay)
 
         start = time.process_time()
         read_emv(transceive, terminal, unpredictable_number=un)

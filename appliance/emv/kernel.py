@@ -34,6 +34,7 @@ SW_OK = 0x9000
 MAX_APDUS = 32  # a sane card needs ≤ 8; more means a loop (chained 61xx, retries)
 MAX_RECORDS = 16  # AFL entries a real card uses are a handful
 MAX_RESPONSE = 2048  # bytes of one answer including GET RESPONSE chaining
+INTERNAL_ERROR = "card read error (internal); present the card again"
 
 # Terminal Transaction Qualifiers (9F66): contactless qVSDC/EMV mode, online cryptogram
 # required (this terminal is online-only), consumer-device CVM supported; no PIN, no signature.
@@ -237,7 +238,9 @@ def _pan_and_expiry(card: dict[str, bytes]) -> tuple[str, str, str | None]:
     return pan, expiry, track2
 
 
-def _select_application(card: _Card, candidates: list[_Candidate]) -> tuple[bytes, dict, str]:
+def _select_application(
+    card: _Card, candidates: list[_Candidate]
+) -> tuple[bytes, dict[str, bytes], str]:
     for cand in candidates:
         body, sw = card.send(bytes.fromhex("00A40400"), cand.aid, 0)
         if sw in (0x6A82, 0x6283, 0x6A81):
@@ -301,7 +304,7 @@ def _read(transceive: Transceive, terminal: TerminalData, un: bytes) -> CardRead
 
     pan, expiry, track2 = _pan_and_expiry(data)
     data.setdefault("84", fci.get("84", aid))
-    field55 = {}
+    field55: dict[str, bytes] = {}
     for tag in FIELD55_TAGS:
         value = values.get(tag) if tag in _TERMINAL_FIELD55 else data.get(tag, values.get(tag))
         if value is not None:
@@ -340,6 +343,3 @@ def read_emv(
         # A bug in this module, not a card problem; the person still gets a clear reason.
         log.exception("internal error in the EMV read")
         raise CardReadError(INTERNAL_ERROR) from exc
-
-
-INTERNAL_ERROR = "card read error (internal); present the card again"

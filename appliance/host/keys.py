@@ -31,14 +31,13 @@ MAC_LEN = 8
 # classic retail-MAC padding that POS hosts use; method 2 would append 0x80 first.
 MAC_PADDING = 1
 
-_filters_installed = False
-
 
 def _quiet_tdes_warnings() -> None:
-    """Filter exactly pyemv's two 3DES deprecation warnings, once, on first use."""
-    global _filters_installed
-    if _filters_installed:
-        return
+    """Filter exactly pyemv's two 3DES deprecation warnings.
+
+    Called before every pyemv call rather than once: test runners and ``catch_warnings``
+    blocks restore the filter list, and re-adding an identical filter only moves it.
+    """
     warnings.filterwarnings(
         "ignore", message="TripleDES has been moved", category=CryptographyDeprecationWarning
     )
@@ -47,7 +46,6 @@ def _quiet_tdes_warnings() -> None:
         message=r"(Single|Two)-key TripleDES",
         category=CryptographyDeprecationWarning,
     )
-    _filters_installed = True
 
 
 def _check_key(key: bytes, what: str = "key", lengths: tuple[int, ...] = (KEY_LEN,)) -> None:

@@ -176,6 +176,12 @@ class HostLink:
             return LinkStats(**vars(self._stats))
 
     @property
+    def connected(self) -> bool:
+        """True while a connection to the host is open."""
+        with self._lock:
+            return self._conn is not None and self._conn.alive
+
+    @property
     def outstanding(self) -> int:
         """Requests sent and not yet answered or failed."""
         with self._lock:
@@ -332,7 +338,7 @@ class HostLink:
         if p is None:
             log.warning(
                 "dropping unmatched/late response %s TID %s STAN %06d RC %s",
-                body[:4].decode("ascii", "replace"),
+                self.dialect.mti_of(body),
                 resp.tid,
                 resp.stan,
                 resp.response_code,
@@ -341,9 +347,8 @@ class HostLink:
         if not p.future.done():
             p.future.set_result(resp)
 
-    @staticmethod
-    def _response_class(body: bytes) -> str:
-        return body[:2].decode("ascii", "replace")
+    def _response_class(self, body: bytes) -> str:
+        return self.dialect.mti_of(body)[:2]
 
     def _fail_pending(self, p: _Pending, exc: HostError) -> None:
         with self._lock:

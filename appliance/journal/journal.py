@@ -29,6 +29,14 @@ from appliance.errors import JournalError, NotFound
 from appliance.journal.db import connect, migrate
 
 Clock = Callable[[], datetime]
+_TYPES = {t.value: t for t in TxnType}
+_STATES = {s.value: s for s in TxnState}
+# Column order of ``transactions`` (migration 1); ``_row`` reads by position.
+_COLUMNS = (
+    "uuid, type, state, amount, currency, stan, batch, invoice, masked_pan, scheme, entry_mode, "
+    "aid, label, card_blob, rrn, auth_code, response_code, original_uuid, original_stan, "
+    "operator, offline, note, transmitted_at, created_at, updated_at, local_date"
+)
 
 
 def utcnow() -> datetime:
@@ -377,37 +385,40 @@ class Journal:
     # ---- queries --------------------------------------------------------------------------
 
     def _row(self, r: sqlite3.Row) -> Transaction:
+        # Hot path of every listing (reprint by date, X report): plain lookups, no enum calls.
         return Transaction(
-            uuid=r["uuid"],
-            type=TxnType(r["type"]),
-            state=TxnState(r["state"]),
-            amount=r["amount"],
-            currency=r["currency"],
-            stan=r["stan"],
-            batch=r["batch"],
-            invoice=r["invoice"],
-            created_at=_dt(r["created_at"]),
-            updated_at=_dt(r["updated_at"]),
-            transmitted_at=_dt(r["transmitted_at"]),
-            masked_pan=r["masked_pan"],
-            scheme=r["scheme"],
-            entry_mode=r["entry_mode"],
-            aid=r["aid"],
-            label=r["label"],
-            rrn=r["rrn"],
-            auth_code=r["auth_code"],
-            response_code=r["response_code"],
-            original_uuid=r["original_uuid"],
-            original_stan=r["original_stan"],
-            operator=r["operator"],
-            offline=bool(r["offline"]),
-            note=r["note"],
+            uuid=r[0],
+            type=_TYPES[r[1]],
+            state=_STATES[r[2]],
+            amount=r[3],
+            currency=r[4],
+            stan=r[5],
+            batch=r[6],
+            invoice=r[7],
+            masked_pan=r[8],
+            scheme=r[9],
+            entry_mode=r[10],
+            aid=r[11],
+            label=r[12],
+            rrn=r[14],
+            auth_code=r[15],
+            response_code=r[16],
+            original_uuid=r[17],
+            original_stan=r[18],
+            operator=r[19],
+            offline=bool(r[20]),
+            note=r[21],
+            transmitted_at=_dt(r[22]),
+            created_at=_dt(r[23]),
+            updated_at=_dt(r[24]),
         )
 
     def get(self, txn_uuid: str) -> Transaction:
         """One transaction by uuid."""
         with self._lock:
-            r = self.conn.execute("SELECT * FROM transactions WHERE uuid=?", (txn_uuid,)).fetchone()
+            r = self.conn.execute(
+                f"SELECT {_COLUMNS} FROM transactions WHERE uuid=?", (txn_uuid,)
+            ).fetchone()
         if r is None:
             raise NotFound(f"no transaction {txn_uuid}")
         return self._row(r)
@@ -418,7 +429,7 @@ class Journal:
         """The newest transaction with this trace (STAN) or RRN; NotFound if none."""
         if trace is None and not rrn:
             raise NotFound("give a trace number or an RRN")
-        sql, params = "SELECT * FROM transactions WHERE ", []
+        sql, params = f"SELECT {_COLUMNS} FROM transactions WHERE ", []
         if trace is not None:
             sql += "stan=?"
             params.append(trace)
@@ -452,7 +463,9 @@ class Journal:
             where.append("batch=?")
             params.append(batch)
         if states:
-            where.append(f"state IN ({','.join('?' * len(states))})")
+            # Unary + keeps SQLite off the (unselective) state index when a better one applies.
+            col = "+state" if (batch is not None or local_date or original_uuid) else "state"
+            where.append(f"{col} IN ({','.join('?' * len(states))})")
             params.extend(s.value for s in states)
         if local_date:
             where.append("local_date=?")
@@ -460,7 +473,7 @@ class Journal:
         if original_uuid:
             where.append("original_uuid=?")
             params.append(original_uuid)
-        sql = "SELECT * FROM transactions"
+        sql = f"SELECT {_COLUMNS} FROM transactions"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at " + ("DESC" if newest_first else "ASC")

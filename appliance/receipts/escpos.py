@@ -92,7 +92,9 @@ def render_escpos(doc: Document, profile: PrinterProfile) -> bytes:
             w.style(bold=line.bold, double=line.double)
             text = line.text.rstrip()
             if has_cjk(text):
-                w.p._raw(FS_KANJI_ON + text.encode("gb18030") + FS_KANJI_OFF + b"\n")
+                body = text.lstrip(" ")
+                indent = b" " * (len(text) - len(body))
+                w.p._raw(indent + FS_KANJI_ON + body.encode("gb18030") + FS_KANJI_OFF + b"\n")
             else:
                 w.p.text(text + "\n")
         elif line.kind == "feed":

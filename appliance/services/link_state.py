@@ -16,7 +16,11 @@ class LinkState(StrEnum):
 
 
 class LinkMonitor:
-    """Tracks consecutive failures; two unanswered requests in a row also count as OFFLINE."""
+    """Tracks consecutive failures.
+
+    OFFLINE means the host cannot be reached (nothing can be sent); DEGRADED means requests
+    go out but answers are missing or invalid. Only OFFLINE lets a sale be stored offline.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -48,4 +52,4 @@ class LinkMonitor:
             self.failures += 1
             self.failed_total += 1
             self.last_error = error
-            self.state = LinkState.DEGRADED if self.failures < 3 else LinkState.OFFLINE
+            self.state = LinkState.DEGRADED

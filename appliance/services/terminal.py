@@ -785,17 +785,17 @@ class Terminal:
         inflight: deque[tuple[OwedMessage, Future[HostResponse] | None, Exception | None]]
         inflight = deque()
         queue = deque(todo)
-        total, done, unreachable = len(todo), 0, False
+        total, done, unanswered = len(todo), 0, 0
         while True:
-            # Stop sending once the host is unreachable: the rest stays owed for next time.
-            while queue and len(inflight) < window and not unreachable:
+            # Once a whole window in a row got no answer, stop sending: the rest stays owed.
+            while queue and len(inflight) < window and unanswered < window:
                 sent = self._submit_owed(queue.popleft(), report)
                 if sent is not None:
                     inflight.append(sent)
             if not inflight:
                 return
-            self._collect_owed(*inflight.popleft(), report)
-            unreachable = self.monitor.state == LinkState.OFFLINE
+            answered = self._collect_owed(*inflight.popleft(), report)
+            unanswered = 0 if answered else unanswered + 1
             done += 1
             if on_progress:
                 on_progress(done, total, report.acknowledged)
@@ -823,7 +823,8 @@ class Terminal:
         fut: Future[HostResponse] | None,
         err: Exception | None,
         report: OwedReport,
-    ) -> None:
+    ) -> bool:
+        """Wait for one answer and commit it; False if it got no valid answer."""
         try:
             if err is not None:
                 raise err
@@ -832,13 +833,14 @@ class Terminal:
         except NotSent as exc:
             self.monitor.unreachable(str(exc))
             self._owed_failed(owed, exc, report)
-            return
+            return False
         except HostError as exc:
             self.monitor.no_answer(str(exc))
             self._owed_failed(owed, exc, report)
-            return
+            return False
         self.monitor.ok(self.journal.clock())
         self._owed_answered(owed, resp, report)
+        return True
 
     def _owed_failed(self, owed: OwedMessage, exc: Exception, report: OwedReport) -> None:
         report.errors.append(f"{owed.kind} {owed.stan:06d}: {exc}")

@@ -70,12 +70,15 @@ def make_printer(
     if backend == "usb":
         if not usb_vendor or not usb_product:
             raise ConfigError("printer backend usb needs usb_vendor and usb_product (hex ids)")
+        _require("usb", "pyusb")
         from escpos.printer import Usb
+
+        from drivers.printer.escpos_printer import WRITE_TIMEOUT
 
         vendor, product = usb_vendor, usb_product
         return EscposPrinter(
-            # pyusb timeouts are in ms; 0 would block forever on a printer whose buffer is full
-            lambda: Usb(vendor, product, timeout=int(timeout * 1000)),
+            # Usb's timeout (ms) bounds writes only; 0 would block forever on a stalled printer
+            lambda: Usb(vendor, product, timeout=int(WRITE_TIMEOUT * 1000)),
             profile=profile,
             device=f"USB printer {vendor:04x}:{product:04x}",
             hint="check the USB cable and the printer's power, and that the udev rule "
@@ -84,11 +87,12 @@ def make_printer(
     if backend == "serial":
         if not serial_device:
             raise ConfigError("printer backend serial needs serial_device (e.g. /dev/ttyUSB0)")
-        from escpos.printer import Serial
+        _require("serial", "pyserial")
+        from drivers.printer.escpos_printer import PromptSerial
 
         dev, baud = serial_device, baudrate
         return EscposPrinter(
-            lambda: Serial(dev, baudrate=baud, timeout=timeout),
+            lambda: PromptSerial(dev, baudrate=baud, timeout=timeout),
             profile=profile,
             device=f"serial printer {dev}",
             hint=f"check the cable, the printer's power and that it is set to {baud} baud",
@@ -96,11 +100,11 @@ def make_printer(
     if backend == "network":
         if not host:
             raise ConfigError("printer backend network needs host")
-        from escpos.printer import Network
+        from drivers.printer.escpos_printer import PatientNetwork
 
         addr, tcp_port = host, port
         return EscposPrinter(
-            lambda: Network(addr, tcp_port, timeout=timeout),
+            lambda: PatientNetwork(addr, tcp_port, timeout=timeout),
             profile=profile,
             device=f"network printer {addr}:{tcp_port}",
             hint="check the printer's power and network cable and that its IP address "
@@ -122,3 +126,14 @@ def make_printer(
 
         return MockPrinter(profile)
     raise ConfigError(f"unknown printer backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+
+
+def _require(module: str, package: str) -> None:
+    """ConfigError naming ``package`` when the connection's library is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ConfigError(
+            f"this printer connection needs the {package} package: "
+            f"pip install {package} (python-escpos[usb,serial])"
+        )

@@ -313,9 +313,12 @@ class _Decoder:
             self.blocks.append(FeedBlock(n))
         elif c == "t":
             n = self.byte(start, "ESC t")
-            _code_table(n)  # fail here, where the bad table is chosen
+            try:
+                _code_table(n)  # fail here, where the bad table is chosen
+            except EscposDecodeError as exc:
+                raise self.error(str(exc), start) from exc
             self.table = n
-        elif c in "R{rV=":
+        elif c in "R{r=":
             # international set, upside-down, colour, select peripheral: no effect on layout
             self.byte(start, f"ESC {c}")
         elif c == "2":
@@ -627,6 +630,7 @@ class _GlyphPainter:
         if s.width != 1 or s.height != 1:
             img = img.resize((img.width * s.width, img.height * s.height), Image.Resampling.NEAREST)
         if s.underline:
+            img = img.copy()  # never draw into the cached cell
             ImageDraw.Draw(img).rectangle(
                 (0, img.height - s.underline, img.width - 1, img.height - 1), fill=0
             )

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from collections.abc import Callable
 
 from escpos.escpos import Escpos
 from escpos.exceptions import DeviceNotFoundError
 from escpos.exceptions import Error as EscposLibraryError
-from escpos.printer import File
+from escpos.printer import File, Network, Serial
 
 from appliance.errors import PrinterError
 from drivers.printer.base import PrinterProfile, PrinterStatus
@@ -31,6 +32,11 @@ from drivers.printer.base import PrinterProfile, PrinterStatus
 log = logging.getLogger(__name__)
 
 DLE_EOT = b"\x10\x04"
+
+#: Seconds a job may take to be accepted. A printer takes data only as fast as it prints once
+#: its buffer is full, and a job that times out half-sent is printed again whole by the caller,
+#: so this is generous; status queries use the short connection timeout instead.
+WRITE_TIMEOUT = 60.0
 
 #: What python-escpos connections raise when the device is absent or fails. pyusb's USBError
 #: and pyserial's SerialException are OSErrors; ``assert self.device`` fires when an open
@@ -91,13 +97,14 @@ class EscposPrinter:
         self._connect = connect
         self._conn: Escpos | None = None
         self._lock = threading.Lock()
+        self._last = PrinterStatus.OFFLINE  # until the first query says otherwise
 
     # -- connection ------------------------------------------------------------------------
 
     def _open(self) -> Escpos:
         if self._conn is None:
-            conn = self._connect()
             try:
+                conn = self._connect()
                 conn.open()
             except IO_ERRORS as exc:
                 raise PrinterError(
@@ -124,10 +131,12 @@ class EscposPrinter:
         return reply[-1] if reply else None
 
     def _query(self, conn: Escpos) -> PrinterStatus:
+        if type(conn)._read is Escpos._read:
+            # Write-only connection (File): it opened, that is all we know. Sending the query
+            # anyway would leave DLE EOT bytes in the device's stream.
+            return PrinterStatus.ONLINE
         try:
             printer = self._ask(conn, 1)
-        except NotImplementedError:
-            return PrinterStatus.ONLINE  # write-only connection: it opened, that is all we know
         except IO_ERRORS:
             log.info("%s: status query failed", self.device, exc_info=True)
             self._drop()
@@ -146,13 +155,29 @@ class EscposPrinter:
     # -- the port ----------------------------------------------------------------------------
 
     def status(self) -> PrinterStatus:
-        """Current status from DLE EOT queries; OFFLINE when unreachable (never raises)."""
-        with self._lock:
-            try:
-                conn = self._open()
-            except PrinterError:
-                return PrinterStatus.OFFLINE
-            return self._query(conn)
+        """Current status from DLE EOT queries; OFFLINE when unreachable (never raises).
+
+        While a job is being sent the connection is busy: the status seen by that job is
+        returned at once instead of waiting for the job (which may take many seconds).
+        """
+        if not self._lock.acquire(blocking=False):
+            return self._last
+        try:
+            self._last = self._status()
+            return self._last
+        finally:
+            self._lock.release()
+
+    def _status(self) -> PrinterStatus:
+        try:
+            return self._query(self._open())
+        except PrinterError:
+            return PrinterStatus.OFFLINE
+        except Exception:
+            # The port promises status() never raises; a library surprise is logged.
+            log.exception("%s: unexpected error while reading status", self.device)
+            self._drop()
+            return PrinterStatus.OFFLINE
 
     def print_job(self, job_id: str, data: bytes) -> None:
         """Send one complete job; raise PrinterError (with ``.status``) unless it printed whole.
@@ -161,20 +186,25 @@ class EscposPrinter:
         and after (paper that ran out or a cover opened mid-job means the job may be partial).
         """
         with self._lock:
-            conn = self._open()
-            before = self._query(conn)
+            try:
+                conn = self._open()
+            except PrinterError:
+                self._last = PrinterStatus.OFFLINE
+                raise
+            before = self._last = self._query(conn)
             if not before.can_print:
                 raise PrinterError(self._message(job_id, before, "was not printed"), before)
             try:
                 conn._raw(data)
             except IO_ERRORS as exc:
                 self._drop()
+                self._last = PrinterStatus.OFFLINE
                 raise PrinterError(
                     f"{self.device} failed during job {job_id} ({_one_line(exc)}); "
                     f"the job may be partly printed: {self.hint}",
                     PrinterStatus.OFFLINE,
                 ) from exc
-            after = self._query(conn) if self._conn is not None else PrinterStatus.OFFLINE
+            after = self._last = self._query(conn)
             if not after.can_print:
                 raise PrinterError(self._message(job_id, after, "may be incomplete"), after)
 
@@ -207,3 +237,54 @@ class ExistingFile(File):
         if not os.path.exists(self.devfile):
             raise DeviceNotFoundError(f"{self.devfile} does not exist")
         super().open(raise_not_found)
+
+
+class PromptSerial(Serial):
+    """python-escpos ``Serial`` with prompt status reads and a bounded write time.
+
+    ``Serial._read`` asks pyserial for 16 bytes, which waits out the whole timeout for a
+    one-byte DLE EOT reply: every status query would cost ``timeout`` seconds. And python-escpos
+    leaves pyserial's write timeout unset, so with DSR/DTR flow control a switched-off printer
+    would block a write forever.
+    """
+
+    write_timeout: float = WRITE_TIMEOUT
+
+    def open(self, raise_not_found: bool = True) -> None:
+        """Open the port and bound its writes by ``write_timeout``."""
+        super().open(raise_not_found)
+        if self._device:
+            self._device.write_timeout = self.write_timeout
+
+    def _read(self) -> bytes:
+        """The reply byte (b"" after the timeout), plus anything already queued behind it."""
+        assert self.device
+        first = self.device.read(1)
+        return first + self.device.read(self.device.in_waiting) if first else first
+
+
+class PatientNetwork(Network):
+    """python-escpos ``Network`` whose job writes may take ``write_timeout`` seconds.
+
+    Since Python 3.5 a socket timeout bounds a whole ``sendall``: the short timeout that keeps
+    connects and status queries snappy would cut off a long job to a printer that is busy
+    printing the start of it.
+    """
+
+    write_timeout: float = WRITE_TIMEOUT
+
+    def open(self, raise_not_found: bool = True) -> None:
+        """Connect with Nagle off: a 3-byte status query sent right after a job would
+        otherwise wait for the printer's delayed ACK (40 ms per query on Linux)."""
+        super().open(raise_not_found)
+        if self._device:
+            self._device.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _raw(self, msg: bytes) -> None:
+        """Send ``msg`` with the long write timeout, then restore the short one."""
+        assert self.device
+        self.device.settimeout(self.write_timeout)
+        try:
+            self.device.sendall(msg)
+        finally:
+            self.device.settimeout(self.timeout)

@@ -10,6 +10,7 @@ and error handling as a real USB, serial or network printer.
 from __future__ import annotations
 
 import errno
+import threading
 from pathlib import Path
 
 from escpos.exceptions import DeviceNotFoundError
@@ -37,6 +38,10 @@ class SimulatedEscpos(Dummy):
         self._query: int | None = None
         self._budget: int | None = None
         self._then = PrinterStatus.PAPER_OUT
+        #: When set to an Event, job writes wait for it (a printer busy printing a long job);
+        #: ``writing`` is set while a write waits.
+        self.gate: threading.Event | None = None
+        self.writing = threading.Event()
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -75,6 +80,10 @@ class SimulatedEscpos(Dummy):
             return
         if self.stopped:
             return
+        if self.gate is not None:
+            self.writing.set()
+            self.gate.wait()
+            self.writing.clear()
         if self._budget is not None and len(msg) >= self._budget:
             printed, self._budget = msg[: self._budget], None
             super()._raw(printed)

@@ -42,6 +42,8 @@ class FakeNetworkPrinter:
         self._conns: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
         self.connections = 0
+        self._reading = threading.Event()
+        self._reading.set()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -60,6 +62,7 @@ class FakeNetworkPrinter:
 
     def stop(self) -> None:
         """Stop listening and drop every connection; waits for the server threads."""
+        self._reading.set()
         listener, self._listener = self._listener, None
         if listener is not None:
             with contextlib.suppress(OSError):
@@ -102,6 +105,14 @@ class FakeNetworkPrinter:
         with self._cond:
             self._close_after = len(self._received) + n
 
+    def stall(self) -> None:
+        """Stop taking data, like a printer with a full buffer busy printing."""
+        self._reading.clear()
+
+    def resume(self) -> None:
+        """Take data again after ``stall``."""
+        self._reading.set()
+
     @property
     def received(self) -> bytes:
         """Every job byte received so far (status queries excluded)."""
@@ -133,35 +144,35 @@ class FakeNetworkPrinter:
         pending = b""
         with conn:
             while True:
+                self._reading.wait()
                 try:
-                    chunk = conn.recv(4096)
+                    chunk = conn.recv(65536)
                 except OSError:
                     return
                 if not chunk:
                     return
                 data, pending = pending + chunk, b""
-                job = bytearray()
-                i = 0
-                while i < len(data):
-                    if data[i] == 0x10 and (len(data) - i < 3 or data[i + 1] == 0x04):
-                        if len(data) - i < 3:
-                            pending = data[i:]  # maybe a query split across reads
-                            break
+                while data:
+                    i = data.find(b"\x10")
+                    if i < 0 or (len(data) - i >= 2 and data[i + 1] != 0x04):
+                        # no query here: everything up to the next possible DLE is job data
+                        cut = len(data) if i < 0 else i + 1
+                        job, data = data[:cut], data[cut:]
+                    elif len(data) - i < 3:
+                        job, pending, data = data[:i], data[i:], b""  # query split across reads
+                    else:
                         # bytes before the query are stored first: the reply confirms them
+                        job, query, data = data[:i], data[i + 2], data[i + 3 :]
                         if self._take(job):
                             _hard_close(conn)
                             return
-                        job = bytearray()
-                        self._reply(conn, data[i + 2])
-                        i += 3
+                        self._reply(conn, query)
                         continue
-                    job.append(data[i])
-                    i += 1
-                if self._take(job):
-                    _hard_close(conn)
-                    return
+                    if self._take(job):
+                        _hard_close(conn)
+                        return
 
-    def _take(self, job: bytearray) -> bool:
+    def _take(self, job: bytes) -> bool:
         """Store job bytes; True when the connection must now drop."""
         with self._cond:
             if self._close_after is not None:

@@ -48,6 +48,7 @@ class MockReader:
         self._card: CardProfile | None = None
         self._plugged = True
         self.reads = 0  # completed read attempts that reached a card
+        self.waiting = threading.Event()  # set while a read waits for a card (for tests)
 
     def _resolve(self, card: str | Path | CardProfile) -> CardProfile:
         if isinstance(card, CardProfile):
@@ -96,19 +97,26 @@ class MockReader:
         with self._cond:
             if self._card is None and self._auto is not None and self._plugged:
                 self._card = self._auto
-            while True:
-                if not self._plugged:
-                    raise self._offline()
-                if cancel is not None and cancel.is_set():
-                    raise ReadCancelled("card read cancelled")
-                if self._card is not None:
-                    card, self._card = self._card, None
-                    return card
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise ReadTimeout("no card was presented in time")
-                # The caller's Event cannot wake this Condition, so wake up briefly to look.
-                self._cond.wait(min(_POLL, remaining) if cancel is not None else remaining)
+            self.waiting.set()
+            try:
+                return self._wait_locked(deadline, cancel)
+            finally:
+                self.waiting.clear()
+
+    def _wait_locked(self, deadline: float, cancel: threading.Event | None) -> CardProfile:
+        while True:
+            if not self._plugged:
+                raise self._offline()
+            if cancel is not None and cancel.is_set():
+                raise ReadCancelled("card read cancelled")
+            if self._card is not None:
+                card, self._card = self._card, None
+                return card
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ReadTimeout("no card was presented in time")
+            # The caller's Event cannot wake this Condition, so wake up briefly to look.
+            self._cond.wait(min(_POLL, remaining) if cancel is not None else remaining)
 
     def read_card(
         self, context: ReadContext, timeout: float, cancel: threading.Event | None = None

@@ -48,7 +48,9 @@ class NfcReader:
 
     ``targets`` are the technologies polled (EMV cards are ISO 14443 A or B).
     ``frontend_factory`` exists for tests: it takes the device path and returns an opened
-    frontend, raising ``OSError`` when the device is absent.
+    frontend, raising ``OSError`` when the device is absent. While the device is absent,
+    ``status()`` tries to re-open it at most every ``retry_interval`` seconds (an attempt on
+    a serial port can take a second); ``read_card`` always tries.
     """
 
     def __init__(
@@ -58,8 +60,11 @@ class NfcReader:
         targets: Sequence[str] = ("106A", "106B"),
         frontend_factory: Callable[[str], Any] | None = None,
         unpredictable_number: bytes | None = None,
+        retry_interval: float = 5.0,
     ) -> None:
         self.device = check_device_path(device)
+        self._retry_interval = retry_interval
+        self._last_attempt = float("-inf")
         self._targets = list(targets)
         self._factory = frontend_factory or _open_frontend
         self._un = unpredictable_number
@@ -69,6 +74,7 @@ class NfcReader:
 
     def _ensure_open(self) -> Any:
         if self._clf is None:
+            self._last_attempt = time.monotonic()
             try:
                 self._clf = self._factory(self.device)
                 log.info("card reader opened on %s", self.device)
@@ -93,6 +99,8 @@ class NfcReader:
         if not self._lock.acquire(blocking=False):
             return ReaderStatus.READY  # a read is running, so the device is open
         try:
+            if self._clf is None and (time.monotonic() - self._last_attempt < self._retry_interval):
+                return ReaderStatus.OFFLINE  # tried a moment ago; don't block the caller again
             self._ensure_open()
             return ReaderStatus.READY
         except ReaderOffline:
@@ -129,12 +137,16 @@ class NfcReader:
         }
         try:
             result = clf.connect(rdwr=options, terminate=terminate)
-        except (OSError, AttributeError) as exc:
+        except OSError as exc:
             self._drop()
             raise ReaderOffline(f"card reader on {self.device} stopped responding") from exc
-        except Exception as exc:  # nfcpy raises assorted errors on device trouble
-            self._drop()
-            raise ReaderOffline(f"card reader on {self.device} failed: {exc}") from exc
+        except Exception as exc:
+            # nfcpy's tag activation trusts the card's answers (a short ATS is an IndexError):
+            # a card that answers badly is a failed read, not a broken reader.
+            log.warning("activating the card failed: %r", exc)
+            raise CardReadError(
+                "card read error: the card answered badly; present it again"
+            ) from exc
         if result is None or result is False:
             if cancel is not None and cancel.is_set():
                 raise ReadCancelled("card read cancelled")

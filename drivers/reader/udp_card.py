@@ -40,6 +40,7 @@ class UdpCard:
         self._last: bytes | None = None
         self._pending = b""  # response bytes still to send in chained I-blocks
         self._chained_cmd = b""
+        self.polled = threading.Event()  # set when the reader polls the field (for tests)
 
     @property
     def device_path(self) -> str:
@@ -92,6 +93,8 @@ class UdpCard:
                     self._sock.sendto(b"106A " + reply.hex().encode(), addr)
 
     def _handle(self, datagram: bytes) -> bytes | None:
+        if datagram.endswith(b" 26"):
+            self.polled.set()
         if datagram.startswith(b"RFOFF"):
             if self._active:  # the tap is over: the card has been taken away
                 self._profile = None

@@ -12,12 +12,6 @@ from appliance.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from appliance.journal import Journal
 from appliance.operators import OperatorStore
 
-AUDIT_SQL = """
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY, at TEXT NOT NULL, operator TEXT, action TEXT NOT NULL, detail TEXT
-);
-"""
-
 
 @pytest.fixture(autouse=True)
 def only_operator_commands(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,6 +43,14 @@ def test_add_with_a_piped_pin_then_sign_in(
         assert OperatorStore(conn).authenticate("00", "135790").name == "Boss"
         (actor,) = conn.execute("SELECT operator FROM audit WHERE action='operator.add'").fetchone()
     assert actor.startswith("cli:")
+
+
+def test_the_audit_names_the_person_behind_sudo(monkeypatch: pytest.MonkeyPatch, db: Path) -> None:
+    monkeypatch.setenv("SUDO_USER", "lihua")
+    run(monkeypatch, db, "add", "11", "--name", "Ma", "--password-stdin", stdin="2468\n")
+    with sqlite3.connect(db) as conn:
+        (actor,) = conn.execute("SELECT operator FROM audit WHERE action='operator.add'").fetchone()
+    assert actor == "cli:lihua"
 
 
 def test_list_shows_roles_and_lockouts(

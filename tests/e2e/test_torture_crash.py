@@ -3,7 +3,6 @@ drained, and checked against the acquirer's ledger after every trial (appliance.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -45,22 +44,9 @@ needs_reversals = pytest.mark.skipif(
 )
 
 
-def shift_cmd() -> list[str]:
-    """How to run the shift: as ``python -m appliance.shift``, preloading a pytest plugin that
-    stands in for a missing driver factory if one is loaded (the subprocess must match)."""
-    if "tmpind" in sys.modules:
-        return [
-            sys.executable,
-            "-c",
-            "import tmpind, runpy; runpy.run_module('appliance.shift', run_name='__main__', "
-            "alter_sys=True)",
-        ]
-    return list(DEFAULT_SHIFT_CMD)
-
-
 @needs_reversals
 def test_fifty_killed_shifts_lose_nothing_and_charge_nothing_twice(tmp_path: Path) -> None:
-    report = Torture(tmp_path, seed=20261122, shift_cmd=shift_cmd()).run(TRIALS)
+    report = Torture(tmp_path, seed=20261122, shift_cmd=DEFAULT_SHIFT_CMD).run(TRIALS)
     assert report.trials == TRIALS
     assert report.killed > TRIALS // 2  # most trials really were killed mid-shift
     assert report.told > 0
@@ -70,7 +56,7 @@ def test_fifty_killed_shifts_lose_nothing_and_charge_nothing_twice(tmp_path: Pat
 def test_an_unkilled_shift_tells_every_outcome_and_leaves_the_books_in_agreement(
     tmp_path: Path,
 ) -> None:
-    torture = Torture(tmp_path, seed=7, shift_cmd=shift_cmd())
+    torture = Torture(tmp_path, seed=7, shift_cmd=DEFAULT_SHIFT_CMD)
     try:
         result = torture.trial(0, kill=False)
     finally:

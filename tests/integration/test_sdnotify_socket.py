@@ -103,3 +103,27 @@ def test_watchdog_interval_is_half_the_timeout_for_our_pid() -> None:
 )
 def test_no_watchdog_when_unset_invalid_or_meant_for_another_process(env: dict[str, str]) -> None:
     assert watchdog_interval(env) is None
+
+
+def test_tick_pings_only_when_due_so_the_ui_loop_can_call_it_every_frame(
+    path_listener: tuple[socket.socket, str],
+) -> None:
+    sock, path = path_listener
+    sock.setblocking(False)
+    now = [100.0]
+    env = {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "20000000"}  # 20 s: ping every 5 s
+    with Notifier(env, monotonic=lambda: now[0]) as notifier:
+        sent = []
+        for step in range(0, 121):  # 12 s of frames at 10 Hz
+            now[0] = 100.0 + step / 10
+            sent.append(notifier.tick())
+    assert [i / 10 for i, ok in enumerate(sent) if ok] == [0.0, 5.0, 10.0]
+    assert [sock.recv(64) for _ in range(3)] == [b"WATCHDOG=1"] * 3
+    with pytest.raises(BlockingIOError):
+        sock.recv(64)
+
+
+def test_tick_is_a_no_op_without_a_watchdog(path_listener: tuple[socket.socket, str]) -> None:
+    _, path = path_listener
+    assert Notifier({"NOTIFY_SOCKET": path}).tick() is False
+    assert Notifier({"WATCHDOG_USEC": "20000000"}).tick() is False

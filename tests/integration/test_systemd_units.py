@@ -91,6 +91,7 @@ def test_the_terminal_unit_is_a_watched_kiosk_on_tty1_that_reboots_as_a_last_res
     assert d["NotifyAccess"] == ["main"]
     assert int(d["WatchdogSec"][0]) > 0
     assert d["Restart"] == ["always"]
+    assert d["RestartPreventExitStatus"] == ["2"]  # a config error must not loop into reboots
     assert d["StartLimitAction"] == ["reboot"]
     assert d["TTYPath"] == ["/dev/tty1"]
     assert d["StandardInput"] == ["tty"]
@@ -100,7 +101,15 @@ def test_the_terminal_unit_is_a_watched_kiosk_on_tty1_that_reboots_as_a_last_res
     assert "SDL_VIDEODRIVER=kmsdrm" in d["Environment"]
     assert d["DevicePolicy"] == ["closed"]
     assert d["CapabilityBoundingSet"] == [""]
-    assert sorted(v.split(":")[0] for v in d["LoadCredential"]) == ["data-key", "tmk"]
+
+
+@pytest.mark.parametrize("unit", ["countertop.service", "countertop-settle.service"])
+def test_keys_cannot_cause_a_reboot_loop_or_reach_a_core_dump(unit: str) -> None:
+    d = _directives(unit)
+    assert d["LimitCORE"] == ["0"]  # a core dump would write keys and card data to disk
+    loaded = sorted(v.split(":")[0] for v in d["LoadCredential"])
+    assert loaded == ["data-key", "tmk"]
+    assert sorted(d["SetCredential"]) == ["data-key:unprovisioned", "tmk:unprovisioned"]
 
 
 def test_the_terminal_may_open_only_display_input_gpio_serial_and_usb_devices() -> None:

@@ -90,3 +90,15 @@ def test_missing_secret_says_how_to_provision(tmp_path: Path) -> None:
 def test_fee_rates_are_integer_basis_points(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="basis points"):
         load_config(write(tmp_path, "[settlement]\nfees_bp = { visa = 0.6 }\n"))
+
+
+def test_unprovisioned_credential_says_to_provision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = load_config(write(tmp_path, template()))
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "tmk").write_text("unprovisioned")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    with pytest.raises(ConfigError, match="not provisioned yet"):
+        cfg.tmk()

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from appliance.domain.receipts import (
@@ -100,7 +100,9 @@ def test_english_sale_merchant_stub_reads_like_a_card_slip() -> None:
         "              CNY 12.50\n"
         "--------------------------------\n"
         "     NO SIGNATURE REQUIRED\n"
-        "[QR countertop:10012345:000001:000123:633012345678]\n"
+        "              [QR]\n"
+        "   countertop:10012345:000001\n"
+        "      :000123:633012345678\n"
         "\n"
         "\n"
     )
@@ -111,7 +113,7 @@ def test_chinese_customer_copy_shows_last_four_and_no_qr() -> None:
     assert "持卡人存根" in text
     assert "卡号                   **** 0119\n" in text
     assert "621234" not in text
-    assert "[QR" not in text
+    assert "[QR]" not in text
     assert "免签" in text
 
 
@@ -247,7 +249,20 @@ def test_declined_slip_explains_the_response_code() -> None:
     text = document_to_text(sample_document("declined", lang="bilingual"), 48)
     assert "余额不足 INSUFFICIENT FUNDS" in text
     assert "NO MONEY WAS TAKEN" in text
-    assert "[QR" not in text
+    assert "[QR]" not in text
+
+
+def test_a_payment_that_was_never_sent_or_was_reversed_says_so() -> None:
+    for state, zh, en in (
+        (TxnState.NOT_SENT, "交易未发送", "NOT SENT"),
+        (TxnState.REVERSED, "交易已冲正", "REVERSED"),
+    ):
+        txn = replace(sample_transaction("declined"), state=state, response_code=None)
+        assert kind_for(txn) == "declined"
+        text = document_to_text(build_receipt(None, txn, SAMPLE_MERCHANT, lang="bilingual"), 48)
+        assert zh in text and en in text
+        assert "NO MONEY WAS TAKEN" in text
+        assert "DECLINED" not in text
 
 
 def test_void_and_refund_print_negative_amounts_and_the_original_trace() -> None:
@@ -292,6 +307,12 @@ def test_merchant_stub_qr_carries_the_transaction_reference() -> None:
 # ---------------------------------------------------------------- layout
 
 
+def test_cjk_and_ambiguous_characters_take_two_columns() -> None:
+    assert display_width("SALE") == 4
+    assert display_width("消费，") == 6
+    assert display_width("A·B") == 4  # GB2312 A1A4: full width on a Chinese printer
+
+
 def test_two_column_lines_pad_by_display_width() -> None:
     lines = layout([Pair("商户名称", "便利店")], 20)
     assert lines[0].text == "商户名称      便利店"
@@ -314,3 +335,37 @@ def test_wrap_never_exceeds_the_width_nor_loses_characters(text: str, width: int
     lines = wrap(text, width)
     assert all(display_width(line) <= width for line in lines)
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+
+
+@given(
+    st.text(alphabet="AB 商户名称", min_size=1, max_size=30),
+    st.text(alphabet="0123456789 鲜果店", min_size=1, max_size=50),
+    st.sampled_from([32, 48]),
+)
+def test_a_pair_never_overflows_and_keeps_its_text(label: str, value: str, cols: int) -> None:
+    lines = [line.text for line in layout([Pair(label, value)], cols)]
+    assert all(display_width(line) <= cols for line in lines)
+    squashed = "".join(lines).replace(" ", "")
+    assert squashed == (label + value).replace(" ", "")
+
+
+@given(
+    st.text(alphabet="0123456789", min_size=13, max_size=19).filter(lambda p: p[6:-4] != ""),
+    st.sampled_from(["sale", "void", "refund", "offline", "forwarded", "declined"]),
+    st.sampled_from(["merchant", "customer"]),
+)
+def test_any_pan_even_unmasked_in_the_row_never_prints_in_full(
+    pan: str, kind: str, copy: str
+) -> None:
+    def squashed(masked: str) -> tuple[str, str]:
+        txn = replace(sample_transaction(kind), masked_pan=masked)
+        doc = build_receipt(kind, txn, SAMPLE_MERCHANT, copy=copy, lang="en")  # type: ignore[arg-type]
+        text = document_to_text(doc, 48)
+        return text, text.replace(" ", "").replace("\n", "")
+
+    # A random number may happen to sit inside the MID or RRN: that is not the card number.
+    assume(pan not in squashed("")[1])
+    text, flat = squashed(pan)
+    assert pan not in flat
+    shown = pan[-4:] if copy == "customer" else pan[:6] + "*" * (len(pan) - 10) + pan[-4:]
+    assert shown in text

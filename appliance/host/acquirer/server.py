@@ -71,6 +71,7 @@ class ReferenceAcquirer:
         self._threads: list[threading.Thread] = []
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._listen_lock = threading.Lock()
         self.requests_seen = 0
 
     # ------------------------------------------------------------ lifecycle
@@ -96,9 +97,8 @@ class ReferenceAcquirer:
         self._wake()
         for s in (self._listener, self._control):
             if s is not None:
-                # close() alone does not wake a thread blocked in accept(); shutdown() does.
                 with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
+                    s.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in accept()
                 with contextlib.suppress(OSError):
                     s.close()
         with self._lock:
@@ -132,13 +132,31 @@ class ReferenceAcquirer:
         """Switch a fault on (see ``faults.FAULTS``); ConfigError for unknown names/params."""
         self.faults.set(name, **params)
         if name == "refuse":
+            self._sync_listener()
             self._drop_connections()
         self._wake()
 
     def clear_faults(self, name: str | None = None) -> None:
         """Switch one fault, or every fault, off."""
         self.faults.clear(name)
+        self._sync_listener()
         self._wake()
+
+    def _sync_listener(self) -> None:
+        """Close or re-open the listening socket to match the ``refuse`` fault, right now."""
+        if self._wake_r is None or self._stop.is_set():
+            return  # not started: start() binds
+        with self._listen_lock:
+            refusing = self.faults.active("refuse")
+            if refusing and self._listener is not None:
+                # shutdown() first: a listening socket that another thread is select()ing on
+                # would otherwise keep completing handshakes until that select returns.
+                with contextlib.suppress(OSError):
+                    self._listener.shutdown(socket.SHUT_RDWR)
+                self._listener.close()
+                self._listener = None
+            elif not refusing and self._listener is None:
+                self._listener = self._bind(self.port)
 
     def ledger(self) -> list[dict[str, Any]]:
         """Every ledger row (tid, stan, rrn, amount, status, type, mti, transmitted_at,
@@ -188,16 +206,9 @@ class ReferenceAcquirer:
     def _accept_loop(self) -> None:
         assert self._wake_r is not None
         while not self._stop.is_set():
-            refusing = self.faults.active("refuse")
-            if refusing and self._listener is not None:
-                self._listener.close()
-                self._listener = None
-            elif not refusing and self._listener is None:
-                try:
-                    self._listener = self._bind(self.port)
-                except ConfigError:
-                    log.exception("cannot re-open the listening socket")
-            watch = [self._wake_r] + ([self._listener] if self._listener else [])
+            with self._listen_lock:
+                listener = self._listener
+            watch = [self._wake_r] + ([listener] if listener else [])
             try:
                 r, _, _ = select.select(watch, [], [], 1.0)
             except (OSError, ValueError):
@@ -207,11 +218,11 @@ class ReferenceAcquirer:
             if self._wake_r in r:
                 with contextlib.suppress(OSError):
                     self._wake_r.recv(4096)
-            if self._listener is not None and self._listener in r:
+            if listener is not None and listener in r:
                 try:
-                    conn, peer = self._listener.accept()
+                    conn, peer = listener.accept()
                 except OSError:
-                    continue
+                    continue  # closed under us by the refuse fault, or by stop()
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 with self._lock:
                     self._conns.add(conn)
@@ -316,11 +327,16 @@ class ReferenceAcquirer:
     # ------------------------------------------------------------- control
     def _control_loop(self) -> None:
         assert self._control is not None
+        # shutdown() does not wake accept() on every platform: poll with a short timeout.
+        self._control.settimeout(0.2)
         while not self._stop.is_set():
             try:
                 conn, _ = self._control.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
+            conn.settimeout(None)
             with conn, conn.makefile("rwb") as f:
                 for raw in f:
                     reply = self._control_command(raw.decode("utf-8", "replace").strip())

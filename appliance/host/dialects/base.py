@@ -214,6 +214,15 @@ class Dialect:
         assert data is not None
         return FrameReader(self.profile)._strip(data)
 
+    def mti_of(self, body: bytes) -> str:
+        """The MTI at the start of a frame body ("" when too short to hold one)."""
+        t = self.profile.spec["t"]
+        n = t["max_len"]
+        head = body[:n]
+        if len(head) < n:
+            return ""
+        return head.hex() if t["data_enc"] == "b" else head.decode("ascii", "replace")
+
     # ------------------------------------------------------------ kind lookup
     def kind_spec(self, kind: MessageKind) -> KindSpec:
         """The wire description of ``kind``; ProtocolError if this dialect lacks it."""
@@ -270,7 +279,11 @@ class Dialect:
         for f in self.profile.required_response:
             if f not in fields:
                 raise ProtocolError(f"response {mti} lacks field {f}")
-        resp = self._items_to_response(ks, items)
+        try:
+            resp = self._items_to_response(ks, items)
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            # e.g. a composite subfield (a key, a count) that is not what its slot holds
+            raise ProtocolError(f"response {mti} has an invalid value: {exc!r}") from exc
         if ks.mac:
             self._verify_mac(raw, fields, mak, resp)
         return resp
@@ -290,7 +303,10 @@ class Dialect:
         for f in self.profile.required_request:
             if f not in fields:
                 raise ProtocolError(f"request {mti} lacks field {f}")
-        req = self._items_to_request(ks, mti, items)
+        try:
+            req = self._items_to_request(ks, mti, items)
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise ProtocolError(f"request {mti} has an invalid value: {exc!r}") from exc
         if ks.mac:
             self._verify_mac(raw, fields, mak_lookup(req.tid), req)
         return req
@@ -414,7 +430,11 @@ class Dialect:
             )
         original = None
         if "orig_stan" in it:
-            okind = self._original_kind(it.get("orig_mti", ""), it.get("proc"))
+            # Only a reversal repeats the original's processing code; a void or refund has
+            # its own, so its original is named by MTI alone.
+            okind = self._original_kind(
+                it.get("orig_mti", ""), it.get("proc") if ks.proc_from_original else None
+            )
             original = OriginalRef(
                 kind=okind,
                 stan=int(it["orig_stan"]),
@@ -448,16 +468,22 @@ class Dialect:
         )
 
     def _original_kind(self, orig_mti: str, proc: str | None) -> MessageKind:
-        same_mti = [k for k in self.profile.kinds if k.mti == orig_mti]
-        for k in same_mti:
-            if k.proc == proc:
+        # Dialects without the original MTI on the wire (cup) name the original by its
+        # processing code only; a sale is the default original.
+        candidates = [
+            k
+            for k in self.profile.kinds
+            if not k.proc_from_original and (not orig_mti or k.mti == orig_mti)
+        ]
+        if orig_mti and not candidates:
+            raise ProtocolError(f"original MTI {orig_mti!r} is not one this dialect sends")
+        for k in candidates:
+            if k.proc is not None and k.proc == proc:
                 return k.kind
-        for k in same_mti:
+        for k in candidates:
             if k.proc == "000000":
                 return k.kind
-        if same_mti:
-            return same_mti[0].kind
-        raise ProtocolError(f"original MTI {orig_mti!r} is not one this dialect sends")
+        return candidates[0].kind if candidates else MessageKind.SALE
 
     def _items_to_response(self, ks: KindSpec, it: Mapping[str, str]) -> HostResponse:
         wk = None
@@ -501,6 +527,8 @@ class Dialect:
             last = max((i for i, (name, _) in enumerate(parts) if name in items), default=-1)
             if last < 0:
                 continue
+            if self.profile.spec[f]["len_type"] == 0:
+                last = len(parts) - 1  # a fixed-length field is always complete
             chunks = []
             for name, width in parts[: last + 1]:
                 v = items.get(name, "0" * width)
@@ -622,7 +650,7 @@ class Dialect:
     ) -> None:
         primary, secondary = self.profile.mac_fields
         mac_field = self._mac_field({f: "" for f in fields if f not in (primary, secondary)})
-        present = [f for f in (primary, secondary) if f in fields]
+        present = [f for f in dict.fromkeys((primary, secondary)) if f in fields]
         if present != [mac_field]:
             raise FrameMacError(f"MAC field {mac_field} missing or misplaced", message)
         if mak is None:

@@ -1,0 +1,126 @@
+"""Touchscreen commands: ``run``, ``demo``, ``bench ui``, ``screenshots``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from appliance.cli import EXIT_OK
+from appliance.cli.common import config_from
+
+SIZES = ("800x480", "1024x600", "720x720")
+
+
+def _has_display() -> bool:
+    """True when SDL can open a window or the framebuffer (not in CI, not over plain SSH)."""
+    if os.environ.get("SDL_VIDEODRIVER") == "dummy":
+        return False
+    return bool(
+        os.environ.get("DISPLAY")
+        or os.environ.get("WAYLAND_DISPLAY")
+        or os.environ.get("SDL_VIDEODRIVER") in ("kmsdrm", "KMSDRM")
+    )
+
+
+def watchdog_pinger() -> tuple[Callable[[], None] | None, Any]:
+    """An ``on_tick`` that sends WATCHDOG=1 at most once a second, and the notifier (or None)."""
+    try:
+        from appliance.sdnotify import Notifier
+    except ImportError:
+        return None, None
+    notifier = Notifier()
+    if not notifier.enabled:
+        return None, notifier
+    last = [0.0]
+
+    def tick() -> None:
+        now = time.monotonic()
+        if now - last[0] >= 1.0:
+            last[0] = now
+            notifier.watchdog()
+
+    return tick, notifier
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """The touchscreen application on the configured devices (the appliance's main process)."""
+    from ui.app import App, parse_resolution
+    from ui.backend import open_backend
+    from ui.fonts import find_cjk_font
+
+    cfg = config_from(args)
+    find_cjk_font()  # before opening anything: a missing font names the package to install
+    size = parse_resolution(args.size or cfg.ui.resolution)
+    fullscreen = cfg.ui.fullscreen and not args.windowed
+    backend = open_backend(cfg)
+    tick, notifier = watchdog_pinger()
+    try:
+        app = App(
+            backend, size=size, fullscreen=fullscreen, language=cfg.locale.language, on_tick=tick
+        )
+        app.draw()
+        if notifier is not None:
+            notifier.ready("touchscreen up")
+        app.run()
+        app.close()
+    finally:
+        if notifier is not None:
+            notifier.stopping()
+        backend.terminal.close()
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The whole appliance on mock drivers with the reference acquirer on loopback."""
+    from ui.app import parse_resolution
+    from ui.demo import run_headless, run_interactive
+
+    size = parse_resolution(args.size)
+    if args.headless or args.out or not _has_display():
+        os.environ["SDL_VIDEODRIVER"] = "dummy"
+        out = Path(args.out or "demo-screens")
+        summary = run_headless(out, size, args.lang)
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    return run_interactive(size, args.lang)
+
+
+def cmd_screenshots(args: argparse.Namespace) -> int:
+    """Regenerate the README screenshots (every resolution × language)."""
+    os.environ["SDL_VIDEODRIVER"] = "dummy"
+    from ui.screenshots import write_screenshots
+
+    for path in write_screenshots(Path(args.out)):
+        print(path)
+    return EXIT_OK
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``run``, ``demo`` and ``screenshots``."""
+    run = sub.add_parser("run", help="the touchscreen application (the appliance's main process)")
+    run.add_argument("--size", choices=SIZES, help="screen size (default: ui.resolution)")
+    run.add_argument("--windowed", action="store_true", help="a window even if ui.fullscreen")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="the whole appliance on mock devices with a local acquirer")
+    demo.add_argument(
+        "--headless",
+        action="store_true",
+        help="run the scripted shift and write every screen as PNG",
+    )
+    demo.add_argument("--out", metavar="DIR", help="where the PNGs go (implies --headless)")
+    demo.add_argument("--size", choices=SIZES, default="800x480")
+    demo.add_argument("--lang", choices=("zh_CN", "en"), default="zh_CN")
+    demo.set_defaults(func=cmd_demo)
+
+    # ``countertop bench ui`` is found by the bench group (appliance/cli/bench_cmd.py) through
+    # the registry in appliance/bench.py, which maps "ui" to ui.bench:bench_ui.
+
+    shots = sub.add_parser("screenshots", help="regenerate the README screenshots")
+    shots.add_argument("--out", metavar="DIR", default="docs/screenshots")
+    shots.set_defaults(func=cmd_screenshots)

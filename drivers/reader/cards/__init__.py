@@ -1,0 +1,1 @@
+"""Card profiles (JSON) for the mock reader and the udp card simulator; see docs/reader.md."""

@@ -1,0 +1,350 @@
+"""Touchscreen flows on the real terminal (demo config, mock devices, reference acquirer).
+
+Every test drives the App with injected finger events, as the touchscreen would, and checks
+the screen it lands on and the text it drew.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pygame
+import pytest
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+from ui.app import App
+from ui.demo import DemoShop, Shift, open_demo_shop
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoShop]:
+    s = open_demo_shop(tmp_path_factory.mktemp("shop"))
+    s.backend.operators.add("05", "Test", "operator", "5555", by="test")  # type: ignore[union-attr]
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def app(shop: DemoShop) -> Iterator[App]:
+    a = App(shop.backend, size=(800, 480), language="en")
+    a.wait_idle()
+    yield a
+    shop.restore_link()
+    shop.printer.restore()
+    a.wait_idle()
+    a.close(stop_backend=False)
+
+
+def drawn(app: App) -> list[str]:
+    """Every text drawn in the last frame."""
+    app.draw()
+    return [t.text for t in app.painter.texts]
+
+
+def signed_in(app: App, shop: DemoShop) -> Shift:
+    s = Shift(app, shop, None)
+    s.sign_in("01", "1234")
+    return s
+
+
+def test_wrong_pin_says_how_many_tries_are_left_then_the_right_one_signs_in(
+    app: App, shop: DemoShop
+) -> None:
+    s = Shift(app, shop, None)
+    assert app.screen.name == "signin"
+    s.type("01")
+    app.tap("field1")
+    s.type("0000")
+    app.tap("signin")
+    app.wait_idle()
+    assert app.screen.name == "signin"
+    assert any("tries left" in t for t in drawn(app))
+    s.type("1234")
+    app.tap("signin")
+    s.wait("home")
+    assert "Operator 01" in drawn(app)
+
+
+def test_repeated_wrong_pins_lock_the_keypad_with_a_countdown(app: App, shop: DemoShop) -> None:
+    s = Shift(app, shop, None)
+    s.type("05")
+    for _ in range(5):
+        app.tap("field1")
+        s.type("0000")
+        app.tap("signin")
+        app.wait_idle()
+    app.step()
+    assert not app.screen.button("k1").enabled
+    assert any("try again in" in t for t in drawn(app))
+    app.tap("k1")  # a locked keypad ignores taps
+    assert app.screen.fields[1].value == ""
+
+
+def test_amount_keypad_shifts_digits_in_from_the_right(app: App, shop: DemoShop) -> None:
+    s = signed_in(app, shop)
+    s.type("1250")
+    assert "¥12.50" in drawn(app)
+    app.tap("back")
+    assert "¥1.25" in drawn(app)
+    app.tap("clear")
+    assert "¥0.00" in drawn(app)
+    app.tap("charge")
+    assert app.screen.name == "home"
+    assert "Type the amount first" in drawn(app)
+
+
+def test_sale_mirrors_the_leds_then_shows_the_auth_code_and_queues_the_merchant_stub(
+    app: App, shop: DemoShop
+) -> None:
+    s = signed_in(app, shop)
+    s.type("1250")
+    app.tap("charge")
+    app.wait_for(lambda: app.screen.name == "present_card" and app.screen.step == "present_card")
+    frames = app.frames
+    for _ in range(3):  # the UI keeps drawing while the worker waits for the card
+        app.dirty = True
+        app.step()
+    assert app.frames == frames + 3
+    assert app.screen.leds == 1
+    assert "Tap, insert or hold the card near the reader" in drawn(app)
+    shop.present("visa")
+    s.wait_prefix("result")
+    assert app.screen.name == "result_approved"
+    txn = app.last_txn
+    assert txn.auth_code and txn.auth_code in drawn(app)
+    assert txn.masked_pan in drawn(app)
+    jobs = shop.backend.terminal.receipts.jobs()
+    assert any(j.txn_uuid == txn.uuid and j.copy == "merchant" for j in jobs)
+    app.tap("print")
+    app.wait_idle()
+    assert "Customer copy sent to the printer." in drawn(app)
+    jobs = shop.backend.terminal.receipts.jobs()
+    assert any(j.txn_uuid == txn.uuid and j.copy == "customer" for j in jobs)
+
+
+def test_cancel_on_the_present_card_screen_cancels_the_sale(app: App, shop: DemoShop) -> None:
+    s = signed_in(app, shop)
+    s.type("500")
+    app.tap("charge")
+    app.wait_for(lambda: app.screen.name == "present_card" and app.screen.step == "present_card")
+    app.tap("cancel")
+    s.wait_prefix("result")
+    assert app.screen.name == "result_cancelled"
+
+
+def test_declined_card_shows_the_reason_in_plain_words(app: App, shop: DemoShop) -> None:
+    s = signed_in(app, shop)
+    assert s.sale("8800", "decline", "d") == "result_declined"
+    texts = drawn(app)
+    assert "Declined" in texts and any("Do not honour" in t for t in texts)
+    assert "05" in texts
+
+
+def test_link_cut_stores_the_payment_and_the_status_bar_counts_it(app: App, shop: DemoShop) -> None:
+    s = signed_in(app, shop)
+    shop.cut_link()
+    assert s.sale("1800", "mastercard", "o") == "result_stored"
+    app.refresh_status()
+    app.step()
+    app.wait_for(lambda: app.status is not None and app.status.stored_count >= 1)
+    assert any(t.startswith("Stored ") for t in drawn(app))
+    shop.restore_link()
+    s.new_sale()
+    s.menu()
+    app.tap("forward")
+    s.wait(("forward_result", "result_error"), timeout=30)
+    assert app.screen.name == "forward_result"
+    app.refresh_status()
+    app.step()
+    app.wait_for(lambda: app.status is not None and app.status.stored_count == 0)
+
+
+def test_printer_out_of_paper_says_how_many_stubs_wait(app: App, shop: DemoShop) -> None:
+    s = signed_in(app, shop)
+    shop.printer.paper_out()
+    s.sale("990", "visa", "p")
+    app.refresh_status()
+    app.step()
+    app.wait_for(lambda: app.status is not None and app.status.print_jobs_waiting > 0)
+    app.tap("statusbar")
+    assert app.screen.name == "status"
+    waiting = app.status.print_jobs_waiting
+    assert (
+        f"Printer out of paper: {waiting} stubs waiting. Load paper; they print by themselves."
+        in " ".join(drawn(app))
+    )
+
+
+def test_a_cashier_needs_a_supervisor_to_open_the_menu(app: App, shop: DemoShop) -> None:
+    s = signed_in(app, shop)
+    app.tap("menu")
+    assert app.screen.name == "supervisor"
+    s.type("01")
+    app.tap("next")
+    s.type("1234")
+    app.tap("next")
+    app.wait_idle()
+    assert app.screen.name == "supervisor"
+    assert "This operator is not a supervisor" in drawn(app)
+    app.tap("field0")
+    app.tap("clear")
+    s.type("02")
+    app.tap("field1")
+    s.type("123456")
+    app.tap("next")
+    s.wait("menu")
+    assert app.screen.button("void").enabled
+
+
+def test_a_technician_opens_the_menu_without_money_functions(app: App, shop: DemoShop) -> None:
+    s = signed_in(app, shop)
+    s.menu(("09", "999999"))
+    assert not app.screen.button("void").enabled
+    assert not app.screen.button("settle").enabled
+    assert app.screen.button("tech").enabled
+    app.tap("tech")
+    app.tap("about")
+    texts = drawn(app)
+    assert shop.cfg.merchant.tid in texts and shop.cfg.merchant.mid in texts
+
+
+def test_void_picked_from_todays_list_reaches_a_result(app: App, shop: DemoShop) -> None:
+    s = signed_in(app, shop)
+    s.sale("4200", "unionpay", "v")
+    stan = app.last_txn.stan
+    s.new_sale()
+    s.menu()
+    app.tap("void")
+    app.tap("list")
+    s.wait("void_list")
+    assert f"{stan:06d}" in " ".join(drawn(app))
+    app.tap(f"item:{stan}")
+    assert app.screen.name == "void_confirm"
+    app.tap("confirm")
+    s.wait_prefix("result")
+    app.wait_idle()
+    voids = [t for t in shop.backend.terminal.transactions() if t.original_stan == stan]
+    assert voids, "the void was journaled against the picked sale"
+
+
+def test_refund_refuses_more_than_is_refundable(app: App, shop: DemoShop) -> None:
+    s = signed_in(app, shop)
+    s.sale("3000", "visa", "r")
+    stan = app.last_txn.stan
+    s.new_sale()
+    s.menu()
+    app.tap("refund")
+    app.tap("trace")
+    s.type(str(stan))
+    app.tap("find")
+    s.wait("refund_amount")
+    s.type("3001")
+    app.tap("refund")
+    assert app.screen.name == "refund_amount"
+    assert "At most ¥30.00 can be refunded" in drawn(app)
+
+
+def test_services_missing_in_this_version_say_so(app: App, shop: DemoShop) -> None:
+    s = signed_in(app, shop)
+    s.menu()
+    for action in ("settle", "xreport", "recon"):
+        if shop.backend.has({"xreport": "x_report", "recon": "reconciliation"}.get(action, action)):
+            continue
+        app.tap(action)
+        assert app.screen.name == "not_available"
+        assert "Not available in this version of the terminal software." in drawn(app)
+        app.tap("back")
+        assert app.screen.name == "menu"
+
+
+def test_language_switch_redraws_in_chinese(app: App, shop: DemoShop) -> None:
+    s = signed_in(app, shop)
+    s.menu()
+    app.tap("language")
+    assert "撤销" in drawn(app) and "Void" not in drawn(app)
+    app.tap("back")
+    assert "收款" in drawn(app)
+
+
+def test_mouse_events_synthesized_from_touch_are_ignored_but_a_real_mouse_taps(
+    app: App, shop: DemoShop
+) -> None:
+    s = signed_in(app, shop)
+    pos = app.button_center("k7")
+    for kind in (pygame.MOUSEBUTTONDOWN, pygame.MOUSEBUTTONUP):
+        pygame.event.post(pygame.event.Event(kind, pos=pos, button=1, touch=True))
+    app.step()
+    assert app.screen.field.value == ""
+    for kind in (pygame.MOUSEBUTTONDOWN, pygame.MOUSEBUTTONUP):
+        pygame.event.post(pygame.event.Event(kind, pos=pos, button=1, touch=False))
+    app.step()
+    assert app.screen.field.value == "7"
+    s.type("")
+
+
+def test_a_tap_released_outside_the_button_does_nothing(app: App, shop: DemoShop) -> None:
+    signed_in(app, shop)
+    w, h = app.window.get_size()
+    x, y = app.button_center("k5")
+    common = {"touch_id": 1, "finger_id": 0, "dx": 0.0, "dy": 0.0, "pressure": 1.0}
+    pygame.event.post(pygame.event.Event(pygame.FINGERDOWN, x=x / w, y=y / h, **common))
+    app.step()
+    assert app.pressed == "k5"
+    pygame.event.post(pygame.event.Event(pygame.FINGERUP, x=0.01, y=0.99, **common))
+    app.step()
+    assert app.pressed is None and app.screen.field.value == ""
+
+
+def test_the_watchdog_hook_runs_every_loop_iteration(shop: DemoShop) -> None:
+    ticks: list[int] = []
+    a = App(shop.backend, size=(800, 480), language="en", on_tick=lambda: ticks.append(1))
+    try:
+        for _ in range(5):
+            a.step()
+        assert len(ticks) == 5
+    finally:
+        a.wait_idle()
+        a.close(stop_backend=False)
+
+
+def test_demo_cli_runs_the_scripted_shift_headless(tmp_path: Path) -> None:
+    from appliance.cli import main
+
+    out = tmp_path / "shots"
+    assert main(["demo", "--headless", "--out", str(out), "--lang", "en"]) == 0
+    shots = sorted(p.name for p in out.glob("*.png"))
+    assert len(shots) >= 20
+    assert any("decline_result_declined" in n for n in shots)
+    assert any("offline1_result_stored" in n for n in shots)
+
+
+def test_demo_side_panel_taps_cards_and_cuts_the_link(shop: DemoShop) -> None:
+    from ui.demo import PANEL_W, DemoPanel
+
+    a = App(shop.backend, size=(800, 480), language="en", panel_width=PANEL_W)
+    panel = DemoPanel(shop, pygame.Rect(800, 0, PANEL_W, 480))
+    panel.layout()
+    a.panel = panel
+    try:
+        s = Shift(a, shop, None)
+        s.sign_in("01", "1234")
+        s.type("777")
+        a.tap("charge")
+        a.wait_for(lambda: getattr(a.screen, "step", "") == "present_card")
+        a.inject_tap(next(b for b in panel.buttons if b.id == "visa").rect.center)
+        assert s.wait_prefix("result") == "result_approved"
+        a.inject_tap(next(b for b in panel.buttons if b.id == "link").rect.center)
+        assert shop.link_cut
+        a.inject_tap(next(b for b in panel.buttons if b.id == "paper").rect.center)
+        assert shop.printer.status().value == "paper_out"
+        a.draw()
+        assert any(t.text == "Restore link" for t in a.painter.texts)
+    finally:
+        shop.restore_link()
+        shop.printer.restore()
+        a.wait_idle()
+        a.close(stop_backend=False)

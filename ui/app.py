@@ -1,0 +1,425 @@
+"""The application: display, main loop, touch input, status bar and the current screen.
+
+The loop never blocks on I/O: it drains events with ``event.get()`` and sleeps with
+``clock.tick`` (10 Hz when idle, 30 Hz while something animates), which costs ≈0.1 % CPU idle
+where ``event.wait`` costs ≈3 %. It draws only when something changed. ``on_tick`` is called on
+every iteration (the systemd watchdog ping).
+
+Touch arrives as FINGER events with x, y normalised to 0–1; SDL also synthesises mouse events
+from touch (``event.touch`` true) and those are ignored, so a tap counts once. Real mouse
+events (a desktop) work as taps too.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pygame
+
+from appliance.domain.money import Currency, currency, format_amount
+from ui.backend import Backend
+from ui.fonts import find_cjk_font
+from ui.i18n import N_, I18n
+from ui.screens.base import Screen
+from ui.widgets import THEME, Button, Painter, cols
+
+RESOLUTIONS: tuple[tuple[int, int], ...] = ((800, 480), (1024, 600), (720, 720))
+IDLE_FPS, ANIMATION_FPS = 10, 30
+STATUS_REFRESH_S = 5.0
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    """ "800x480" → (800, 480)."""
+    w, _, h = text.lower().partition("x")
+    return int(w), int(h)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Sizes derived from the surface: every layout uses these, never fixed pixels."""
+
+    width: int
+    height: int
+    scale: float
+    gap: int
+    pad: int
+    bar_h: int
+    small: int
+    body: int
+    title: int
+    big: int
+    touch: int
+
+    @classmethod
+    def for_size(cls, width: int, height: int) -> Metrics:
+        """Metrics for a ``width`` × ``height`` surface (800×480 and 720×720 are scale 1)."""
+        scale = min(width / 720, height / 480)
+        return cls(
+            width=width,
+            height=height,
+            scale=scale,
+            gap=max(6, round(8 * scale)),
+            pad=max(8, round(10 * scale)),
+            bar_h=max(40, round(44 * scale)),
+            small=max(14, round(17 * scale)),
+            body=max(18, round(24 * scale)),
+            title=max(22, round(30 * scale)),
+            big=max(40, round(64 * scale)),
+            touch=64,
+        )
+
+
+@dataclass
+class Session:
+    """Who is signed in, and the sign-in lockout counter."""
+
+    operator: Any = None
+    menu_by: Any = None  # who opened the supervisor menu (may differ from the operator)
+    failures: int = 0
+    locked_until: float = 0.0
+
+
+class App:
+    """The touchscreen application (one per process)."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        size: tuple[int, int] = (800, 480),
+        fullscreen: bool = False,
+        language: str = "zh_CN",
+        on_tick: Callable[[], None] | None = None,
+        font_path: Path | None = None,
+        first_screen: Callable[[App], Screen] | None = None,
+        panel_width: int = 0,
+    ) -> None:
+        self.backend = backend
+        self.i18n = I18n(language)
+        self.on_tick = on_tick
+        font = font_path or find_cjk_font()  # fails early, naming the package to install
+        pygame.display.init()
+        pygame.font.init()
+        flags = pygame.FULLSCREEN if fullscreen else 0
+        # The demo's side panel sits right of the terminal screen in the same window.
+        self.window = pygame.display.set_mode((size[0] + panel_width, size[1]), flags)
+        if panel_width:
+            self.surface = self.window.subsurface(pygame.Rect((0, 0), size))
+        else:
+            self.surface = self.window
+        self.panel: Any = None
+        pygame.display.set_caption("countertop")
+        if fullscreen:
+            pygame.mouse.set_visible(False)
+        pygame.event.set_blocked([pygame.MOUSEMOTION, pygame.FINGERMOTION])
+        self.painter = Painter(font)
+        self.metrics = Metrics.for_size(*self.surface.get_size())
+        self.clock = pygame.time.Clock()
+        self.session = Session()
+        self.status: Any = None
+        self.status_error = ""
+        self.last_txn: Any = None
+        self.pressed: str | None = None
+        self.running = False
+        self.dirty = True
+        self.frames = 0
+        self.frame_ms: list[float] = []
+        self.screen_history: list[str] = []
+        self._status_due = 0.0
+        self._status_job = False
+        self._minute = ""
+        self.screen: Screen = Screen(self)
+        self.backend.start()
+        if self.backend.has("sign_on"):
+            # Host sign-on (working keys, batch) at start-up, so the link state is known early.
+            self.backend.call("sign_on", done=self._signed_on, failed=self._status_failed)
+        from ui.screens.system import SignInScreen
+
+        self.show((first_screen or SignInScreen)(self))
+
+    # -- helpers screens use ----------------------------------------------------------------
+    def t(self, msgid: str) -> str:
+        """Translate ``msgid`` in the current language ("" stays "")."""
+        return self.i18n.t(msgid) if msgid else ""
+
+    @property
+    def currency(self) -> Currency:
+        """The merchant's currency."""
+        return currency(self.backend.config.merchant.currency)
+
+    def money(self, minor: int) -> str:
+        """Minor units as shown on screen, with the currency symbol."""
+        return format_amount(minor, self.currency, symbol=True)
+
+    def set_language(self, language: str) -> None:
+        """Switch language now (every label is translated at draw time)."""
+        self.i18n.set_language(language)
+        self.dirty = True
+
+    @property
+    def content(self) -> pygame.Rect:
+        """The area below the status bar."""
+        m = self.metrics
+        return pygame.Rect(0, m.bar_h, m.width, m.height - m.bar_h)
+
+    def show(self, screen: Screen) -> None:
+        """Make ``screen`` current."""
+        self.screen.on_leave()
+        self.screen = screen
+        self.pressed = None
+        screen.layout(self.content)
+        screen.on_enter()
+        self.screen_history.append(screen.name)
+        self.dirty = True
+
+    def refresh_status(self) -> None:
+        """Ask the terminal for its status now (the answer arrives as an event)."""
+        self._status_due = 0.0
+
+    def quit(self) -> None:
+        """Leave the main loop after this iteration."""
+        self.running = False
+
+    # -- main loop --------------------------------------------------------------------------
+    def run(self, max_seconds: float | None = None) -> None:
+        """Run until ``quit()`` (or ``max_seconds``)."""
+        self.running = True
+        end = time.monotonic() + max_seconds if max_seconds else None
+        while self.running:
+            self.step()
+            fast = self.screen.animating or self.backend.in_flight
+            self.clock.tick(ANIMATION_FPS if fast else IDLE_FPS)
+            if end is not None and time.monotonic() >= end:
+                break
+
+    def step(self) -> None:
+        """One loop iteration: events, timers, status refresh, draw if needed, watchdog."""
+        for event in pygame.event.get():
+            self.handle(event)
+        self._timers()
+        if self.dirty:
+            self.draw()
+        if self.on_tick is not None:
+            self.on_tick()
+
+    def _timers(self) -> None:
+        now = time.monotonic()
+        if self.screen.tick(now):
+            self.dirty = True
+        minute = datetime.now().strftime("%H:%M")
+        if minute != self._minute:
+            self._minute = minute
+            self.dirty = True
+        if now >= self._status_due and not self._status_job and self.backend.in_flight == 0:
+            self._status_job = True
+            self._status_due = now + STATUS_REFRESH_S
+            self.backend.call("status", done=self._status_done, failed=self._status_failed)
+
+    def _signed_on(self, _response: Any) -> None:
+        self.refresh_status()
+
+    def _status_done(self, status: Any) -> None:
+        self._status_job = False
+        self.status, self.status_error = status, ""
+        self.dirty = True
+
+    def _status_failed(self, exc: BaseException) -> None:
+        self._status_job = False
+        self.status_error = str(exc)
+        self.dirty = True
+
+    def handle(self, event: pygame.event.Event) -> None:
+        """Route one event: backend results, touch, mouse (not from touch), keys, quit."""
+        if event.type == self.backend.event_type:
+            self.backend.dispatch(event)
+            self.dirty = True
+        elif event.type == pygame.FINGERDOWN:
+            self._down(self._finger_pos(event))
+        elif event.type == pygame.FINGERUP:
+            self._up(self._finger_pos(event))
+        elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
+            if not getattr(event, "touch", False):
+                self._down(event.pos)
+        elif event.type == pygame.MOUSEBUTTONUP and event.button == 1:
+            if not getattr(event, "touch", False):
+                self._up(event.pos)
+        elif event.type == pygame.KEYDOWN:
+            self.screen.on_key(event.key, event.unicode)
+            self.dirty = True
+        elif event.type == pygame.QUIT:
+            self.quit()
+        elif event.type in (pygame.WINDOWEXPOSED, pygame.VIDEOEXPOSE):
+            self.dirty = True
+
+    def _finger_pos(self, event: pygame.event.Event) -> tuple[int, int]:
+        w, h = self.window.get_size()
+        return min(w - 1, int(event.x * w)), min(h - 1, int(event.y * h))
+
+    def _hit(self, pos: tuple[int, int]) -> Button | None:
+        for b in [*self.screen.buttons, self._status_button()]:
+            if b.enabled and b.rect.collidepoint(pos):
+                return b
+        return None
+
+    def _down(self, pos: tuple[int, int]) -> None:
+        if self.panel is not None and pos[0] >= self.surface.get_width():
+            self.dirty = self.panel.click(pos)
+            return
+        self.screen.on_touch(pos)
+        hit = self._hit(pos)
+        self.pressed = hit.id if hit else None
+        self.dirty = True
+
+    def _up(self, pos: tuple[int, int]) -> None:
+        hit = self._hit(pos)
+        pressed, self.pressed = self.pressed, None
+        self.dirty = True
+        if hit is None or hit.id != pressed:
+            return  # released outside the button it went down on: no tap
+        if hit.id == "statusbar":
+            from ui.screens.system import StatusScreen
+
+            if not isinstance(self.screen, StatusScreen) and self.session.operator is not None:
+                self.show(StatusScreen(self, back=self.screen))
+            return
+        self.screen.on_button(hit.id)
+
+    # -- drawing ----------------------------------------------------------------------------
+    def draw(self) -> None:
+        """Draw a full frame and flip."""
+        start = time.perf_counter()
+        p = self.painter
+        p.begin_frame()
+        self.surface.fill(THEME.bg)
+        self._draw_status_bar()
+        self.screen.draw(self.surface, p)
+        if self.panel is not None:
+            self.panel.draw(self.window, p)
+        pygame.display.flip()
+        self.dirty = False
+        self.frames += 1
+        self.frame_ms.append((time.perf_counter() - start) * 1000)
+        if len(self.frame_ms) > 2000:
+            del self.frame_ms[:1000]
+
+    def _status_button(self) -> Button:
+        m = self.metrics
+        return Button("statusbar", "", pygame.Rect(0, 0, m.width, m.bar_h), style="flat")
+
+    def status_items(self) -> list[tuple[str, tuple[int, int, int]]]:
+        """The status bar's segments as (text, colour), most important first."""
+        th, t, st = THEME, self.t, self.status
+        items: list[tuple[str, tuple[int, int, int]]] = []
+        if st is None:
+            link = "unknown" if not self.status_error else "offline"
+        else:
+            link = str(getattr(st, "link", "unknown"))
+        colour = {"online": th.ok, "degraded": th.warn}.get(link, th.bad)
+        items.append(("● " + t(LINK_LABELS.get(link, "Link unknown")), colour))
+        if st is not None:
+            stored = int(getattr(st, "stored_count", 0) or 0)
+            if stored:
+                amount = self.money(int(getattr(st, "stored_amount", 0) or 0))
+                items.append((t("Stored {n}: {amount}").format(n=stored, amount=amount), th.warn))
+            reversals = int(getattr(st, "pending_reversals", 0) or 0)
+            if reversals:
+                items.append((t("Reversals owed: {n}").format(n=reversals), th.warn))
+            printer = str(getattr(st, "printer", "online"))
+            if printer not in ("online", ""):
+                label = t(PRINTER_LABELS.get(printer, "Printer problem"))
+                items.append((label, th.bad if printer != "paper_low" else th.warn))
+        op = self.session.operator
+        if op is not None:
+            items.append((t("Operator {n}").format(n=getattr(op, "number", op)), th.text))
+        items.append((self._minute or datetime.now().strftime("%H:%M"), th.text))
+        return items
+
+    def _draw_status_bar(self) -> None:
+        m, p = self.metrics, self.painter
+        bar = pygame.Rect(0, 0, m.width, m.bar_h)
+        pressed = self.pressed == "statusbar"
+        pygame.draw.rect(self.surface, THEME.pressed if pressed else THEME.panel, bar)
+        pygame.draw.line(self.surface, THEME.key_border, bar.bottomleft, bar.bottomright, 1)
+        items = self.status_items()
+        inner = bar.inflate(-2 * m.pad, -6)
+        weights = [max(3, len(text)) for text, _ in items]
+        for (text, colour), box in zip(items, cols(inner, weights, m.gap * 2), strict=True):
+            p.text(
+                self.surface,
+                text,
+                box,
+                size=m.small,
+                color=colour,
+                owner="statusbar",
+                align="left" if box.x == inner.x else "center",
+                min_size=10,
+            )
+        p.buttons.append(self._status_button())
+
+    # -- test and demo helpers --------------------------------------------------------------
+    def button_center(self, bid: str) -> tuple[int, int]:
+        """Where button ``bid`` of the current screen (or "statusbar") is on the surface."""
+        if bid == "statusbar":
+            return self._status_button().rect.center
+        return self.screen.button(bid).rect.center
+
+    def inject_tap(self, pos: tuple[int, int]) -> None:
+        """Post a finger down and up at pixel ``pos`` (as the touchscreen would)."""
+        w, h = self.window.get_size()
+        x, y = (pos[0] + 0.5) / w, (pos[1] + 0.5) / h
+        common = {"touch_id": 1, "finger_id": 0, "dx": 0.0, "dy": 0.0, "pressure": 1.0}
+        pygame.event.post(pygame.event.Event(pygame.FINGERDOWN, x=x, y=y, **common))
+        self.step()
+        pygame.event.post(pygame.event.Event(pygame.FINGERUP, x=x, y=y, **common))
+        self.step()
+
+    def tap(self, bid: str) -> None:
+        """Tap button ``bid`` through the touch path."""
+        self.inject_tap(self.button_center(bid))
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Run the loop (waking on each event) until ``predicate()``; TimeoutError otherwise."""
+        end = time.monotonic() + timeout
+        self.step()
+        while not predicate():
+            if time.monotonic() > end:
+                raise TimeoutError(f"still on {self.screen.name} after {timeout} s")
+            event = pygame.event.wait(50)
+            if event.type != pygame.NOEVENT:
+                self.handle(event)
+            self.step()
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Run the loop until no backend call is in flight."""
+        self.wait_for(lambda: self.backend.in_flight == 0, timeout)
+
+    def save(self, path: Path) -> None:
+        """Draw a fresh frame and save it as PNG."""
+        self.draw()
+        pygame.image.save(self.surface, os.fspath(path))
+
+    def close(self, *, stop_backend: bool = True) -> None:
+        """Stop the worker (unless another App will reuse the backend) and the display."""
+        if stop_backend:
+            self.backend.close()
+        pygame.display.quit()
+
+
+LINK_LABELS: dict[str, str] = {
+    "online": N_("Online"),
+    "degraded": N_("Link degraded"),
+    "offline": N_("Offline"),
+    "unknown": N_("Link unknown"),
+}
+PRINTER_LABELS: dict[str, str] = {
+    "paper_out": N_("Printer out of paper"),
+    "paper_low": N_("Paper low"),
+    "cover_open": N_("Printer cover open"),
+    "offline": N_("Printer offline"),
+}

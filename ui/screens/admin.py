@@ -1,0 +1,714 @@
+"""The supervisor-gated menu: void, refund, reprint, X report, settlement, forwarding,
+reconciliation.
+
+Services that the terminal does not offer in this version (looked up by name) open a screen
+that says so instead of failing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pygame
+
+from appliance.errors import Refused
+from ui.i18n import N_
+from ui.screens.base import Screen
+from ui.screens.common import EntryScreen, Field, ListScreen, MessageScreen, ProgressScreen
+from ui.screens.sale import (
+    HomeScreen,
+    operator_number,
+    print_copy,
+    show_failure,
+    show_outcome,
+    start_card_flow,
+    txn_details,
+)
+from ui.widgets import Button, Painter, grid
+
+if TYPE_CHECKING:
+    from ui.app import App
+
+SUPERVISOR_ROLES = frozenset({"supervisor"})
+TECHNICIAN_ROLES = frozenset({"technician"})
+#: Menu entries that move money or close the batch: supervisors only (technicians are kept
+#: apart from money on purpose).
+MONEY_ACTIONS = frozenset({"void", "refund", "settle", "forward"})
+
+MENU: list[tuple[str, str, str]] = [
+    ("void", N_("Void"), "normal"),
+    ("refund", N_("Refund"), "normal"),
+    ("reprint", N_("Reprint"), "normal"),
+    ("xreport", N_("X report"), "normal"),
+    ("settle", N_("Settlement"), "normal"),
+    ("forward", N_("Forward now"), "normal"),
+    ("recon", N_("Reconciliation"), "normal"),
+    ("status", N_("Status"), "normal"),
+    ("tech", N_("Technician"), "normal"),
+    ("language", N_("中文 / English"), "normal"),
+    ("signout", N_("Sign out"), "danger"),
+    ("back", N_("Back to sale"), "primary"),
+]
+
+
+def is_supervisor(operator: Any) -> bool:
+    """True for operators whose role may use the money functions of the menu."""
+    return str(getattr(operator, "role", "")).lower() in SUPERVISOR_ROLES
+
+
+def may_open_menu(operator: Any) -> bool:
+    """Supervisors and technicians may open the menu (technicians without money functions)."""
+    return str(getattr(operator, "role", "")).lower() in SUPERVISOR_ROLES | TECHNICIAN_ROLES
+
+
+def open_menu(app: App) -> None:
+    """The menu, after a supervisor's number and password unless one is signed in."""
+    if may_open_menu(app.session.operator):
+        app.session.menu_by = app.session.operator
+        app.show(MenuScreen(app))
+        return
+
+    def action(act: str, screen: EntryScreen) -> None:
+        if act == "cancel":
+            app.show(HomeScreen(app))
+            return
+        number, password = screen.fields[0].value, screen.fields[1].value
+        if act == "next" and screen.focus == 0:
+            screen.focus = 1
+            return
+        if not number or not password:
+            screen.say(app.t(N_("Type the supervisor number and password")))
+            return
+        screen.enabled = False
+        screen.say(app.t(N_("Checking…")), "info")
+
+        def done(operator: Any) -> None:
+            if may_open_menu(operator):
+                app.session.menu_by = operator
+                app.show(MenuScreen(app))
+            else:
+                screen.enabled = True
+                screen.fields[1].value = ""
+                screen.say(app.t(N_("This operator is not a supervisor")))
+
+        def failed(exc: BaseException) -> None:
+            screen.enabled = True
+            screen.fields[1].value = ""
+            screen.say(login_refused_text(app, exc))
+
+        app.backend.authenticate(number, password, done, failed)
+
+    app.show(
+        EntryScreen(
+            app,
+            N_("Supervisor sign-in"),
+            [Field(N_("Supervisor no."), max_len=6), Field(N_("Password"), "secret", 12)],
+            [("cancel", N_("Cancel"), "normal"), ("next", N_("OK"), "primary")],
+            action,
+            name="supervisor",
+        )
+    )
+
+
+class MenuScreen(Screen):
+    """A grid of the supervisor's actions."""
+
+    name = "menu"
+
+    def layout(self, rect: pygame.Rect) -> None:
+        """4 × 3 on a wide screen, 3 × 4 otherwise."""
+        super().layout(rect)
+        m = self.app.metrics
+        inner = rect.inflate(-2 * m.pad, -2 * m.pad)
+        nr, nc = (3, 4) if inner.w >= inner.h * 1.3 else (4, 3)
+        money = is_supervisor(self.app.session.menu_by)
+        self.buttons = [
+            Button(bid, label, cell, style=style, enabled=money or bid not in MONEY_ACTIONS)
+            for (bid, label, style), cell in zip(MENU, grid(inner, nr, nc, m.gap), strict=True)
+        ]
+
+    def draw(self, surface: pygame.Surface, painter: Painter) -> None:
+        """Just the buttons."""
+        self.draw_buttons(surface, painter)
+
+    def on_button(self, bid: str) -> None:
+        """Open the chosen function."""
+        app = self.app
+        if bid == "back":
+            app.show(HomeScreen(app))
+        elif bid == "signout":
+            from ui.screens.system import sign_out
+
+            sign_out(app)
+        elif bid == "status":
+            from ui.screens.system import StatusScreen
+
+            app.show(StatusScreen(app, back=self))
+        elif bid == "tech":
+            from ui.screens.system import TechnicianScreen
+
+            app.show(TechnicianScreen(app))
+        elif bid == "language":
+            app.set_language("en" if app.i18n.zh else "zh_CN")
+        else:
+            FLOWS[bid](app)
+
+
+def login_refused_text(app: App, exc: BaseException) -> str:
+    """Why a sign-in failed, in the screen language (tries left or lock end when known)."""
+    remaining = getattr(exc, "remaining", None)
+    locked_until = getattr(exc, "locked_until", None)
+    if locked_until is not None:
+        when = locked_until.astimezone().strftime("%H:%M")
+        return app.t(N_("Locked after too many wrong PINs until {time}")).format(time=when)
+    if remaining:
+        return app.t(N_("Wrong number or password ({n} tries left)")).format(n=remaining)
+    if isinstance(exc, Refused):
+        return app.t(N_("Wrong number or password"))
+    return str(exc)
+
+
+def back_to_menu(app: App) -> Callable[..., None]:
+    """A callback (any arguments) that returns to the menu."""
+    return lambda *_a: app.show(MenuScreen(app))
+
+
+def not_available(app: App, title: str) -> None:
+    """The service is not in this version of the terminal software."""
+    app.show(
+        MessageScreen(
+            app,
+            title,
+            N_("Not available in this version of the terminal software."),
+            tone="warn",
+            actions=[("back", N_("Back"), "primary")],
+            on_action=back_to_menu(app),
+            name="not_available",
+        )
+    )
+
+
+def choose(
+    app: App, title: str, options: list[tuple[str, str]], on_pick: Callable[[str], None], name: str
+) -> None:
+    """A question with one button per option, plus Back."""
+    actions = [(oid, label, "normal") for oid, label in options] + [("back", N_("Back"), "flat")]
+
+    def act(a: str) -> None:
+        if a == "back":
+            app.show(MenuScreen(app))
+        else:
+            on_pick(a)
+
+    app.show(
+        MessageScreen(
+            app,
+            title,
+            N_("Choose how to find the payment."),
+            actions=actions,
+            on_action=act,
+            name=name,
+        )
+    )
+
+
+def today(txns: list[Any]) -> list[Any]:
+    """The transactions created today (local time), newest first."""
+    now = datetime.now().astimezone().date()
+    out = [t for t in txns if t.created_at.astimezone().date() == now]
+    return sorted(out, key=lambda t: t.created_at, reverse=True)
+
+
+def txn_row(app: App, txn: Any) -> tuple[str, str, str]:
+    """A list row: trace, time, type/state on the left; amount on the right."""
+    when = txn.created_at.astimezone().strftime("%H:%M")
+    kind = app.t(TYPE_LABELS.get(str(txn.type), str(txn.type)))
+    state = app.t(STATE_LABELS.get(str(txn.state), str(txn.state)))
+    return (str(txn.stan), f"{txn.stan:06d}  {when}  {kind} · {state}", app.money(txn.amount))
+
+
+def pick_today(
+    app: App, title: str, keep: Callable[[Any], bool], then: Callable[[Any], None], name: str
+) -> None:
+    """List today's transactions that ``keep`` accepts; ``then(txn)`` for the one tapped."""
+    app.show(ProgressScreen(app, title, N_("Loading…"), name="loading"))
+
+    def done(txns: list[Any]) -> None:
+        shown = [t for t in today(txns) if keep(t)]
+        by_trace = {str(t.stan): t for t in shown}
+        app.show(
+            ListScreen(
+                app,
+                title,
+                [txn_row(app, t) for t in shown],
+                on_pick=lambda tid: then(by_trace[tid]),
+                on_back=back_to_menu(app),
+                empty=N_("No transactions today"),
+                name=name,
+            )
+        )
+
+    app.backend.call("transactions", limit=200, done=done, failed=lambda e: show_failure(app, e))
+
+
+def enter_reference(
+    app: App, title: str, label: str, max_len: int, then: Callable[[str], None], name: str
+) -> None:
+    """Type a trace or RRN on the keypad; ``then(text)``."""
+
+    def act(a: str, screen: EntryScreen) -> None:
+        if a == "cancel":
+            app.show(MenuScreen(app))
+        elif not screen.field.value:
+            screen.say(app.t(N_("Type the number first")))
+        else:
+            then(screen.field.value)
+
+    app.show(
+        EntryScreen(
+            app,
+            title,
+            [Field(label, max_len=max_len)],
+            [("cancel", N_("Cancel"), "normal"), ("find", N_("Find"), "primary")],
+            act,
+            name=name,
+        )
+    )
+
+
+def find_then(
+    app: App, then: Callable[[Any], None], *, trace: int | None = None, rrn: str | None = None
+) -> None:
+    """Look the transaction up on the worker; ``then(txn)`` or a not-found screen."""
+    app.backend.call("find", trace=trace, rrn=rrn, done=then, failed=lambda e: show_failure(app, e))
+
+
+def confirm_txn(
+    app: App, title: str, txn: Any, confirm_label: str, on_confirm: Callable[[], None], name: str
+) -> None:
+    """Show a transaction and ask to confirm."""
+
+    def act(a: str) -> None:
+        if a == "confirm":
+            on_confirm()
+        else:
+            app.show(MenuScreen(app))
+
+    details = [(app.t(label), value) for label, value in txn_details(app, txn)]
+    app.show(
+        MessageScreen(
+            app,
+            app.t(title),
+            "",
+            details=details,
+            translate=False,
+            actions=[("cancel", N_("Cancel"), "normal"), ("confirm", confirm_label, "danger")],
+            on_action=act,
+            name=name,
+        )
+    )
+
+
+# -- void -----------------------------------------------------------------------------------
+def void_flow(app: App) -> None:
+    """Void: pick from today's approved sales, or type the trace."""
+
+    def pick(how: str) -> None:
+        if how == "list":
+            pick_today(
+                app,
+                N_("Void: today's sales"),
+                _voidable,
+                lambda t: confirm_void(app, t),
+                "void_list",
+            )
+        else:
+            enter_reference(
+                app,
+                N_("Void: trace number"),
+                N_("Trace"),
+                6,
+                lambda s: find_then(app, lambda t: confirm_void(app, t), trace=int(s)),
+                "void_trace",
+            )
+
+    choose(
+        app,
+        N_("Void"),
+        [("list", N_("Today's sales")), ("trace", N_("By trace"))],
+        pick,
+        "void_choose",
+    )
+
+
+def _voidable(txn: Any) -> bool:
+    return str(txn.type) == "sale" and str(txn.state) == "approved"
+
+
+def confirm_void(app: App, txn: Any) -> None:
+    """Confirm, then void on the worker and show the outcome."""
+    if not _voidable(txn):
+        app.show(
+            MessageScreen(
+                app,
+                N_("Cannot void"),
+                N_("Only an approved sale of the current batch can be voided."),
+                tone="bad",
+                actions=[("back", N_("Back"), "primary")],
+                on_action=back_to_menu(app),
+                name="void_refused",
+            )
+        )
+        return
+
+    def go() -> None:
+        app.show(
+            ProgressScreen(
+                app, N_("Void"), N_("Processing: contacting the bank…"), name="processing"
+            )
+        )
+        app.backend.call(
+            "void",
+            txn.stan,
+            operator=operator_number(app),
+            done=lambda o: show_outcome(app, o, txn.amount, kind="void"),
+            failed=lambda e: show_failure(app, e, txn.amount),
+        )
+
+    confirm_txn(app, N_("Void this sale?"), txn, N_("Void"), go, "void_confirm")
+
+
+# -- refund ---------------------------------------------------------------------------------
+def refund_flow(app: App) -> None:
+    """Refund: find the sale by trace or RRN, type an amount up to what is refundable."""
+
+    def pick(how: str) -> None:
+        if how == "trace":
+            enter_reference(
+                app,
+                N_("Refund: trace number"),
+                N_("Trace"),
+                6,
+                lambda s: find_then(app, lambda t: refund_amount(app, t), trace=int(s)),
+                "refund_trace",
+            )
+        else:
+            enter_reference(
+                app,
+                N_("Refund: reference number"),
+                N_("RRN"),
+                12,
+                lambda s: find_then(app, lambda t: refund_amount(app, t), rrn=s),
+                "refund_rrn",
+            )
+
+    choose(
+        app, N_("Refund"), [("trace", N_("By trace")), ("rrn", N_("By RRN"))], pick, "refund_choose"
+    )
+
+
+def refund_amount(app: App, txn: Any) -> None:
+    """Ask the terminal what is left to refund of ``txn``, then take the amount."""
+    if str(txn.type) != "sale" or str(txn.state) != "approved":
+        show_failure(app, Refused(app.t(N_("Only an approved sale can be refunded."))))
+        return
+    if app.backend.has("refundable"):
+        app.backend.call(
+            "refundable",
+            txn,
+            done=lambda left: refund_entry(app, txn, int(left)),
+            failed=lambda e: show_failure(app, e),
+        )
+    else:
+        refund_entry(app, txn, int(txn.amount))
+
+
+def refund_entry(app: App, txn: Any, limit: int) -> None:
+    """Type the refund amount (≤ ``limit``), then present the original card."""
+    if limit <= 0:
+        show_failure(app, Refused(app.t(N_("This sale has been refunded in full."))))
+        return
+
+    def act(a: str, screen: EntryScreen) -> None:
+        if a == "cancel":
+            app.show(MenuScreen(app))
+            return
+        amount = screen.field.number
+        if amount <= 0:
+            screen.say(app.t(N_("Type the amount first")))
+        elif amount > limit:
+            screen.say(
+                app.t(N_("At most {amount} can be refunded")).format(amount=app.money(limit))
+            )
+        else:
+            start_card_flow(app, amount, "refund", trace=txn.stan)
+
+    screen = EntryScreen(
+        app,
+        N_("Refund amount"),
+        [Field(app.currency.alpha, "amount", 9)],
+        [("cancel", N_("Cancel"), "normal"), ("refund", N_("Refund"), "danger")],
+        act,
+        name="refund_amount",
+    )
+    screen.message = app.t(N_("Trace {trace}: at most {amount}")).format(
+        trace=f"{txn.stan:06d}", amount=app.money(limit)
+    )
+    screen.tone = "info"
+    app.show(screen)
+
+
+# -- reprint --------------------------------------------------------------------------------
+def reprint_flow(app: App) -> None:
+    """Reprint the last stub, one by trace, or one from today's list (marked as a reprint)."""
+
+    def pick(how: str) -> None:
+        if how == "last":
+            # The journal's newest row, fresh: its state may have changed since it was shown.
+            app.backend.call(
+                "transactions",
+                limit=1,
+                done=lambda ts: (
+                    reprint(app, ts[0])
+                    if ts
+                    else show_failure(app, LookupError(app.t(N_("No transactions yet"))))
+                ),
+                failed=lambda e: show_failure(app, e),
+            )
+        elif how == "trace":
+            enter_reference(
+                app,
+                N_("Reprint: trace number"),
+                N_("Trace"),
+                6,
+                lambda s: find_then(app, lambda t: reprint(app, t), trace=int(s)),
+                "reprint_trace",
+            )
+        else:
+            pick_today(
+                app,
+                N_("Reprint: today's"),
+                lambda t: True,
+                lambda t: reprint(app, t),
+                "reprint_list",
+            )
+
+    choose(
+        app,
+        N_("Reprint"),
+        [("last", N_("Last")), ("trace", N_("By trace")), ("list", N_("Today's"))],
+        pick,
+        "reprint_choose",
+    )
+
+
+def reprint(app: App, txn: Any) -> None:
+    """Show the transaction and print its customer copy marked as a reprint."""
+    details = [(app.t(label), value) for label, value in txn_details(app, txn)]
+    screen = MessageScreen(
+        app,
+        app.t(N_("Reprint")),
+        "",
+        details=details,
+        translate=False,
+        actions=[("back", N_("Back"), "normal"), ("print", N_("Print"), "primary")],
+        name="reprint",
+    )
+
+    def act(a: str) -> None:
+        if a == "print":
+            print_copy(app, txn, screen, reprint=True)
+        else:
+            app.show(MenuScreen(app))
+
+    screen.on_action = act
+    app.show(screen)
+
+
+# -- reports, settlement, forwarding, reconciliation ----------------------------------------
+def describe(app: App, value: Any) -> list[tuple[str, str]]:
+    """Label/value rows of a report object: amounts (``*amount*``) as money, lists counted."""
+    if value is None:
+        return []
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        items = dataclasses.asdict(value).items()
+    elif isinstance(value, dict):
+        items = value.items()
+    else:
+        items = ((k, v) for k, v in vars(value).items() if not k.startswith("_"))
+    out: list[tuple[str, str]] = []
+    for key, val in items:
+        label = app.t(FIELD_LABELS.get(key, key.replace("_", " ").capitalize()))
+        if isinstance(val, bool):
+            text = app.t(N_("Yes")) if val else app.t(N_("No"))
+        elif isinstance(val, int) and "amount" in key:
+            text = app.money(val)
+        elif isinstance(val, list | tuple):
+            text = str(len(val))
+        elif isinstance(val, dict):
+            continue
+        else:
+            text = str(val)
+        out.append((label, text))
+    return out[:8]
+
+
+def report_screen(
+    app: App, title: str, value: Any, name: str, tone: str = "info", message: str = ""
+) -> None:
+    """Show a report object's fields and a Back button."""
+    app.show(
+        MessageScreen(
+            app,
+            app.t(title),
+            message,
+            tone=tone,
+            translate=False,
+            details=describe(app, value),
+            actions=[("back", N_("Back"), "primary")],
+            on_action=back_to_menu(app),
+            name=name,
+        )
+    )
+
+
+def xreport_flow(app: App) -> None:
+    """X report: the current batch's totals without closing it."""
+    if not app.backend.has("x_report"):  # not in this version of the services
+        not_available(app, N_("X report"))
+        return
+    app.show(ProgressScreen(app, N_("X report"), N_("Loading…"), name="loading"))
+    app.backend.call(
+        "x_report",
+        done=lambda r: report_screen(app, N_("X report"), r, "xreport"),
+        failed=lambda e: show_failure(app, e),
+    )
+
+
+def settle_flow(app: App) -> None:
+    """Settlement: totals preview → confirm → progress → result."""
+    if not app.backend.has("settle"):
+        not_available(app, N_("Settlement"))
+        return
+
+    def run() -> None:
+        progress = ProgressScreen(
+            app, N_("Settlement"), N_("Settling with the bank…"), name="settling"
+        )
+        app.show(progress)
+
+        def done(result: Any) -> None:
+            balanced = getattr(result, "balanced", None)
+            tone = "ok" if balanced in (True, None) else "warn"
+            message = (
+                ""
+                if balanced is None
+                else (
+                    N_("Totals agree with the bank.")
+                    if balanced
+                    else N_("Totals did not agree: the batch was uploaded.")
+                )
+            )
+            report_screen(
+                app,
+                N_("Settlement done"),
+                result,
+                "settle_result",
+                tone,
+                app.t(message) if message else "",
+            )
+
+        app.backend.with_progress("settle", progress.progress, done, lambda e: show_failure(app, e))
+
+    def preview(totals: Any) -> None:
+        screen = MessageScreen(
+            app,
+            app.t(N_("Settle the batch?")),
+            app.t(N_("Check the totals, then confirm.")),
+            translate=False,
+            details=describe(app, totals),
+            actions=[("cancel", N_("Cancel"), "normal"), ("confirm", N_("Settle"), "danger")],
+            on_action=lambda a: run() if a == "confirm" else app.show(MenuScreen(app)),
+            name="settle_preview",
+        )
+        app.show(screen)
+
+    if app.backend.has("x_report"):
+        app.show(ProgressScreen(app, N_("Settlement"), N_("Loading…"), name="loading"))
+        app.backend.call("x_report", done=preview, failed=lambda e: show_failure(app, e))
+    else:
+        preview(None)
+
+
+def forward_flow(app: App) -> None:
+    """Forward now: deliver owed reversals and stored payments, with progress."""
+    progress = ProgressScreen(
+        app, N_("Forward now"), N_("Sending stored payments…"), name="forwarding"
+    )
+    app.show(progress)
+
+    def done(report: Any) -> None:
+        report_screen(app, N_("Forwarding done"), report, "forward_result", "ok")
+        app.refresh_status()
+
+    app.backend.send_owed(progress.progress, done, lambda e: show_failure(app, e))
+
+
+def recon_flow(app: App) -> None:
+    """Reconciliation results (terminal journal vs acquirer statement)."""
+    name = next((n for n in ("reconciliation", "reconcile") if app.backend.has(n)), None)
+    if name is None:
+        not_available(app, N_("Reconciliation"))
+        return
+    app.show(ProgressScreen(app, N_("Reconciliation"), N_("Loading…"), name="loading"))
+    app.backend.call(
+        name,
+        done=lambda r: report_screen(app, N_("Reconciliation"), r, "recon"),
+        failed=lambda e: show_failure(app, e),
+    )
+
+
+FLOWS: dict[str, Callable[[App], None]] = {
+    "void": void_flow,
+    "refund": refund_flow,
+    "reprint": reprint_flow,
+    "xreport": xreport_flow,
+    "settle": settle_flow,
+    "forward": forward_flow,
+    "recon": recon_flow,
+}
+
+TYPE_LABELS = {"sale": N_("Sale"), "void": N_("Void"), "refund": N_("Refund")}
+STATE_LABELS = {
+    "pending": N_("pending"),
+    "approved": N_("approved"),
+    "declined": N_("declined"),
+    "not_sent": N_("not sent"),
+    "reversal_owed": N_("reversal owed"),
+    "reversed": N_("reversed"),
+    "stored": N_("stored"),
+    "forward_declined": N_("declined when forwarded"),
+    "voided": N_("voided"),
+}
+FIELD_LABELS = {
+    "sale_count": N_("Sales"),
+    "sale_amount": N_("Sales amount"),
+    "refund_count": N_("Refunds"),
+    "refund_amount": N_("Refunds amount"),
+    "void_count": N_("Voids"),
+    "void_amount": N_("Voids amount"),
+    "batch": N_("Batch"),
+    "balanced": N_("Balanced"),
+    "forwarded": N_("Forwarded"),
+    "reversals": N_("Reversals delivered"),
+    "failed": N_("Failed"),
+    "remaining": N_("Still owed"),
+    "declined": N_("Declined"),
+    "sent": N_("Sent"),
+    "acknowledged": N_("Acknowledged"),
+    "still_owed": N_("Still owed"),
+    "errors": N_("Errors"),
+}
