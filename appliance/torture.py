@@ -24,6 +24,7 @@ import os
 import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -206,6 +207,7 @@ class TortureReport:
     shift_ms: float = 0.0
     seed: int = 0
     failures: list[TrialResult] = field(default_factory=list)
+    told_at_kill: dict[int, int] = field(default_factory=dict)  # outcomes told → killed trials
 
     @property
     def violations(self) -> int:
@@ -222,6 +224,7 @@ class TortureReport:
             "seconds": round(self.seconds, 1),
             "shift_ms": round(self.shift_ms, 1),
             "seed": self.seed,
+            "told_at_kill": dict(sorted(self.told_at_kill.items())),
             "failures": [
                 {
                     "trial": f.trial,
@@ -268,6 +271,7 @@ class Torture:
         self.max_delay_ms = max_delay_ms
         self.keep = keep
         self.last_shift_ms = 0.0
+        self.adaptive = False  # max_delay_ms follows the measured shift length
         self.acq: Any = None
 
     def _acquirer(self) -> Any:
@@ -381,6 +385,8 @@ class Torture:
         on_trial: Callable[[TrialResult], None] | None,
     ) -> None:
         nxt = self.prepare(0) if trials else None
+        full: list[float] = []
+        recent: list[bool] = []
         for i in range(trials):
             calibrating = self.max_delay_ms is None
             cur = nxt
@@ -393,10 +399,23 @@ class Torture:
                     nxt.proc.kill()
                     nxt.proc.wait()
                 raise
+            if r.kill_after_ms is None and not r.violations:
+                full.append(self.last_shift_ms)
+                report.shift_ms = statistics.median(full)
             if calibrating:
-                report.shift_ms = self.last_shift_ms
-                # Kill anywhere from the first instruction to a little past the usual end.
+                self.adaptive = True
                 self.max_delay_ms = max(50.0, self.last_shift_ms * 1.1)
+            elif self.adaptive:
+                # Shifts run slower or faster with the machine's load: keep about one trial in
+                # eight running to its end, so the kills cover the whole shift, forwarding too.
+                recent.append(r.kill_after_ms is None)
+                ran_out = sum(recent[-8:]) / len(recent[-8:])
+                if ran_out < 1 / 16:
+                    self.max_delay_ms = (self.max_delay_ms or 50.0) * 1.1
+                elif ran_out > 1 / 4:
+                    self.max_delay_ms = max(50.0, (self.max_delay_ms or 50.0) * 0.9)
+            if r.kill_after_ms is not None:
+                report.told_at_kill[r.told] = report.told_at_kill.get(r.told, 0) + 1
             report.trials += 1
             report.killed += r.kill_after_ms is not None
             report.told += r.told
