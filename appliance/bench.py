@@ -12,6 +12,7 @@ Speed goes here, never into tests: tests assert behaviour, benches report figure
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import socket
 import statistics
@@ -87,7 +88,7 @@ def available() -> tuple[dict[str, BenchFn], dict[str, str]]:
 def _pct(values: list[float], p: float) -> float:
     """The ``p``-th percentile (nearest rank) of ``values``."""
     xs = sorted(values)
-    return xs[min(len(xs) - 1, max(0, round(p / 100 * len(xs) + 0.5) - 1))]
+    return xs[min(len(xs) - 1, max(0, math.ceil(p / 100 * len(xs)) - 1))]
 
 
 class _TimedLink:

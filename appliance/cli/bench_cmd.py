@@ -33,15 +33,20 @@ def _kwargs(tokens: list[str]) -> tuple[dict[str, Any], bool]:
     """Keyword arguments from ``k=v``, ``--k v`` or ``--k=v`` tokens; and whether --json."""
     out: dict[str, Any] = {}
     as_json = False
-    it = iter(tokens)
-    for tok in it:
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        i += 1
         if tok == "--json":
             as_json = True
             continue
         if tok.startswith("--"):
             key, sep, value = tok[2:].partition("=")
             if not sep:
-                value = next(it, "true")
+                # A flag alone (or followed by another option) is true.
+                value = "true"
+                if i < len(tokens) and not tokens[i].startswith("--"):
+                    value, i = tokens[i], i + 1
         else:
             key, sep, value = tok.partition("=")
             if not sep:
