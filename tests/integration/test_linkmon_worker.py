@@ -155,3 +155,17 @@ def test_check_link_reports_offline_without_raising(shop: Any) -> None:
     assert check_link(shop.terminal) == LinkState.ONLINE
     shop.acquirer.set_fault("refuse")
     assert check_link(shop.terminal) == LinkState.OFFLINE
+
+
+def test_unanswered_echoes_make_the_link_degraded_and_back_off(shop: Any, clock: FakeClock) -> None:
+    w = worker(shop, clock)
+    w.tick()
+    shop.acquirer.set_fault("drop_request")
+    clock.advance(60)
+    assert w.tick() == pytest.approx(1)
+    assert w.state == LinkState.DEGRADED
+    assert shop.terminal.status().link == "degraded"
+    shop.acquirer.clear_faults()
+    clock.advance(1)
+    assert w.tick() == pytest.approx(60)
+    assert w.state == LinkState.ONLINE
