@@ -115,6 +115,8 @@ def cmd_torture(args: argparse.Namespace) -> int:
 
     def progress(r: Any) -> None:
         if args.json:
+            if r.violations:  # visible while a long run goes on, not only at its end
+                print(f"trial {r.trial}: {'; '.join(r.violations)}", file=sys.stderr, flush=True)
             return
         mark = "VIOLATION " + "; ".join(r.violations) if r.violations else "ok"
         kill = f"killed at {r.kill_after_ms:.0f} ms" if r.kill_after_ms is not None else "ran out"
