@@ -344,8 +344,11 @@ def store_payments(term: Any, card: Any, n: int) -> int:
     return n
 
 
-def _drain_once(n: int, window: int, latency_ms: float) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="bench-drain-") as d, _shop(Path(d)) as shop:
+def _drain_once(n: int, window: int, latency_ms: float, stubs: bool) -> dict[str, Any]:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-drain-") as d,
+        _shop(Path(d), print_after_forward=stubs) as shop,
+    ):
         from appliance.host.acquirer.server import control
 
         _cfg, control_port, term = shop
@@ -364,23 +367,30 @@ def _drain_once(n: int, window: int, latency_ms: float) -> dict[str, Any]:
 
 
 def bench_drain(
-    n: int = 1000, latency_ms: float = 50.0, window: int | None = None, window1_n: int | None = None
+    n: int = 1000,
+    latency_ms: float = 50.0,
+    window: int | None = None,
+    window1_n: int | None = None,
+    stubs: bool = True,
 ) -> dict[str, Any]:
     """Forward ``n`` stored payments with ``latency_ms`` added by the acquirer to every answer,
     with the configured window (8) and, in the same run, with window 1.
 
     Target: ≤ 10 s with the window and ≥ 5× faster than window 1. ``window1_n`` forwards fewer
     payments with window 1 (its time is then scaled to ``n`` and marked ``extrapolated``).
+    ``stubs=False`` forwards without a stub per forwarded payment
+    (``receipts.print_after_forward = false``), to show what the stubs cost.
     """
     win = window or _default_window()
-    fast = _drain_once(n, win, latency_ms)
+    fast = _drain_once(n, win, latency_ms, stubs)
     m = window1_n or n
-    slow = _drain_once(m, 1, latency_ms)
+    slow = _drain_once(m, 1, latency_ms, stubs)
     slow_n = slow["seconds"] * n / m
     speedup = slow_n / fast["seconds"] if fast["seconds"] else 0.0
     return {
         "payments": n,
         "latency_ms": latency_ms,
+        "stubs": stubs,
         "window": win,
         "window_seconds": fast["seconds"],
         "window_acknowledged": fast["acknowledged"],

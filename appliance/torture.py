@@ -143,6 +143,7 @@ def make_shop_config(
     tid: str | None = None,
     response_timeout: float = 0.5,
     connect_timeout: float = 0.5,
+    print_after_forward: bool = True,
 ) -> Any:
     """A demo config in ``directory`` with short host timeouts (faults resolve quickly)."""
     from appliance.cli.config_cmd import free_port, init_demo
@@ -152,6 +153,8 @@ def make_shop_config(
     text = path.read_text(encoding="utf-8")
     if tid:
         text = text.replace('tid = "10000001"', f'tid = "{tid}"')
+    if not print_after_forward:
+        text = text.replace("print_after_forward = true", "print_after_forward = false")
     text = text.replace("response_timeout = 5.0", f"response_timeout = {response_timeout}")
     text = text.replace("connect_timeout = 2.0", f"connect_timeout = {connect_timeout}")
     path.write_text(text, encoding="utf-8")
