@@ -784,14 +784,21 @@ class Terminal:
         answer is committed while later requests are already on their way)."""
         inflight: deque[tuple[OwedMessage, Future[HostResponse] | None, Exception | None]]
         inflight = deque()
+        ready: deque[tuple[OwedMessage, HostRequest]] = deque()
         queue = deque(todo)
         total, done, unanswered = len(todo), 0, 0
         while True:
             # Once a whole window in a row got no answer, stop sending: the rest stays owed.
-            while queue and len(inflight) < window and unanswered < window:
-                sent = self._submit_owed(queue.popleft(), report)
-                if sent is not None:
-                    inflight.append(sent)
+            while (queue or ready) and len(inflight) < window and unanswered < window:
+                if not ready:
+                    ready.extend(self._prepare_owed(queue, window, report))
+                    continue
+                owed, req = ready.popleft()
+                try:
+                    inflight.append((owed, self.link.submit(req), None))
+                    report.sent += 1
+                except HostError as exc:
+                    inflight.append((owed, None, exc))
             if not inflight:
                 return
             answered = self._collect_owed(*inflight.popleft(), report)
@@ -800,22 +807,21 @@ class Terminal:
             if on_progress:
                 on_progress(done, total, report.acknowledged)
 
-    def _submit_owed(
-        self, owed: OwedMessage, report: OwedReport
-    ) -> tuple[OwedMessage, Future[HostResponse] | None, Exception | None] | None:
-        try:
-            req = self._owed_request(owed)
-        except (NotFound, HostError) as exc:
-            report.errors.append(str(exc))
-            return None
-        self.journal.owed_attempted(owed)
-        owed = OwedMessage(**{**owed.__dict__, "attempts": owed.attempts + 1})
-        try:
-            fut = self.link.submit(req)
-        except HostError as exc:
-            return owed, None, exc
-        report.sent += 1
-        return owed, fut, None
+    def _prepare_owed(
+        self, queue: deque[OwedMessage], n: int, report: OwedReport
+    ) -> list[tuple[OwedMessage, HostRequest]]:
+        """Build the next ``n`` requests and mark them attempted in one commit, before any is
+        sent: each later send is then a repeat (0401/0221). A message marked but not sent (the
+        window stopped) goes out next time as a repeat, which the host treats as new."""
+        out: list[tuple[OwedMessage, HostRequest]] = []
+        while queue and len(out) < n:
+            owed = queue.popleft()
+            try:
+                out.append((owed, self._owed_request(owed)))
+            except (NotFound, HostError) as exc:
+                report.errors.append(str(exc))
+        self.journal.owed_attempted_many([o for o, _ in out])
+        return [(OwedMessage(**{**o.__dict__, "attempts": o.attempts + 1}), r) for o, r in out]
 
     def _collect_owed(
         self,
