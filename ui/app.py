@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -129,16 +130,17 @@ class App:
         self.running = False
         self.dirty = True
         self.frames = 0
-        self.frame_ms: list[float] = []
-        self.screen_history: list[str] = []
+        self.frame_ms: list[float] = []  # wall time of each frame
+        self.frame_cpu_ms: list[float] = []  # this thread's CPU time (not other processes')
+        self.screen_history: deque[str] = deque(maxlen=200)  # for tests and the demo
         self._status_due = 0.0
         self._status_job = False
         self._minute = ""
         self.screen: Screen = Screen(self)
-        self.backend.start()
-        if self.backend.has("sign_on"):
-            # Host sign-on (working keys, batch) at start-up, so the link state is known early.
-            self.backend.call("sign_on", done=self._signed_on, failed=self._status_failed)
+        self.backend.on_start_failed = self._start_failed
+        self._backend_started = False  # started after the first frame (see draw)
+        # Host sign-on (working keys, batch) at start-up, so the link state is known early.
+        self.backend.call("sign_on", done=self._signed_on, failed=self._status_failed)
         from ui.screens.system import SignInScreen
 
         self.show((first_screen or SignInScreen)(self))
@@ -221,6 +223,20 @@ class App:
             self._status_due = now + STATUS_REFRESH_S
             self.backend.call("status", done=self._status_done, failed=self._status_failed)
 
+    def _start_failed(self, exc: BaseException) -> None:
+        from ui.screens.common import MessageScreen
+
+        self.show(
+            MessageScreen(
+                self,
+                N_("The terminal could not start"),
+                str(exc),
+                tone="bad",
+                actions=(),
+                name="start_failed",
+            )
+        )
+
     def _signed_on(self, _response: Any) -> None:
         self.refresh_status()
 
@@ -293,7 +309,7 @@ class App:
     # -- drawing ----------------------------------------------------------------------------
     def draw(self) -> None:
         """Draw a full frame and flip."""
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.thread_time()
         p = self.painter
         p.begin_frame()
         self.surface.fill(THEME.bg)
@@ -302,11 +318,18 @@ class App:
         if self.panel is not None:
             self.panel.draw(self.window, p)
         pygame.display.flip()
+        if not self._backend_started:
+            # Only now: a terminal being built on the worker (imports, journal, devices) would
+            # compete with the first frame for the interpreter.
+            self._backend_started = True
+            self.backend.start()
         self.dirty = False
         self.frames += 1
         self.frame_ms.append((time.perf_counter() - start) * 1000)
+        self.frame_cpu_ms.append((time.thread_time() - cpu_start) * 1000)
         if len(self.frame_ms) > 2000:
             del self.frame_ms[:1000]
+            del self.frame_cpu_ms[:1000]
 
     def _status_button(self) -> Button:
         m = self.metrics

@@ -12,7 +12,9 @@ not available in this version.
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -28,7 +30,25 @@ Done = Callable[[Any], None]
 Failed = Callable[[BaseException], None]
 Report = Callable[[Any], None]
 
+log = logging.getLogger(__name__)
+
 _EVENT_TYPE: list[int] = []
+
+#: Services the screens use under one name, and the names the terminal may offer them under
+#: (the first one present wins). X report, settlement and reconciliation are looked up here.
+SERVICE_ALIASES: dict[str, tuple[str, ...]] = {
+    "x_report": ("x_report", "interim_report", "batch_totals", "totals"),
+    "settle": ("settle", "settlement"),
+    "reconciliation": ("reconciliation", "reconcile"),
+}
+
+#: The same services when the terminal does not offer them itself: (module, what it gives).
+REPORT_SERVICES: dict[str, tuple[str, str]] = {
+    "x_report": ("appliance.services.settlement", "Settlement.open_totals"),
+    "print_x": ("appliance.services.settlement", "Settlement.print_x"),
+    "settle": ("appliance.services.settlement", "Settlement.settle"),
+    "reconciliation": ("appliance.services.reconcile", "Reconciler.last"),
+}
 
 
 def backend_event_type() -> int:
@@ -56,11 +76,31 @@ class _Job:
 
 
 class Backend:
-    """Runs terminal calls off the UI thread and hands results back as events."""
+    """Runs terminal calls off the UI thread and hands results back as events.
 
-    def __init__(self, terminal: Any, operators: Authenticator | None = None) -> None:
-        self.terminal = terminal
-        self.operators = operators
+    Give it a built ``terminal`` (and operator store), or a ``build`` function returning both:
+    then the terminal is built by the worker as its first job (opening the journal and the
+    devices is I/O too), so the first frame does not wait for it. Jobs submitted meanwhile
+    queue behind the build; ``ready`` is set once it is done, ``start_error`` if it failed.
+    """
+
+    def __init__(
+        self,
+        terminal: Any = None,
+        operators: Authenticator | None = None,
+        *,
+        config: Any = None,
+        build: Callable[[], tuple[Any, Authenticator | None]] | None = None,
+    ) -> None:
+        if terminal is None and build is None:
+            raise TypeError("Backend needs a terminal or a build function")
+        self.terminal: Any = None
+        self.operators: Authenticator | None = None
+        self._config = config if config is not None else getattr(terminal, "config", None)
+        self._build = build
+        self.ready = threading.Event()
+        self.start_error: BaseException | None = None
+        self.on_start_failed: Callable[[BaseException], None] | None = None
         self.event_type = backend_event_type()
         self._jobs: dict[int, _Job] = {}
         self._queue: queue.Queue[_Job | None] = queue.Queue()
@@ -68,22 +108,54 @@ class Backend:
         self._thread: threading.Thread | None = None
         self.in_flight = 0
         self.indicator_state = "off"
+        if terminal is not None:
+            self._attach(terminal, operators)
+        else:  # the first job, whenever the worker starts: everything else queues behind it
+            self.submit(self._run_build, None, self._build_failed)
+
+    def _attach(self, terminal: Any, operators: Authenticator | None) -> None:
+        self.terminal, self.operators = terminal, operators
+        if self._config is None:
+            self._config = terminal.config
         if hasattr(terminal, "indicators"):  # mirror the four LEDs on screen
             terminal.indicators = IndicatorMirror(terminal.indicators, self._mirror)
+        self.ready.set()
+
+    def _run_build(self, _report: Report) -> Any:
+        assert self._build is not None
+        terminal, operators = self._build()
+        self._attach(terminal, operators)
+        self._start_printing()
+        return terminal
+
+    def _build_failed(self, exc: BaseException) -> None:
+        self.start_error = exc
+        if self.on_start_failed is not None:
+            self.on_start_failed(exc)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Block until the terminal is built (demo and tests only: never from the UI loop)."""
+        if not self.ready.wait(timeout):
+            raise TimeoutError(f"the terminal was not built within {timeout} s")
 
     def _mirror(self, state: str) -> None:
         self.indicator_state = state
-        pygame.event.post(pygame.event.Event(self.event_type, job=0, kind="leds", value=state))
+        self._post(0, "leds", state)
 
     # -- plumbing --------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the worker thread (and the print queue's, which owns the printer)."""
-        receipts = getattr(self.terminal, "receipts", None)
-        if receipts is not None and hasattr(receipts, "start"):
-            receipts.start()
+        """Start the worker thread (building the terminal first if it was given a ``build``)
+        and the print queue's thread, which owns the printer."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._work, name="ui-backend", daemon=True)
             self._thread.start()
+        if self.ready.is_set():
+            self._start_printing()
+
+    def _start_printing(self) -> None:
+        receipts = getattr(self.terminal, "receipts", None)
+        if receipts is not None and hasattr(receipts, "start"):
+            receipts.start()
 
     def close(self) -> None:
         """Stop the worker after the job in hand (queued jobs are dropped) and the print queue."""
@@ -110,7 +182,14 @@ class Backend:
         return job.id
 
     def _post(self, job_id: int, kind: str, value: Any) -> None:
-        pygame.event.post(pygame.event.Event(self.event_type, job=job_id, kind=kind, value=value))
+        try:
+            pygame.event.post(
+                pygame.event.Event(self.event_type, job=job_id, kind=kind, value=value)
+            )
+        except pygame.error as exc:
+            # The display is gone (the UI is closing): nobody is left to tell. The job itself
+            # has finished and its result is in the journal; the worker must carry on.
+            log.debug("result of job %s not delivered: %s", job_id, exc)
 
     def _work(self) -> None:
         while True:
@@ -147,22 +226,67 @@ class Backend:
                 job.done(event.value)
         elif job.failed:
             job.failed(event.value)
-        elif not isinstance(event.value, CountertopError):
-            raise event.value  # a bug: surface it rather than swallow it
+        else:
+            # No screen asked to hear about it: log it (with the traceback when it is a bug).
+            exc = event.value
+            bug = not isinstance(exc, CountertopError)
+            log.log(
+                logging.ERROR if bug else logging.WARNING,
+                "background job failed: %s",
+                exc,
+                exc_info=exc if bug else None,
+            )
 
     # -- capabilities ------------------------------------------------------------------------
+    def _method(self, name: str) -> Callable[..., Any] | None:
+        for candidate in SERVICE_ALIASES.get(name, (name,)):
+            method = getattr(self.terminal, candidate, None)
+            if callable(method):
+                return method  # type: ignore[no-any-return]
+        if name in REPORT_SERVICES and self.terminal is not None:
+            module = REPORT_SERVICES[name][0]
+            if importlib.util.find_spec(module) is not None:
+                return getattr(self, "_" + name)  # type: ignore[no-any-return]
+        return None
+
+    # Settlement, X report and reconciliation are services beside the terminal
+    # (``appliance.services.settlement`` / ``.reconcile``), each built over it per call.
+    def _x_report(self) -> Any:
+        from appliance.services.settlement import Settlement
+
+        return Settlement(self.terminal).open_totals()
+
+    def _print_x(self, operator: str = "") -> Any:
+        from appliance.services.settlement import Settlement
+
+        return Settlement(self.terminal).print_x(operator)
+
+    def _settle(self, on_progress: Callable[..., None] | None = None, operator: str = "") -> Any:
+        from appliance.services.settlement import Settlement
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if on_progress is not None:
+                on_progress(done, total, phase)
+
+        return Settlement(self.terminal).settle(operator=operator, on_progress=progress)
+
+    def _reconciliation(self) -> Any:
+        from appliance.services.reconcile import Reconciler
+
+        return Reconciler(self.terminal).last()
+
     def has(self, name: str) -> bool:
         """True when the terminal offers the service ``name`` (e.g. "settle", "x_report")."""
         if name == "authenticate":
             return self.operators is not None
         if name in ("printer_test", "card_read_test"):
             return True
-        return callable(getattr(self.terminal, name, None))
+        return self._method(name) is not None
 
     @property
     def config(self) -> Any:
         """The terminal's config (merchant, locale, ui sections)."""
-        return self.terminal.config
+        return self._config
 
     # -- service calls -----------------------------------------------------------------------
     def call(
@@ -173,16 +297,30 @@ class Backend:
         failed: Failed | None = None,
         **kwargs: Any,
     ) -> int:
-        """Call ``terminal.<name>(*args, **kwargs)`` on the worker."""
-        method = getattr(self.terminal, name)
-        return self.submit(lambda _report: method(*args, **kwargs), done, failed)
+        """Call ``terminal.<name>(*args, **kwargs)`` on the worker (aliases resolved there)."""
+
+        def run(_report: Report) -> Any:
+            return self._service(name)(*args, **kwargs)
+
+        return self.submit(run, done, failed)
+
+    def _service(self, name: str) -> Callable[..., Any]:
+        if self.terminal is None:
+            raise CountertopError(f"the terminal did not start: {self.start_error}")
+        method = self._method(name)
+        if method is None:
+            raise CountertopError(f"this version of the terminal has no {name} service")
+        return method
 
     def authenticate(self, number: str, password: str, done: Done, failed: Failed) -> int:
         """Check an operator's number and password (password hashing is slow: worker)."""
-        store = self.operators
-        if store is None:
-            raise CountertopError("no operator store configured")
-        return self.submit(lambda _r: store.authenticate(number, password), done, failed)
+
+        def run(_r: Report) -> Any:
+            if self.operators is None:
+                raise CountertopError("no operator list is configured on this terminal")
+            return self.operators.authenticate(number, password)
+
+        return self.submit(run, done, failed)
 
     def card_flow(
         self,
@@ -195,19 +333,18 @@ class Backend:
         **kwargs: Any,
     ) -> int:
         """Run a card-reading service ("sale", "refund"); ``on_step`` gets its steps."""
-        method = getattr(self.terminal, name)
 
         def run(report: Report) -> Any:
-            return method(amount, cancel=cancel, on_step=report, **kwargs)
+            return self._service(name)(amount, cancel=cancel, on_step=report, **kwargs)
 
         return self.submit(run, done, failed, on_step)
 
     def send_owed(self, on_progress: Report, done: Done, failed: Failed) -> int:
         """Forward stored payments and deliver reversals, reporting ``(sent, total)``."""
-        terminal = self.terminal
 
         def run(report: Report) -> Any:
-            return terminal.send_owed(on_progress=lambda n, total, *_: report((n, total)))
+            send = self._service("send_owed")
+            return send(on_progress=lambda n, total, *_: report((n, total)))
 
         return self.submit(run, done, failed, on_progress)
 
@@ -215,10 +352,10 @@ class Backend:
         self, name: str, on_progress: Report, done: Done, failed: Failed, **kwargs: Any
     ) -> int:
         """Call a service that takes ``on_progress(n, total, ...)`` (settlement, batch upload)."""
-        method = getattr(self.terminal, name)
 
         def run(report: Report) -> Any:
-            return method(on_progress=lambda n, total, *_: report((n, total)), **kwargs)
+            method = self._service(name)
+            return method(on_progress=lambda n, total, *rest: report((n, total, *rest)), **kwargs)
 
         return self.submit(run, done, failed, on_progress)
 
@@ -229,24 +366,50 @@ class Backend:
         return str(self.config.receipts.customer_copy)
 
     def print_copy(
-        self, txn: Any, copy: str, *, reprint: bool, done: Done | None, failed: Failed | None
+        self,
+        txn: Any,
+        copy: str,
+        *,
+        reprint: bool,
+        operator: str = "-",
+        done: Done | None,
+        failed: Failed | None,
     ) -> int:
-        """Queue a stub of ``txn`` (the merchant stub of a payment is queued by the terminal)."""
-        receipts = self.terminal.receipts
+        """Queue a stub of ``txn`` (the merchant stub of a payment is queued by the terminal).
+
+        A reprint goes through ``appliance.services.reprint`` (marked REPRINT, audited with the
+        operator); a first customer copy is the same kind of stub as the merchant's.
+        """
 
         def run(_r: Report) -> Any:
+            receipts = getattr(self.terminal, "receipts", None)
             if receipts is None:
                 raise PrinterError("no receipt printer is configured")
-            when = datetime.now(UTC) if reprint else None
-            return receipts.transaction_stub(txn, copy, reprint_at=when)
+            from appliance.domain.receipts import kind_for
+
+            if reprint:
+                from appliance.services.reprint import reprint as reprint_stubs
+
+                return reprint_stubs(receipts, [txn], copy=copy, operator=operator)
+            return receipts.transaction_stub(txn, copy, kind=kind_for(txn))
+
+        return self.submit(run, done, failed)
+
+    def last_printable(self, done: Done, failed: Failed) -> int:
+        """The newest transaction that has a stub (for "reprint last")."""
+
+        def run(_r: Report) -> Any:
+            from appliance.services.reprint import select
+
+            return select(self.terminal.journal, last=True)[0]
 
         return self.submit(run, done, failed)
 
     def printer_test(self, done: Done, failed: Failed) -> int:
         """Queue the printer self-test page."""
-        terminal = self.terminal
 
         def run(_r: Report) -> Any:
+            terminal = self.terminal
             from appliance import __version__
             from appliance.domain.receipts import build_self_test
 
@@ -270,9 +433,9 @@ class Backend:
 
     def card_read_test(self, cancel: threading.Event, done: Done, failed: Failed) -> int:
         """Read one card without paying: scheme and masked PAN (never the full PAN)."""
-        terminal = self.terminal
 
         def run(_r: Report) -> Any:
+            terminal = self.terminal
             from drivers.reader.base import ReadContext
 
             cur = terminal.config.currency
@@ -305,10 +468,20 @@ class IndicatorMirror:
             self.inner.close()
 
 
-def open_backend(cfg: Any, **overrides: Any) -> Backend:
-    """The terminal from config (``bootstrap.build_terminal``) and its operator store."""
-    from appliance.bootstrap import build_terminal
-    from appliance.operators import OperatorStore
+def open_backend(cfg: Any, *, deferred: bool = False, **overrides: Any) -> Backend:
+    """The terminal from config (``bootstrap.build_terminal``) and its operator store.
 
-    terminal = build_terminal(cfg, **overrides)
-    return Backend(terminal, OperatorStore(terminal.journal.conn))
+    ``deferred``: the worker builds them as its first job (``countertop run``: the first frame
+    is drawn while the journal and devices open).
+    """
+
+    def build() -> tuple[Any, Authenticator]:
+        from appliance.bootstrap import build_terminal
+        from appliance.operators import OperatorStore
+
+        terminal = build_terminal(cfg, **overrides)
+        return terminal, OperatorStore(terminal.journal.conn)
+
+    if deferred:
+        return Backend(config=cfg, build=build)
+    return Backend(*build())

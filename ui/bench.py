@@ -3,10 +3,14 @@
 The reference acquirer runs in this process; the terminal with its UI runs in a child process
 (``python -m ui.bench child MODE CONFIG``) so each figure is the terminal's alone:
 
-- ``first_frame_s``: child process spawn → first frame flipped (target ≤ 1.0 s)
+- ``first_frame_s``: child process spawn → first frame flipped (target ≤ 1.0 s); the terminal
+  (journal, devices) is then still being built by the backend's worker, as in ``countertop run``
+- ``terminal_ready_s``: spawn → terminal built, host signed on, sign-in usable (no target)
 - ``rss_mb_after_100_sales``: resident memory after a 100-sale scripted shift (≤ 80 MB)
 - ``idle_cpu_percent``: CPU use on the home screen over 10 s (≤ 1 %)
-- ``frame_ms_p99``: 99th percentile frame time during the shift at 800×480 (≤ 16 ms)
+- ``frame_ms_p99``: 99th percentile frame time during the shift at 800×480 (≤ 16 ms), wall
+  clock; ``frame_cpu_ms_p99`` is the drawing thread's CPU time alone, which a busy machine
+  (see ``load_average``) does not inflate
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ def _child_env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("SDL_VIDEODRIVER", "dummy")
     env.setdefault("SDL_AUDIODRIVER", "dummy")
+    env["PYGAME_HIDE_SUPPORT_PROMPT"] = "1"
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     return env
@@ -40,7 +45,8 @@ def _child_env() -> dict[str, str]:
 def _child(
     mode: str, config: Path, *args: str, timeout: float = 300
 ) -> tuple[float, dict[str, Any]]:
-    """Run one child; return (seconds from spawn to its first output line, its JSON result)."""
+    """Run one child; return (seconds from spawn to its "first frame"/"started" line, its JSON
+    result)."""
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "ui.bench", "child", mode, str(config), *args],
@@ -51,6 +57,8 @@ def _child(
     )
     assert proc.stdout is not None
     first = proc.stdout.readline()
+    while first and not first.startswith(("first frame", "started")):
+        first = proc.stdout.readline()  # anything a library prints before
     first_at = time.perf_counter() - start
     rest, err = proc.communicate(timeout=timeout)
     if proc.returncode != 0:
@@ -70,17 +78,20 @@ def bench_ui(sales: int = 100, idle_seconds: float = 10.0) -> dict[str, Any]:
         acquirer = acquirer_for(load_config(path))
         acquirer.start()
         try:
-            first_frame, _ = _child("first_frame", path)
+            first_frame, start = _child("first_frame", path)
             _, shift = _child("shift", path, str(sales))
             _, idle = _child("idle", path, str(idle_seconds))
         finally:
             acquirer.stop()
     result: dict[str, Any] = {
         "first_frame_s": round(first_frame, 3),
+        "terminal_ready_s": round(first_frame + start["ready_after_frame_s"], 3),
         "rss_mb_after_100_sales": shift["rss_mb"],
         "sales": shift["sales"],
         "idle_cpu_percent": idle["cpu_percent"],
         "frame_ms_p99": shift["frame_ms_p99"],
+        "frame_cpu_ms_p99": shift["frame_cpu_ms_p99"],
+        "load_average": round(os.getloadavg()[0], 2),
         "frames": shift["frames"],
     }
     result["pass"] = {k: result[k] <= limit for k, limit in TARGETS.items()}
@@ -107,11 +118,15 @@ def child_main(mode: str, config: str, *args: str) -> int:
     from ui.demo import DemoShop, Shift, demo_backend
 
     cfg = load_config(config)
-    backend = demo_backend(cfg)
+    backend = demo_backend(cfg, deferred=True)  # as ``countertop run`` builds it
     if mode == "first_frame":
         app = App(backend, size=(800, 480), language=cfg.locale.language)
         app.draw()
         print("first frame", flush=True)
+        frame_at = time.perf_counter()
+        backend.wait_ready()
+        app.wait_idle()
+        print(json.dumps({"ready_after_frame_s": time.perf_counter() - frame_at}), flush=True)
         app.close()
         backend.terminal.close()
         return 0
@@ -125,6 +140,7 @@ def child_main(mode: str, config: str, *args: str) -> int:
         if mode == "shift":
             sales = int(args[0])
             app.frame_ms.clear()
+            app.frame_cpu_ms.clear()
             for i in range(sales):
                 shift.sale(str(100 + i), "visa", f"sale{i}")
                 shift.new_sale()
@@ -133,6 +149,7 @@ def child_main(mode: str, config: str, *args: str) -> int:
                 "sales": sales,
                 "rss_mb": _rss_mb(),
                 "frame_ms_p99": _p99(app.frame_ms),
+                "frame_cpu_ms_p99": _p99(app.frame_cpu_ms),
                 "frames": app.frames,
             }
         else:

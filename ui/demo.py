@@ -7,16 +7,19 @@ injected touch events (the same path a finger takes) that saves every screen as 
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import signal
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pygame
 
-from ui.backend import Backend, open_backend
+from ui.backend import Backend
 from ui.widgets import THEME, Button, Painter, rows
 
 log = logging.getLogger(__name__)
@@ -56,15 +59,36 @@ class DemoShop:
         self.reader.present(card)
 
     def cut_link(self) -> None:
-        """The acquirer stops accepting connections (a cable pulled, for the terminal)."""
+        """The acquirer closes its connections and refuses new ones (a cable pulled)."""
         self.acquirer.set_fault("refuse")
-        self.acquirer.set_fault("drop_request")
         self.link_cut = True
 
     def restore_link(self) -> None:
         """The acquirer answers again."""
         self.acquirer.clear_faults()
         self.link_cut = False
+
+    def import_statement(self, inject: tuple[str, ...] = ("amount",)) -> bool:
+        """The acquirer's statement of today (with ``inject`` discrepancies) reconciled on the
+        backend's worker, as a technician's ``countertop reconcile FILE`` would. False when
+        this build has no reconciliation."""
+        if importlib.util.find_spec("appliance.services.reconcile") is None:
+            return False
+        from appliance.host.acquirer.statement import statement_text
+        from appliance.services.reconcile import Reconciler
+
+        cfg, terminal = self.cfg, self.backend.terminal
+        text = statement_text(
+            self.acquirer.books,
+            datetime.now(UTC).date(),
+            cfg.settlement.fees_bp,
+            inject,
+            tid=cfg.merchant.tid,
+        )
+        self.backend.submit(
+            lambda _r: Reconciler(terminal).reconcile_text(text, name="acquirer-statement.csv")
+        )
+        return True
 
     def close(self) -> None:
         """Stop the terminal and the acquirer, remove the temporary state."""
@@ -99,21 +123,32 @@ def prepare_demo(directory: Path) -> Path:
     return path
 
 
-def demo_backend(cfg: Any, *, auto_card: bool = False) -> Backend:
-    """The backend of a demo terminal; the mock reader waits for a tap unless ``auto_card``."""
-    from appliance.bootstrap import build_indicators
-    from drivers.reader.mock import MockReader
+def demo_backend(cfg: Any, *, auto_card: bool = False, deferred: bool = False) -> Backend:
+    """The backend of a demo terminal; the mock reader waits for a tap unless ``auto_card``.
 
-    overrides: dict[str, Any] = {}
-    if not auto_card:
-        overrides["reader"] = MockReader(None)
-    try:
-        overrides["indicators"] = build_indicators(cfg)
-    except ImportError:
-        # The LED driver is not in this build: the on-screen mirror is the only display.
-        log.warning("indicators driver not available: LEDs shown on screen only")
-        overrides["indicators"] = ScreenOnlyIndicators()
-    return open_backend(cfg, **overrides)
+    ``deferred``: built by the backend's worker, as ``countertop run`` does.
+    """
+
+    def build() -> tuple[Any, Any]:
+        from appliance.bootstrap import build_indicators, build_terminal
+        from appliance.operators import OperatorStore
+        from drivers.reader.mock import MockReader
+
+        overrides: dict[str, Any] = {}
+        if not auto_card:
+            overrides["reader"] = MockReader(None)
+        try:
+            overrides["indicators"] = build_indicators(cfg)
+        except ImportError:
+            # The LED driver is not in this build: the on-screen mirror is the only display.
+            log.warning("indicators driver not available: LEDs shown on screen only")
+            overrides["indicators"] = ScreenOnlyIndicators()
+        terminal = build_terminal(cfg, **overrides)
+        return terminal, OperatorStore(terminal.journal.conn)
+
+    if deferred:
+        return Backend(config=cfg, build=build)
+    return Backend(*build())
 
 
 def open_demo_shop(directory: Path | None = None, *, auto_card: bool = False) -> DemoShop:
@@ -216,6 +251,7 @@ def run_interactive(
         panel = DemoPanel(shop, pygame.Rect(size[0], 0, PANEL_W, size[1]))
         panel.layout()
         app.panel = panel
+        signal.signal(signal.SIGTERM, lambda _sig, _frame: app.quit())
         print("demo: operator 01 PIN 1234; supervisor 02 PIN 123456; technician 09 PIN 999999")
         app.run()
         app.close()
@@ -374,7 +410,7 @@ def run_shift(
         app.tap("reprint")
         app.tap("last")
         s.wait("reprint")
-        app.tap("print")
+        app.tap("print_merchant")
         app.wait_idle()
         s.shot("reprint")
         app.tap("back")
@@ -385,7 +421,19 @@ def run_shift(
         app.tap("settle")
         app.wait_idle()
         s.shot("settlement")
-        app.tap(app.screen.buttons[-1].id if app.screen.name != "settle_preview" else "cancel")
+        if app.screen.name == "settle_preview":
+            app.tap("confirm")
+            s.wait(("settle_result", "result_error"), timeout=60)
+            s.shot("settlement_result")
+            s.results.append(app.screen.name)
+        app.tap(app.screen.buttons[-1].id)
+        s.wait("menu")
+        if shop.import_statement():  # the acquirer's statement arrives, one amount differs
+            app.wait_idle()
+        app.tap("recon")
+        app.wait_idle()
+        s.shot("reconciliation")
+        app.tap(app.screen.buttons[-1].id)
         s.wait("menu")
         app.tap("tech")
         s.shot("technician")

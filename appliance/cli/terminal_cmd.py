@@ -304,3 +304,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     e.add_argument("--batch", type=int, help="only this batch")
     e.add_argument("--out", metavar="FILE", help="write here instead of stdout")
     e.set_defaults(func=cmd_journal_export)
+    from appliance.cli.backup_cmd import add_verify
+
+    add_verify(jsub)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,23 +28,17 @@ def _has_display() -> bool:
 
 
 def watchdog_pinger() -> tuple[Callable[[], None] | None, Any]:
-    """An ``on_tick`` that sends WATCHDOG=1 at most once a second, and the notifier (or None)."""
-    try:
-        from appliance.sdnotify import Notifier
-    except ImportError:
-        return None, None
+    """The UI loop's ``on_tick`` (sd_notify ``WATCHDOG=1`` when due) and the notifier.
+
+    ``Notifier.tick`` sends at most one ping per half watchdog interval, so calling it on every
+    loop iteration is cheap; without ``$NOTIFY_SOCKET`` both are None.
+    """
+    from appliance.sdnotify import Notifier
+
     notifier = Notifier()
     if not notifier.enabled:
-        return None, notifier
-    last = [0.0]
-
-    def tick() -> None:
-        now = time.monotonic()
-        if now - last[0] >= 1.0:
-            last[0] = now
-            notifier.watchdog()
-
-    return tick, notifier
+        return None, None
+    return notifier.tick, notifier
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -57,13 +51,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     find_cjk_font()  # before opening anything: a missing font names the package to install
     size = parse_resolution(args.size or cfg.ui.resolution)
     fullscreen = cfg.ui.fullscreen and not args.windowed
-    backend = open_backend(cfg)
+    backend = open_backend(cfg, deferred=True)  # built on the worker: the first frame is quick
     tick, notifier = watchdog_pinger()
     try:
         app = App(
             backend, size=size, fullscreen=fullscreen, language=cfg.locale.language, on_tick=tick
         )
         app.draw()
+        # systemd stops the service with SIGTERM: leave the loop and close everything in order.
+        signal.signal(signal.SIGTERM, lambda _sig, _frame: app.quit())
         if notifier is not None:
             notifier.ready("touchscreen up")
         app.run()
@@ -71,7 +67,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         if notifier is not None:
             notifier.stopping()
-        backend.terminal.close()
+        if backend.terminal is not None:
+            backend.terminal.close()
     return EXIT_OK
 
 

@@ -225,7 +225,13 @@ class ReconLine:
     "missing_at_terminal", or "amount_mismatch" (``host_amount`` then says the host's amount).
     """
 
-    issue: Literal["missing_at_host", "missing_at_terminal", "amount_mismatch"]
+    issue: Literal[
+        "missing_at_host",
+        "missing_at_terminal",
+        "amount_mismatch",
+        "fee_mismatch",
+        "reversed_charged",
+    ]
     trace: str
     rrn: str
     auth_code: str
@@ -695,6 +701,8 @@ _ISSUE = {
     "missing_at_host": ("主机无记录", "NOT AT HOST"),
     "missing_at_terminal": ("终端无记录", "NOT AT TERMINAL"),
     "amount_mismatch": ("金额不符", "AMOUNT DIFFERS"),
+    "fee_mismatch": ("手续费不符", "FEE DIFFERS"),
+    "reversed_charged": ("已冲正仍扣款", "REVERSED BUT CHARGED"),
 }
 
 

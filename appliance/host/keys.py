@@ -131,6 +131,37 @@ def retail_mac(mak: bytes, data: bytes) -> bytes:
     )
 
 
-def mac_matches(mak: bytes, data: bytes, mac: bytes) -> bool:
-    """True when ``mac`` is the retail MAC of ``data`` (constant-time comparison)."""
-    return hmac.compare_digest(retail_mac(mak, data), bytes(mac))
+def cup_ecb_mac(mak: bytes, data: bytes) -> bytes:
+    """The UnionPay POS "ECB" MAC of ``data`` under ``mak``: 8 ASCII hex characters.
+
+    XOR all 8-byte blocks (zero padded); hex the result to 16 characters; encrypt the first
+    8 under the MAK, XOR with the last 8, encrypt again; the MAC is the first 8 hex
+    characters of that.
+    """
+    _check_key(mak, "MAK")
+    data = bytes(data) + b"\0" * (-len(data) % 8)
+    block = bytes(8)
+    for i in range(0, len(data), 8):
+        block = bytes(a ^ b for a, b in zip(block, data[i : i + 8], strict=True))
+    text = block.hex().upper().encode("ascii")
+    enc = _tdes(mak).encryptor()
+    first = enc.update(text[:8])
+    second = enc.update(bytes(a ^ b for a, b in zip(first, text[8:], strict=True)))
+    return second.hex().upper()[:8].encode("ascii")
+
+
+MAC_ALGORITHMS = {"x919": retail_mac, "cup_ecb": cup_ecb_mac}
+
+
+def mac_of(algorithm: str, mak: bytes, data: bytes) -> bytes:
+    """The MAC of ``data`` by ``algorithm`` (``x919`` or ``cup_ecb``)."""
+    try:
+        fn = MAC_ALGORITHMS[algorithm]
+    except KeyError:
+        raise ConfigError(f"unknown MAC algorithm {algorithm!r}") from None
+    return fn(mak, data)
+
+
+def mac_matches(mak: bytes, data: bytes, mac: bytes, algorithm: str = "x919") -> bool:
+    """True when ``mac`` is the MAC of ``data`` (constant-time comparison)."""
+    return hmac.compare_digest(mac_of(algorithm, mak, data), bytes(mac))

@@ -71,14 +71,18 @@ class _Connection:
         self.sock = sock
         self.link = link
         self.alive = True
+        self.tls = isinstance(sock, ssl.SSLSocket)
         self.send_lock = threading.Lock()
         self.wake_r, self.wake_w = socket.socketpair()
+        self.wake_w.setblocking(False)  # a full wake-up buffer already means "wake up"
         self.thread = threading.Thread(target=self._run, name="host-link-reader", daemon=True)
 
     def start(self) -> None:
+        """Start the reader thread."""
         self.thread.start()
 
     def wake(self) -> None:
+        """Make the reader re-check its deadlines now (a request was added or it must stop)."""
         with contextlib.suppress(OSError):
             self.wake_w.send(b"x")
 
@@ -105,7 +109,19 @@ class _Connection:
                 if not ready or not self.alive:
                     continue
                 try:
-                    data = self.sock.recv(65536)
+                    if self.tls:
+                        # One SSL object must not be read and written by two threads at once;
+                        # and a readable socket may hold only a TLS record without data (a
+                        # session ticket), so read without blocking while holding the lock.
+                        with self.send_lock:
+                            timeout = self.sock.gettimeout()
+                            self.sock.settimeout(0)
+                            try:
+                                data = self.sock.recv(65536)
+                            finally:
+                                self.sock.settimeout(timeout)
+                    else:
+                        data = self.sock.recv(65536)
                 except (ssl.SSLWantReadError, BlockingIOError, TimeoutError):
                     continue
                 if not data:
@@ -160,6 +176,7 @@ class HostLink:
         self.last_error: HostError | None = None
         self._stats = LinkStats()
         self._lock = threading.RLock()  # guards _conn, _pending, _stats, _mak
+        self._connect_lock = threading.Lock()
         self._conn: _Connection | None = None
         self._pending: dict[tuple[str, str, int], _Pending] = {}
         self._mak: bytes | None = None
@@ -207,25 +224,37 @@ class HostLink:
         key = (mti[:2], req.tid, req.stan)
         fut: Future[HostResponse] = Future()
         fut.set_running_or_notify_cancel()
-        try:
-            conn = self._connection()
-        except NotSent as exc:
+        deadline = time.monotonic() + (self.response_timeout if timeout is None else timeout)
+        pending: _Pending | None = None
+        # Two tries: a connection found dead before anything was written to it is replaced.
+        for _attempt in range(2):
+            try:
+                conn = self._connection()
+            except NotSent as exc:
+                self._failed(exc)
+                fut.set_exception(exc)
+                return fut
+            with self._lock:
+                if key in self._pending:
+                    # Same MTI class, TID and STAN in flight: answers could not be told apart.
+                    fut.set_exception(
+                        NotSent(f"a request with STAN {req.stan:06d} is already outstanding")
+                    )
+                    return fut
+                if not conn.alive:
+                    continue
+                # Registered before sending, so an instant answer finds its Future; and while
+                # the connection is alive, so its reader (or its death) will complete it.
+                pending = _Pending(key, fut, deadline, conn)
+                self._pending[key] = pending
+            break
+        if pending is None:
+            exc = NotSent("the connection to the host closed before the request was sent")
             self._failed(exc)
             fut.set_exception(exc)
             return fut
-        deadline = time.monotonic() + (self.response_timeout if timeout is None else timeout)
-        pending = _Pending(key, fut, deadline, conn)
-        with self._lock:
-            if key in self._pending:
-                # Same MTI class, TID and STAN in flight: answers could not be told apart.
-                exc2 = NotSent(f"a request with STAN {req.stan:06d} is already outstanding")
-                fut.set_exception(exc2)
-                return fut
-            self._pending[key] = pending
         try:
             with conn.send_lock:
-                if not conn.alive:
-                    raise OSError("connection closed before sending")
                 conn.sock.sendall(data)
         except OSError as exc:
             # sendall may have pushed part of the frame out before failing.
@@ -256,16 +285,20 @@ class HostLink:
 
     # -------------------------------------------------------------- internals
     def _connection(self) -> _Connection:
-        with self._lock:
-            if self._conn is not None and self._conn.alive:
-                return self._conn
-            self._conn = None
+        # One connect at a time, without holding _lock: stats(), set_mak() and the reader
+        # thread must not wait out a connect timeout.
+        with self._connect_lock:
+            with self._lock:
+                if self._conn is not None and self._conn.alive:
+                    return self._conn
+                self._conn = None
             try:
                 sock = socket.create_connection(
                     (self.address, self.port), timeout=self.connect_timeout
                 )
             except OSError as exc:
-                self._stats.connect_failures += 1
+                with self._lock:
+                    self._stats.connect_failures += 1
                 raise NotSent(
                     f"cannot connect to the host {self.address}:{self.port}: {exc}"
                 ) from exc
@@ -277,13 +310,15 @@ class HostLink:
             except (OSError, ssl.SSLError) as exc:
                 with contextlib.suppress(OSError):
                     sock.close()
-                self._stats.connect_failures += 1
+                with self._lock:
+                    self._stats.connect_failures += 1
                 raise NotSent(f"TLS handshake with the host failed: {exc}") from exc
             # The timeout now bounds sends only; the reader uses select with its own deadline.
             sock.settimeout(max(self.connect_timeout, self.response_timeout))
-            self._stats.connects += 1
             conn = _Connection(sock, self)
-            self._conn = conn
+            with self._lock:
+                self._stats.connects += 1
+                self._conn = conn
             conn.start()
             return conn
 

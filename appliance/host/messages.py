@@ -114,6 +114,8 @@ class HostResponse:
     working_keys: WorkingKeys | None = None
     batch: int | None = None
     settlement_balanced: bool | None = None
+    # The host's own batch totals in a 0510 (field 48), when the dialect carries them.
+    host_totals: SettlementTotals | None = None
 
     @property
     def approved(self) -> bool:

@@ -101,4 +101,41 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX ix_print_state ON print_jobs (state, seq);
         """,
     ),
+    (
+        4,
+        "settlements and reconciliations",
+        """
+        CREATE TABLE settlements (
+            batch            INTEGER PRIMARY KEY,
+            state            TEXT NOT NULL
+                             CHECK (state IN ('open', 'totals_sent', 'uploading', 'closed')),
+            terminal_totals  TEXT NOT NULL,
+            host_totals      TEXT,
+            result           TEXT CHECK (result IN
+                             ('balanced', 'balanced_after_upload', 'out_of_balance')),
+            response_code    TEXT,
+            totals_stan      INTEGER,
+            totals_at        TEXT,
+            upload_total     INTEGER NOT NULL DEFAULT 0,
+            uploaded         INTEGER NOT NULL DEFAULT 0,
+            upload_stan_base INTEGER,
+            upload_at        TEXT,
+            final_stan       INTEGER,
+            final_at         TEXT,
+            opened_at        TEXT,
+            cut_at           TEXT NOT NULL,
+            closed_at        TEXT,
+            slip_queued      INTEGER NOT NULL DEFAULT 0,
+            operator         TEXT NOT NULL DEFAULT '',
+            last_error       TEXT NOT NULL DEFAULT ''
+        );
+
+        CREATE TABLE reconciliations (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            imported_at TEXT NOT NULL,
+            statement   TEXT NOT NULL,
+            result      TEXT NOT NULL
+        );
+        """,
+    ),
 ]

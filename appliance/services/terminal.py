@@ -47,6 +47,7 @@ from appliance.host.messages import (
 from appliance.journal import Journal, OwedMessage
 from appliance.journal.journal import retry_delay
 from appliance.services.link_state import LinkMonitor, LinkState
+from appliance.services.oplock import OperationLock
 from drivers.indicators.base import Indicators, IndicatorState
 from drivers.reader.base import CardReader, ReadContext
 
@@ -209,6 +210,7 @@ class Terminal:
         self._tmk = tmk
         self._unwrap = unwrap_keys
         self._busy = threading.RLock()
+        self.oplock = OperationLock(config.state_dir / "operation.lock")
         self.cur = config.currency
         self.tid: str = config.merchant.tid
         self.mid: str = config.merchant.mid
@@ -245,7 +247,7 @@ class Terminal:
 
     def sign_on(self, operator: str = "") -> HostResponse:
         """Host sign-on (签到): fetch working keys (checked against their KCVs) and the batch."""
-        with self._busy:
+        with self._busy, self.oplock.hold():
             stan = self.journal.next_stan()
             req = HostRequest(
                 MessageKind.SIGN_ON,
@@ -272,12 +274,24 @@ class Terminal:
                 mak_kcv=wk.mak_kcv,
                 signed_on_at=self.journal.clock().isoformat(),
             )
-            if resp.batch:
+            if resp.batch and not self._batch_settled(resp.batch):
                 self.journal.set_batch(resp.batch)
+            elif resp.batch:
+                # Payments must never go into a batch already cut for settlement: they would
+                # never be settled. Keep the local batch number.
+                log.warning("host sign-on named batch %06d, already settled here", resp.batch)
             self._mak = mak
             self.link.set_mak(mak)
             self.journal.audit(operator or "-", "sign_on", f"batch {self.journal.batch}")
             return resp
+
+    def _batch_settled(self, batch: int) -> bool:
+        """True when ``batch`` was already cut for settlement (see services/settlement.py)."""
+        with self.journal._lock:
+            row = self.journal.conn.execute(
+                "SELECT 1 FROM settlements WHERE batch=?", (batch,)
+            ).fetchone()
+        return row is not None
 
     def echo(self) -> HostResponse:
         """Echo test (0800/301): is the host answering?"""
@@ -373,7 +387,7 @@ class Terminal:
         on_step: Callable[[str], None] | None = None,
     ) -> Outcome:
         """消费: read a card, ask the host, and commit the answer; store offline if unreachable."""
-        with self._busy:
+        with self._busy, self.oplock.hold():
             self._check_amount(amount)
             online = self._clear_reversals()
             if online:
@@ -543,7 +557,7 @@ class Terminal:
 
     def void(self, trace: int, *, operator: str = "") -> Outcome:
         """撤销: cancel an approved sale of the open batch (online; reversible like a sale)."""
-        with self._busy:
+        with self._busy, self.oplock.hold():
             try:
                 orig = self._find_sale(trace=trace, rrn=None, batch=self.journal.batch)
             except NotFound:
@@ -614,7 +628,7 @@ class Terminal:
         on_step: Callable[[str], None] | None = None,
     ) -> Outcome:
         """退货: refund up to what is left of an earlier sale, to the same card (online)."""
-        with self._busy:
+        with self._busy, self.oplock.hold():
             self._check_amount(amount)
             orig = self._find_sale(trace=trace, rrn=rrn, batch=None)
             if orig.state not in (TxnState.APPROVED,):
@@ -752,7 +766,7 @@ class Terminal:
         """
         report = OwedReport()
         window = window or self.config.host.window
-        with self._busy:
+        with self._busy, self.oplock.hold():
             if not self.signed_on:
                 try:
                     self.sign_on()
@@ -878,8 +892,13 @@ class Terminal:
             self.receipts.transaction_stub(txn, "merchant", kind="forwarded")
 
     def recover(self) -> list[Transaction]:
-        """Start-up recovery: PENDING rows get reversals owed (crash between send and answer)."""
-        return self.journal.recover()
+        """Start-up recovery: PENDING rows get reversals owed (crash between send and answer).
+
+        Under the operation lock, so a PENDING row of a sale another process is still waiting
+        on is never taken for a crash.
+        """
+        with self._busy, self.oplock.hold("recovery"):
+            return self.journal.recover()
 
     # ---- queries --------------------------------------------------------------------------
 

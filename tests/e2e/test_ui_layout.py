@@ -130,6 +130,15 @@ def tour(app: App, shop: DemoShop) -> Iterator[str]:
     yield "settlement"
     app.tap(app.screen.buttons[0].id)
     s.wait("menu")
+    app.tap("xreport")
+    app.wait_idle()
+    yield "x report"
+    app.tap("back")
+    app.tap("recon")
+    app.wait_idle()
+    yield "reconciliation"
+    app.tap("back")
+    s.wait("menu")
     app.tap("tech")
     yield "technician"
     app.tap("echo")
@@ -165,7 +174,7 @@ def test_every_screen_fits_without_overlap(
         shop.printer.restore()
         app.wait_idle()
         app.close(stop_backend=False)
-    assert visited == 22
+    assert visited == 24
     assert found == []
 
 

@@ -338,3 +338,20 @@ def test_card_fields_never_reach_the_ledger_in_clear(
         p.read_bytes() for p in acquirer.ledger_path.parent.glob("*.db-wal")
     )
     assert b"4111111111111111" not in raw
+
+
+def test_the_bench_command_measures_codec_and_link(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["acquirer", "bench", "-n", "5", "--window", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"encode_us", "decode_us", "exchange_ms_p50", "pipelined_per_s"} <= set(out)
+
+
+def test_a_sale_overtaken_by_its_reversal_is_never_charged(
+    acquirer: ReferenceAcquirer, link: HostLink
+) -> None:
+    s = sale(990)
+    rev = reversal_of(s, HostResponse(MessageKind.SALE, TID, s.stan, "00"))
+    assert link.exchange(rev).response_code == "25"  # the host has not seen the sale yet
+    link.exchange(s)  # …which then arrives late
+    assert row(acquirer, s.stan)["status"] == "reversed"
+    assert acquirer.books.statement(datetime.now(UTC).date()) == []

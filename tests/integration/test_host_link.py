@@ -108,7 +108,7 @@ def test_sign_on_keys_verify_against_their_check_values(acquirer: ReferenceAcqui
 def test_eight_requests_outstanding_at_once_each_get_their_own_answer(
     acquirer: ReferenceAcquirer, link: HostLink
 ) -> None:
-    acquirer.set_fault("latency", ms=1500)  # keeps all eight in flight together
+    acquirer.set_fault("latency", ms=800)  # keeps all eight in flight together
     reqs = [sale(1000 + i) for i in range(8)]
     futures = [link.submit(r) for r in reqs]
     assert link.outstanding == 8
@@ -261,3 +261,58 @@ def test_many_threads_share_one_link_safely(acquirer: ReferenceAcquirer, link: H
         t.join()
     assert len(results) == 30 and all(r.approved for r in results)
     assert len({r.rrn for r in results}) == 30
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "host.pem", tmp_path / "host.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_tls_link_works_with_the_hosts_ca_and_is_not_sent_without_it(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    acq = ReferenceAcquirer(
+        "127.0.0.1", 0, "iso87", tmp_path / "acq.db", {TID: TMK}, tls_cert=cert, tls_key=key
+    )
+    port = acq.start()
+    try:
+        opts = {"connect_timeout": 2.0, "response_timeout": 2.0, "tls": True}
+        with HostLink("localhost", port, acq.dialect, ca_file=str(cert), **opts) as lk:
+            sign_on(lk)
+            assert lk.exchange(sale()).approved
+            acq.set_fault("garbage", count=1)
+            with pytest.raises(NoResponse):
+                lk.exchange(sale())
+            assert lk.exchange(sale()).approved
+        untrusted = HostLink("localhost", port, acq.dialect, **opts)  # system CAs only
+        with pytest.raises(NotSent, match="TLS"):
+            untrusted.exchange(HostRequest(MessageKind.ECHO, TID, MID, 1, stamp()))
+    finally:
+        acq.stop()

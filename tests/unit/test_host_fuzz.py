@@ -12,7 +12,7 @@ from appliance.host.dialects import get_dialect
 from appliance.host.messages import HostResponse, MessageKind, WorkingKeys
 from tests.unit.test_host_codec import MAK, REQUESTS
 
-FRAMES_PER_DIALECT = 6_000  # × 2 dialects × (request + response decoders)
+FRAMES_PER_DIALECT = 10_000  # per dialect, half to each decoder
 
 
 def _mutate(rng: random.Random, frame: bytes) -> bytes:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pygame
 
-from appliance.errors import Refused
+from appliance.errors import NotFound, Refused
 from ui.i18n import N_
 from ui.screens.base import Screen
 from ui.screens.common import EntryScreen, Field, ListScreen, MessageScreen, ProgressScreen
@@ -75,6 +75,11 @@ def open_menu(app: App) -> None:
         if act == "cancel":
             app.show(HomeScreen(app))
             return
+        if act == "signout":  # a cashier signs out here: the menu itself needs a supervisor
+            from ui.screens.system import sign_out
+
+            sign_out(app)
+            return
         number, password = screen.fields[0].value, screen.fields[1].value
         if act == "next" and screen.focus == 0:
             screen.focus = 1
@@ -106,7 +111,11 @@ def open_menu(app: App) -> None:
             app,
             N_("Supervisor sign-in"),
             [Field(N_("Supervisor no."), max_len=6), Field(N_("Password"), "secret", 12)],
-            [("cancel", N_("Cancel"), "normal"), ("next", N_("OK"), "primary")],
+            [
+                ("cancel", N_("Cancel"), "normal"),
+                ("signout", N_("Sign out"), "danger"),
+                ("next", N_("OK"), "primary"),
+            ],
             action,
             name="supervisor",
         )
@@ -467,16 +476,9 @@ def reprint_flow(app: App) -> None:
 
     def pick(how: str) -> None:
         if how == "last":
-            # The journal's newest row, fresh: its state may have changed since it was shown.
-            app.backend.call(
-                "transactions",
-                limit=1,
-                done=lambda ts: (
-                    reprint(app, ts[0])
-                    if ts
-                    else show_failure(app, LookupError(app.t(N_("No transactions yet"))))
-                ),
-                failed=lambda e: show_failure(app, e),
+            # The journal's newest row with a stub, fresh: its state may have changed since.
+            app.backend.last_printable(
+                done=lambda t: reprint(app, t), failed=lambda e: show_failure(app, e)
             )
         elif how == "trace":
             enter_reference(
@@ -506,7 +508,7 @@ def reprint_flow(app: App) -> None:
 
 
 def reprint(app: App, txn: Any) -> None:
-    """Show the transaction and print its customer copy marked as a reprint."""
+    """Show the transaction; print its merchant or customer copy marked as a reprint."""
     details = [(app.t(label), value) for label, value in txn_details(app, txn)]
     screen = MessageScreen(
         app,
@@ -514,13 +516,17 @@ def reprint(app: App, txn: Any) -> None:
         "",
         details=details,
         translate=False,
-        actions=[("back", N_("Back"), "normal"), ("print", N_("Print"), "primary")],
+        actions=[
+            ("back", N_("Back"), "normal"),
+            ("print_merchant", N_("Merchant copy"), "primary"),
+            ("print_customer", N_("Customer copy"), "primary"),
+        ],
         name="reprint",
     )
 
     def act(a: str) -> None:
-        if a == "print":
-            print_copy(app, txn, screen, reprint=True)
+        if a.startswith("print_"):
+            print_copy(app, txn, screen, reprint=True, copy=a[6:])
         else:
             app.show(MenuScreen(app))
 
@@ -530,9 +536,44 @@ def reprint(app: App, txn: Any) -> None:
 
 # -- reports, settlement, forwarding, reconciliation ----------------------------------------
 def describe(app: App, value: Any) -> list[tuple[str, str]]:
-    """Label/value rows of a report object: amounts (``*amount*``) as money, lists counted."""
+    """Label/value rows of a report: batch totals, settlement result, reconciliation, or any
+    dataclass/dict (fields named ``*amount*`` shown as money, lists counted)."""
+    t, money = app.t, app.money
     if value is None:
         return []
+    record = getattr(value, "record", None)
+    if record is not None and hasattr(record, "totals"):  # SettleOutcome
+        return describe_settlement(app, record)
+    if isinstance(value, dict) and "matched_count" in value and "discrepancies" in value:
+        return describe_reconciliation(app, value)
+    if hasattr(value, "schemes") and hasattr(value, "totals"):  # BatchTotals (X report)
+        tot = value.totals
+        return [
+            (t(N_("Batch")), f"{int(value.batch):06d}"),
+            (t(N_("Sales")), f"{tot.sale_count} · {money(tot.sale_amount)}"),
+            (t(N_("Refunds")), f"{tot.refund_count} · {money(tot.refund_amount)}"),
+            (t(N_("Gross")), money(value.gross)),
+            (t(N_("Estimated fees")), money(value.fees)),
+            (t(N_("Net deposit")), money(value.net)),
+        ]
+    if hasattr(value, "balanced") and hasattr(value, "uploaded"):  # SettlementResult
+        rows_ = [(t(N_("Balanced")), t(N_("Yes")) if value.balanced else t(N_("No")))]
+        if value.host is not None:
+            h = value.host
+            rows_.append((t(N_("Bank: sales")), f"{h.sale_count} · {money(h.sale_amount)}"))
+            rows_.append((t(N_("Bank: refunds")), f"{h.refund_count} · {money(h.refund_amount)}"))
+        rows_.append((t(N_("Batch uploaded")), t(N_("Yes")) if value.uploaded else t(N_("No"))))
+        return rows_
+    if hasattr(value, "matched_count") and hasattr(value, "lines"):  # ReconReport
+        rows_ = [
+            (t(N_("Batch")), f"{int(value.batch):06d}"),
+            (t(N_("Matched")), f"{value.matched_count} · {money(value.matched_amount)}"),
+            (t(N_("Discrepancies")), str(len(value.lines))),
+        ]
+        for line in value.lines[:5]:
+            label = t(RECON_ISSUES.get(line.issue, line.issue))
+            rows_.append((f"{label} {line.trace}", money(line.amount)))
+        return rows_
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         items = dataclasses.asdict(value).items()
     elif isinstance(value, dict):
@@ -541,11 +582,11 @@ def describe(app: App, value: Any) -> list[tuple[str, str]]:
         items = ((k, v) for k, v in vars(value).items() if not k.startswith("_"))
     out: list[tuple[str, str]] = []
     for key, val in items:
-        label = app.t(FIELD_LABELS.get(key, key.replace("_", " ").capitalize()))
+        label = t(FIELD_LABELS.get(key, key.replace("_", " ").capitalize()))
         if isinstance(val, bool):
-            text = app.t(N_("Yes")) if val else app.t(N_("No"))
+            text = t(N_("Yes")) if val else t(N_("No"))
         elif isinstance(val, int) and "amount" in key:
-            text = app.money(val)
+            text = money(val)
         elif isinstance(val, list | tuple):
             text = str(len(val))
         elif isinstance(val, dict):
@@ -554,6 +595,51 @@ def describe(app: App, value: Any) -> list[tuple[str, str]]:
             text = str(val)
         out.append((label, text))
     return out[:8]
+
+
+def describe_settlement(app: App, record: Any) -> list[tuple[str, str]]:
+    """One settlement: batch, the bank's verdict, both sides' totals, the batch upload."""
+    t, money = app.t, app.money
+    result = str(getattr(record, "result", "") or "")
+    verdict = t(SETTLE_RESULTS.get(result, N_("Not finished")))
+    tot = record.totals.totals
+    rows_ = [
+        (t(N_("Batch")), f"{int(record.batch):06d}"),
+        (t(N_("Result")), verdict),
+        (t(N_("Sales")), f"{tot.sale_count} · {money(tot.sale_amount)}"),
+        (t(N_("Refunds")), f"{tot.refund_count} · {money(tot.refund_amount)}"),
+        (t(N_("Net deposit")), money(record.totals.net)),
+    ]
+    host = getattr(record, "host_totals", None)
+    if host is not None and not record.balanced:
+        rows_.append((t(N_("Bank: sales")), f"{host.sale_count} · {money(host.sale_amount)}"))
+    if getattr(record, "upload_total", 0):
+        rows_.append((t(N_("Batch uploaded")), f"{record.uploaded} / {record.upload_total}"))
+    return rows_
+
+
+def describe_reconciliation(app: App, last: dict[str, Any]) -> list[tuple[str, str]]:
+    """The last statement matched: what agreed, the money difference, each discrepancy."""
+    t, money = app.t, app.money
+    rows_ = [
+        (t(N_("Statement")), str(last.get("statement") or "-")),
+        (t(N_("Matched")), f"{last['matched_count']} · {money(int(last['matched_amount']))}"),
+        (t(N_("Net difference")), money(int(last.get("net_difference", 0)))),
+        (t(N_("Discrepancies")), str(len(last["discrepancies"]))),
+    ]
+    for d in last["discrepancies"][:4]:
+        kind = t(RECON_KINDS.get(str(d.get("kind")), str(d.get("kind"))))
+        rows_.append((f"{kind} {d.get('trace') or ''}".strip(), money(int(d.get("amount", 0)))))
+    return rows_
+
+
+def reconciliation_advice(app: App, last: dict[str, Any]) -> str:
+    """What to do about the first discrepancy (in the screen language), or that all matched."""
+    for d in last.get("discrepancies", []):
+        advice = d.get("advice_zh") if app.i18n.zh else d.get("advice")
+        if advice:
+            return str(advice)
+    return app.t(N_("Everything matches the statement."))
 
 
 def report_screen(
@@ -575,17 +661,60 @@ def report_screen(
     )
 
 
+def acting_operator(app: App) -> str:
+    """Who acts in the menu (the supervisor who opened it), for audit trails."""
+    who = app.session.menu_by or app.session.operator
+    return str(getattr(who, "number", "") or "-")
+
+
 def xreport_flow(app: App) -> None:
-    """X report: the current batch's totals without closing it."""
+    """X report: the open batch's totals without closing it; can be printed."""
     if not app.backend.has("x_report"):  # not in this version of the services
         not_available(app, N_("X report"))
         return
     app.show(ProgressScreen(app, N_("X report"), N_("Loading…"), name="loading"))
-    app.backend.call(
-        "x_report",
-        done=lambda r: report_screen(app, N_("X report"), r, "xreport"),
-        failed=lambda e: show_failure(app, e),
-    )
+
+    def show(totals: Any) -> None:
+        actions = [("back", N_("Back"), "normal")]
+        if app.backend.has("print_x"):
+            actions.append(("print", N_("Print"), "primary"))
+        screen = MessageScreen(
+            app,
+            app.t(N_("X report")),
+            "",
+            translate=False,
+            details=describe(app, totals),
+            actions=actions,
+            name="xreport",
+        )
+
+        def act(a: str) -> None:
+            if a == "print":
+                screen.message = app.t(N_("Printing…"))
+                screen.button("print").enabled = False
+                app.backend.call(
+                    "print_x",
+                    acting_operator(app),
+                    done=lambda _j: setattr(screen, "message", app.t(N_("Sent to the printer."))),
+                    failed=lambda e: setattr(screen, "message", str(e)),
+                )
+            else:
+                app.show(MenuScreen(app))
+
+        screen.on_action = act
+        app.show(screen)
+
+    app.backend.call("x_report", done=show, failed=lambda e: show_failure(app, e))
+
+
+SETTLE_PHASES = {
+    "resume": N_("Resuming the interrupted settlement…"),
+    "waiting_for_payment": N_("Waiting for the payment in progress…"),
+    "forwarding": N_("Sending stored payments…"),
+    "totals": N_("Sending the totals to the bank…"),
+    "upload": N_("Totals differ: uploading the batch…"),
+    "final": N_("Sending the final totals…"),
+}
 
 
 def settle_flow(app: App) -> None:
@@ -598,20 +727,20 @@ def settle_flow(app: App) -> None:
         progress = ProgressScreen(
             app, N_("Settlement"), N_("Settling with the bank…"), name="settling"
         )
+        progress.phases = SETTLE_PHASES
         app.show(progress)
 
         def done(result: Any) -> None:
-            balanced = getattr(result, "balanced", None)
+            record = getattr(result, "record", result)
+            balanced = getattr(record, "balanced", None)
             tone = "ok" if balanced in (True, None) else "warn"
-            message = (
-                ""
-                if balanced is None
-                else (
-                    N_("Totals agree with the bank.")
+            message = ""
+            if balanced is not None:
+                message = (
+                    N_("Totals agree with the bank. The settlement slip is printing.")
                     if balanced
-                    else N_("Totals did not agree: the batch was uploaded.")
+                    else N_("Totals did not agree after the batch upload: see reconciliation.")
                 )
-            )
             report_screen(
                 app,
                 N_("Settlement done"),
@@ -620,8 +749,15 @@ def settle_flow(app: App) -> None:
                 tone,
                 app.t(message) if message else "",
             )
+            app.refresh_status()
 
-        app.backend.with_progress("settle", progress.progress, done, lambda e: show_failure(app, e))
+        app.backend.with_progress(
+            "settle",
+            progress.progress,
+            done,
+            lambda e: show_failure(app, e),
+            operator=acting_operator(app),
+        )
 
     def preview(totals: Any) -> None:
         screen = MessageScreen(
@@ -659,15 +795,38 @@ def forward_flow(app: App) -> None:
 
 def recon_flow(app: App) -> None:
     """Reconciliation results (terminal journal vs acquirer statement)."""
-    name = next((n for n in ("reconciliation", "reconcile") if app.backend.has(n)), None)
-    if name is None:
+    if not app.backend.has("reconciliation"):
         not_available(app, N_("Reconciliation"))
         return
     app.show(ProgressScreen(app, N_("Reconciliation"), N_("Loading…"), name="loading"))
     app.backend.call(
-        name,
-        done=lambda r: report_screen(app, N_("Reconciliation"), r, "recon"),
-        failed=lambda e: show_failure(app, e),
+        "reconciliation",
+        done=lambda r: report_screen(
+            app,
+            N_("Reconciliation"),
+            r,
+            "recon",
+            "ok" if not r.get("discrepancies") else "warn",
+            reconciliation_advice(app, r),
+        ),
+        failed=lambda e: no_statement(app) if isinstance(e, NotFound) else show_failure(app, e),
+    )
+
+
+def no_statement(app: App) -> None:
+    """Nothing to show yet: say how a statement gets in."""
+    app.show(
+        MessageScreen(
+            app,
+            N_("Reconciliation"),
+            N_(
+                "No statement has been reconciled yet. A technician imports the acquirer's "
+                "statement with: countertop reconcile FILE"
+            ),
+            actions=[("back", N_("Back"), "primary")],
+            on_action=back_to_menu(app),
+            name="recon_empty",
+        )
     )
 
 
@@ -681,6 +840,24 @@ FLOWS: dict[str, Callable[[App], None]] = {
     "recon": recon_flow,
 }
 
+SETTLE_RESULTS = {
+    "balanced": N_("Balanced"),
+    "balanced_after_upload": N_("Balanced after batch upload"),
+    "out_of_balance": N_("Out of balance"),
+}
+RECON_KINDS = {
+    "terminal_only": N_("Not at the bank"),
+    "acquirer_only": N_("Not in the terminal"),
+    "duplicate": N_("Charged twice"),
+    "reversed_charged": N_("Reversed but charged"),
+    "amount_mismatch": N_("Amount differs"),
+    "fee_mismatch": N_("Fee differs"),
+}
+RECON_ISSUES = {
+    "missing_at_host": N_("Not at the bank"),
+    "missing_at_terminal": N_("Not in the terminal"),
+    "amount_mismatch": N_("Amount differs"),
+}
 TYPE_LABELS = {"sale": N_("Sale"), "void": N_("Void"), "refund": N_("Refund")}
 STATE_LABELS = {
     "pending": N_("pending"),

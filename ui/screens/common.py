@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pygame
 
@@ -29,6 +29,19 @@ TONES: dict[str, Color] = {
     "warn": THEME.warn,
     "info": THEME.text,
 }
+
+
+def draw_spinner(surface: pygame.Surface, box: pygame.Rect, seconds: float) -> None:
+    """A ring of dots whose bright end turns once a second (drawn from the clock)."""
+    radius = min(box.h, box.w) // 2 - 4
+    centre = box.center
+    phase = seconds * 2 * math.pi
+    for i in range(12):
+        angle = phase + i * math.pi / 6
+        shade = 60 + 195 * i // 11
+        x = centre[0] + int(math.cos(angle) * radius * 0.8)
+        y = centre[1] + int(math.sin(angle) * radius * 0.8)
+        pygame.draw.circle(surface, (shade, shade, shade), (x, y), max(3, radius // 7))
 
 
 def landscape(rect: pygame.Rect) -> bool:
@@ -332,10 +345,13 @@ class ProgressScreen(Screen):
         self.done_n = 0
         self.total = 0
         self.started = self.now()
+        self.phases: dict[str, str] = {}  # phase reported by the service → message msgid
 
-    def progress(self, value: tuple[int, int]) -> None:
-        """Report ``(done, total)``."""
-        self.done_n, self.total = value
+    def progress(self, value: tuple[Any, ...]) -> None:
+        """Report ``(done, total)`` or ``(done, total, phase)``; a known phase names the step."""
+        self.done_n, self.total = int(value[0]), int(value[1])
+        if len(value) > 2 and str(value[2]) in self.phases:
+            self.message = self.phases[str(value[2])]
         self.app.dirty = True
 
     def layout(self, rect: pygame.Rect) -> None:
@@ -351,15 +367,7 @@ class ProgressScreen(Screen):
         """Spinner angle comes from the clock, so every frame moves it."""
         m, th = self.app.metrics, THEME
         painter.text(surface, self.t(self.title), self.title_box, size=m.title, owner="title")
-        radius = min(self.spin_box.h, self.spin_box.w) // 2 - 4
-        centre = self.spin_box.center
-        phase = (self.now() - self.started) * 2 * math.pi
-        for i in range(12):
-            angle = phase + i * math.pi / 6
-            shade = 60 + 195 * i // 11
-            x = centre[0] + int(math.cos(angle) * radius * 0.8)
-            y = centre[1] + int(math.sin(angle) * radius * 0.8)
-            pygame.draw.circle(surface, (shade, shade, shade), (x, y), max(3, radius // 7))
+        draw_spinner(surface, self.spin_box, self.now() - self.started)
         if self.message:
             painter.paragraph(
                 surface, self.t(self.message), self.message_box, size=m.body, owner="message"

@@ -10,7 +10,7 @@ import pygame
 from appliance import errors
 from ui.i18n import N_
 from ui.screens.base import Screen
-from ui.screens.common import EntryScreen, Field, MessageScreen, action_buttons
+from ui.screens.common import EntryScreen, Field, MessageScreen, action_buttons, draw_spinner
 from ui.widgets import THEME, Painter, cols, rows
 
 if TYPE_CHECKING:
@@ -27,6 +27,17 @@ RESULTS: dict[str, tuple[str, str]] = {
     "refused": (N_("Refused"), "bad"),
     "failed": (N_("Not completed"), "bad"),
     "cancelled": (N_("Cancelled"), "info"),
+}
+
+
+# Offline limits (config ``limits.*``) as the operator is told which one refused.
+LIMIT_NAMES: dict[str, str] = {
+    "offline_enabled": N_("Offline payments are switched off"),
+    "online_only_schemes": N_("This card is accepted online only"),
+    "offline_max_amount": N_("Largest offline payment"),
+    "offline_max_count": N_("Number of stored payments"),
+    "offline_max_total": N_("Total of stored payments"),
+    "offline_max_age_hours": N_("Age of the oldest stored payment"),
 }
 
 
@@ -157,10 +168,14 @@ class PresentCardScreen(Screen):
             "present_card": N_("Tap, insert or hold the card near the reader"),
             "sending": N_("Processing: contacting the bank…"),
         }.get(self.step, "")
+        if self.kind == "refund" and self.step == "present_card":
+            message = N_("Refund: hold the card used for the sale near the reader")
         if self.step == "present_card" and self.app.backend.indicator_state == "success":
             message = N_("Card read")
         painter.paragraph(surface, self.t(message), self.msg_box, size=m.title, owner="message")
-        if self.step in ("starting", "present_card"):
+        if self.step == "sending":
+            draw_spinner(surface, self.count_box, self.now())
+        elif self.step in ("starting", "present_card"):
             text = self.t(N_("{s} s left")).format(s=self.seconds_left)
             painter.text(
                 surface, text, self.count_box, size=m.body, color=th.dim, owner="countdown"
@@ -216,6 +231,9 @@ def show_outcome(app: App, outcome: Any, amount: int, *, kind: str = "sale") -> 
     details = txn_details(app, txn) if txn is not None else [(N_("Amount"), app.money(amount))]
     if result in ("declined", "failed") and getattr(outcome, "response_code", None):
         details.append((N_("Response code"), str(outcome.response_code)))
+    if result == "refused" and getattr(outcome, "limit", None):
+        limit = str(outcome.limit)
+        details.append((N_("Limit"), app.t(LIMIT_NAMES.get(limit, limit))))
     moved = txn is not None and result in ("approved", "stored")
     # The terminal queues the merchant stub itself; the customer copy follows the config.
     policy = app.backend.customer_copy
@@ -249,16 +267,22 @@ def show_outcome(app: App, outcome: Any, amount: int, *, kind: str = "sale") -> 
     app.refresh_status()
 
 
-def print_copy(app: App, txn: Any, screen: MessageScreen, *, reprint: bool = False) -> None:
-    """Print the customer copy; the result replaces the screen's message."""
+def print_copy(
+    app: App, txn: Any, screen: MessageScreen, *, reprint: bool = False, copy: str = "customer"
+) -> None:
+    """Print a copy of ``txn`` (a reprint is marked and audited); the outcome replaces the
+    screen's message."""
     screen.message = app.t(N_("Printing…"))
     app.dirty = True
     for b in screen.buttons:
-        if b.id == "print":
+        if b.id in ("print", f"print_{copy}"):
             b.enabled = False
 
     def done(_: Any) -> None:
-        screen.message = app.t(N_("Customer copy sent to the printer."))
+        sent = N_("Customer copy sent to the printer.")
+        if copy == "merchant":
+            sent = N_("Merchant copy sent to the printer.")
+        screen.message = app.t(sent)
 
     def failed(exc: BaseException) -> None:
         screen.message = app.t(
@@ -267,7 +291,9 @@ def print_copy(app: App, txn: Any, screen: MessageScreen, *, reprint: bool = Fal
         screen.tone = "warn"
         app.refresh_status()
 
-    app.backend.print_copy(txn, "customer", reprint=reprint, done=done, failed=failed)
+    supervisor = app.session.menu_by or app.session.operator
+    who = str(getattr(supervisor, "number", "") or "-")
+    app.backend.print_copy(txn, copy, reprint=reprint, operator=who, done=done, failed=failed)
 
 
 def failure_text(app: App, exc: BaseException) -> tuple[str, str]:

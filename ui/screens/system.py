@@ -42,12 +42,16 @@ class SignInScreen(EntryScreen):
 
     def on_enter(self) -> None:
         """Say so when no operator exists yet (a fresh terminal): nobody could sign in."""
-        store = self.app.backend.operators
-        if store is not None and hasattr(store, "list"):
-            self.app.backend.submit(lambda _r: store.list(), done=self._operators)
+        backend = self.app.backend
+
+        def operators(_r: Any) -> Any:  # on the worker, after the terminal is built
+            store = backend.operators
+            return store.list() if store is not None and hasattr(store, "list") else None
+
+        backend.submit(operators, done=self._operators)
 
     def _operators(self, operators: Any) -> None:
-        if not operators:
+        if operators is not None and not operators:
             self.say(
                 self.t(
                     N_("No operators yet: a technician adds them with countertop operators add")
@@ -88,9 +92,6 @@ class SignInScreen(EntryScreen):
             return
         if not number or not password:
             self.say(self.t(N_("Type your operator number and password")))
-            return
-        if not app.backend.has("authenticate"):
-            self.say(self.t(N_("No operator list is configured on this terminal")))
             return
         self.enabled = False
         self.say(self.t(N_("Checking…")), "info")
@@ -296,7 +297,7 @@ class StatusScreen(Screen):
         for (text, tone), box in zip(lines, boxes, strict=True):
             colour = {"ok": th.ok, "bad": th.bad, "warn": th.warn}.get(tone, th.text)
             painter.paragraph(
-                surface, text, box, size=m.small, color=colour, align="left", owner="advice"
+                surface, text, box, size=m.body, color=colour, align="left", owner="advice"
             )
         self.draw_buttons(surface, painter)
 
@@ -334,6 +335,7 @@ class TechnicianScreen(Screen):
         super().__init__(app)
         self.result = ""
         self.tone = "info"
+        self.reading: threading.Event | None = None  # set to stop a card read test
 
     def layout(self, rect: pygame.Rect) -> None:
         """A 3 × 2 (or 2 × 3) grid of tests, a result line, Back."""
@@ -365,6 +367,10 @@ class TechnicianScreen(Screen):
     def on_button(self, bid: str) -> None:
         """Run a test on the worker, or open a sub-screen."""
         app = self.app
+        if self.reading is not None:
+            # A read test is waiting for a card: any tap stops it first (the reader is busy).
+            self.reading.set()
+            return
         if bid == "back":
             from ui.screens.admin import MenuScreen
 
@@ -380,17 +386,22 @@ class TechnicianScreen(Screen):
             self._report(label + ": " + self.t(N_("running…")), "info")
 
             def done(result: Any) -> None:
+                self.reading = None
                 detail = getattr(result, "response_code", result)
                 self._report(f"{label}: {self.t(N_('OK'))} ({detail})", "ok")
 
             def failed(exc: BaseException) -> None:
+                self.reading = None
                 self._report(f"{label}: {exc}", "bad")
 
             if bid == "printer_test":
                 app.backend.printer_test(done, failed)
             elif bid == "read_test":
-                self._report(label + ": " + self.t(N_("tap a card")), "info")
-                app.backend.card_read_test(threading.Event(), done, failed)
+                self._report(
+                    label + ": " + self.t(N_("tap a card (touch the screen to stop)")), "info"
+                )
+                self.reading = threading.Event()
+                app.backend.card_read_test(self.reading, done, failed)
             else:
                 app.backend.call("echo", done=done, failed=failed)
 

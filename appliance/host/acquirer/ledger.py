@@ -24,7 +24,13 @@ from appliance.domain.card import mask_pan
 from appliance.errors import JournalError
 from appliance.host import keys
 from appliance.host.dialects.base import transmission_stamp
-from appliance.host.messages import HostRequest, HostResponse, MessageKind, WorkingKeys
+from appliance.host.messages import (
+    HostRequest,
+    HostResponse,
+    MessageKind,
+    SettlementTotals,
+    WorkingKeys,
+)
 
 DECLINE_PAN = "4000000000000002"  # always declined 05 (do not honour)
 SCHEMA_VERSION = 1
@@ -57,6 +63,9 @@ CREATE TABLE IF NOT EXISTS settlements (
     terminal_totals TEXT NOT NULL, host_totals TEXT NOT NULL, response_code TEXT NOT NULL,
     created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS early_reversals (
+    tid TEXT NOT NULL, stan INTEGER NOT NULL, transmitted TEXT NOT NULL,
+    received_at TEXT NOT NULL, PRIMARY KEY (tid, stan, transmitted));
 """
 
 _PAYMENT_TYPES = ("sale", "advice")
@@ -236,6 +245,13 @@ class Ledger:
         rrn = self._next_rrn(db, now)
         auth = _auth_code(rrn) if rc == "00" else None
         pan = req.card.pan if req.card else None
+        status = "approved" if rc == "00" else "declined"
+        early = db.execute(
+            "DELETE FROM early_reversals WHERE tid=? AND stan=? AND transmitted=?",
+            (req.tid, req.stan, transmission_stamp(req.transmitted_at)),
+        ).rowcount
+        if early:
+            status = "reversed"  # its reversal overtook it: answered, but never charged
         db.execute(
             "INSERT INTO transactions (tid, mid, stan, transmitted, mti_class, mti, "
             "transmitted_at, type, amount, currency, masked_pan, scheme, rrn, auth_code, "
@@ -257,7 +273,7 @@ class Ledger:
                 rrn,
                 auth,
                 rc,
-                "approved" if rc == "00" else "declined",
+                status,
                 req.batch,
                 original_id,
                 now.isoformat(),
@@ -330,7 +346,15 @@ class Ledger:
     def _reversal(self, db: sqlite3.Connection, req: HostRequest, mti: str) -> HostResponse:
         o = req.original
         orig = self._find_original(db, req)
-        if o is None or orig is None:
+        if o is None:
+            return self._reply(req, "25")
+        if orig is None:
+            # The original may still be on its way (a slow network path): remember the
+            # reversal so that, should it arrive, it is booked reversed and never charged.
+            db.execute(
+                "INSERT OR IGNORE INTO early_reversals VALUES (?,?,?,?)",
+                (req.tid, o.stan, transmission_stamp(o.transmitted_at), _now().isoformat()),
+            )
             return self._reply(req, "25")
         if orig["status"] != "reversed":
             db.execute("UPDATE transactions SET status='reversed' WHERE id=?", (orig["id"],))
@@ -399,7 +423,13 @@ class Ledger:
             "created_at) VALUES (?,?,?,?,?,?)",
             (req.tid, req.batch, json.dumps(terminal), json.dumps(host), rc, _now().isoformat()),
         )
-        return self._reply(req, rc, batch=req.batch, settlement_balanced=rc == "00")
+        return self._reply(
+            req,
+            rc,
+            batch=req.batch,
+            settlement_balanced=rc == "00",
+            host_totals=SettlementTotals(**host),
+        )
 
     def _upload(self, db: sqlite3.Connection, req: HostRequest) -> HostResponse:
         o = req.original
@@ -463,6 +493,7 @@ def _response_to_json(r: HostResponse) -> str:
             "host_time": r.host_time.isoformat() if r.host_time else None,
             "batch": r.batch,
             "settlement_balanced": r.settlement_balanced,
+            "host_totals": None if r.host_totals is None else vars(r.host_totals),
             "working_keys": None
             if wk is None
             else [wk.pik.hex(), wk.pik_kcv, wk.mak.hex(), wk.mak_kcv],
@@ -473,11 +504,13 @@ def _response_to_json(r: HostResponse) -> str:
 def _response_from_json(text: str) -> HostResponse:
     d = json.loads(text)
     wk = d.pop("working_keys")
+    ht = d.pop("host_totals", None)
     return HostResponse(
         kind=MessageKind(d.pop("kind")),
         host_time=datetime.fromisoformat(d.pop("host_time")) if d["host_time"] else None,
         working_keys=None
         if wk is None
         else WorkingKeys(bytes.fromhex(wk[0]), wk[1], bytes.fromhex(wk[2]), wk[3]),
+        host_totals=None if ht is None else SettlementTotals(**ht),
         **{k: v for k, v in d.items() if k != "host_time"},
     )

@@ -20,6 +20,7 @@ import logging
 import os
 import select
 import socket
+import ssl
 import struct
 import threading
 from collections.abc import Mapping
@@ -40,7 +41,8 @@ class ReferenceAcquirer:
     """A test acquirer host. ``start()`` runs it in background threads; ``stop()`` ends them.
 
     ``terminals`` maps TID → TMK; requests from other TIDs are answered 03 (invalid merchant).
-    ``mids`` optionally maps TID → the MID it must use (else 03).
+    ``mids`` optionally maps TID → the MID it must use (else 03). With ``tls_cert`` (PEM,
+    and ``tls_key`` unless the key is in the same file) connections are TLS.
     """
 
     def __init__(
@@ -53,6 +55,8 @@ class ReferenceAcquirer:
         mids: Mapping[str, str] | None = None,
         *,
         control_port: int | None = None,
+        tls_cert: str | Path | None = None,
+        tls_key: str | Path | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -62,6 +66,14 @@ class ReferenceAcquirer:
         self.mids = dict(mids or {})
         self.faults = FaultSet()
         self.control_port: int | None = control_port
+        self._tls: ssl.SSLContext | None = None
+        if tls_cert is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            try:
+                ctx.load_cert_chain(str(tls_cert), str(tls_key) if tls_key else None)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(f"cannot load the TLS certificate {tls_cert}: {exc}") from exc
+            self._tls = ctx
         self._ledger: Ledger | None = None
         self._listener: socket.socket | None = None
         self._control: socket.socket | None = None
@@ -97,6 +109,9 @@ class ReferenceAcquirer:
         self._wake()
         for s in (self._listener, self._control):
             if s is not None:
+                # close() alone does not wake a thread blocked in accept() on Linux.
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in accept()
                 with contextlib.suppress(OSError):
@@ -162,7 +177,11 @@ class ReferenceAcquirer:
         """Every ledger row (tid, stan, rrn, amount, status, type, mti, transmitted_at,
         response_code, masked_pan, batch, …), oldest first."""
         if self._ledger is None:
-            return Ledger(self.ledger_path).transactions()
+            ledger = Ledger(self.ledger_path)
+            try:
+                return ledger.transactions()
+            finally:
+                ledger.close()
         return self._ledger.transactions()
 
     @property
@@ -228,8 +247,32 @@ class ReferenceAcquirer:
                     self._conns.add(conn)
                 self._spawn(self._serve_conn, f"acquirer-conn-{peer[1]}", conn)
 
-    def _serve_conn(self, conn: socket.socket) -> None:
+    def _tls_wrap(self, conn: socket.socket) -> socket.socket | None:
+        assert self._tls is not None
+        conn.settimeout(5.0)  # a client that never finishes its handshake must not stall us
+        try:
+            tls = self._tls.wrap_socket(conn, server_side=True)
+        except (OSError, ssl.SSLError) as exc:
+            log.warning("TLS handshake failed: %s", exc)
+            with contextlib.suppress(OSError):
+                conn.close()
+            return None
+        tls.settimeout(None)
+        return tls
+
+    def _serve_conn(self, raw: socket.socket) -> None:
         write_lock = threading.Lock()
+        conn: socket.socket = raw
+        if self._tls is not None:
+            # In this thread, so a slow handshake stalls no one else.
+            wrapped = self._tls_wrap(raw)  # takes over raw's file descriptor
+            with self._lock:
+                self._conns.discard(raw)
+                if wrapped is not None:
+                    self._conns.add(wrapped)
+            if wrapped is None:
+                return
+            conn = wrapped
         try:
             while not self._stop.is_set():
                 try:

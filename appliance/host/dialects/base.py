@@ -83,6 +83,7 @@ class Profile:
     prefix: bytes = b""  # TPDU + header before the MTI (not MACed)
     response_prefix: bytes | None = None  # prefix on responses (TPDU addresses swapped)
     mac_fields: tuple[str, str] = ("64", "128")
+    mac_algorithm: str = "x919"  # keys.MAC_ALGORITHMS
     required_response: tuple[str, ...] = ("11", "39", "41")
     required_request: tuple[str, ...] = ("11", "41")
 
@@ -345,6 +346,13 @@ class Dialect:
         if resp.host_time is not None:
             t = resp.host_time.astimezone(UTC)
             items["local_time"], items["local_date"] = t.strftime("%H%M%S"), t.strftime("%m%d")
+        for drop in ("sale_count", "sale_amount", "refund_count", "refund_amount"):
+            # never echo the terminal's totals: field 48 of a 0510 is the host's own
+            items.pop(drop, None)
+        ht = resp.host_totals
+        if ht is not None:
+            # A 0510 carries the host's totals in place of the terminal's (field 48).
+            items.update(self._totals_items(ht))
         wk = resp.working_keys
         if wk is not None:
             items.update(
@@ -356,6 +364,15 @@ class Dialect:
         return self._encode(mti, items, mak if ks.mac else None, ks.mac and mak is not None)
 
     # ------------------------------------------------------ items <-> messages
+    def _totals_items(self, t: SettlementTotals) -> dict[str, str]:
+        """Settlement totals as items, each as wide as the dialect's field part (default 3/12)."""
+        widths = {"sale_count": 3, "sale_amount": 12, "refund_count": 3, "refund_amount": 12}
+        for parts in self.profile.composite.values():
+            for name, width in parts:
+                if name in widths:
+                    widths[name] = width
+        return {name: _d(getattr(t, name), width) for name, width in widths.items()}
+
     def _request_to_items(self, req: HostRequest, ks: KindSpec) -> dict[str, str]:
         it: dict[str, str] = {}
         orig = req.original
@@ -406,10 +423,7 @@ class Dialect:
                 it["orig_auth"] = orig.auth_code
         if req.totals is not None:
             tt = req.totals
-            it["sale_count"] = _d(tt.sale_count, 3)
-            it["sale_amount"] = _d(tt.sale_amount, 12)
-            it["refund_count"] = _d(tt.refund_count, 3)
-            it["refund_amount"] = _d(tt.refund_amount, 12)
+            it.update(self._totals_items(tt))
         allowed = self.profile.request_items.get(req.kind)
         if allowed is not None:
             it = {k: v for k, v in it.items() if k in allowed}
@@ -499,8 +513,16 @@ class Dialect:
             host_time = infer_year(it["local_date"] + it["local_time"], datetime.now(UTC))
         rc = it["response_code"]
         balanced = None
+        host_totals = None
         if ks.kind is MessageKind.SETTLEMENT:
             balanced = {"00": True, "95": False}.get(rc)
+            if "sale_count" in it:
+                host_totals = SettlementTotals(
+                    sale_count=int(it["sale_count"]),
+                    sale_amount=int(_need(it, "sale_amount")),
+                    refund_count=int(_need(it, "refund_count")),
+                    refund_amount=int(_need(it, "refund_amount")),
+                )
         return HostResponse(
             kind=ks.kind,
             tid=it["tid"],
@@ -512,6 +534,7 @@ class Dialect:
             working_keys=wk,
             batch=int(it["batch"]) if "batch" in it else None,
             settlement_balanced=balanced,
+            host_totals=host_totals,
         )
 
     # ------------------------------------------------------- items <-> fields
@@ -589,7 +612,8 @@ class Dialect:
         raw = bytes(raw)
         if mac_field is not None:
             assert mak is not None
-            raw = raw[: -keys.MAC_LEN] + keys.retail_mac(mak, raw[: -keys.MAC_LEN])
+            mac = keys.mac_of(self.profile.mac_algorithm, mak, raw[: -keys.MAC_LEN])
+            raw = raw[: -keys.MAC_LEN] + mac
         return raw
 
     def _mac_field(self, fields: Mapping[str, str]) -> str:
@@ -655,7 +679,8 @@ class Dialect:
             raise FrameMacError(f"MAC field {mac_field} missing or misplaced", message)
         if mak is None:
             raise FrameMacError("no MAK to verify the MAC", message)
-        if not keys.mac_matches(mak, raw[: -keys.MAC_LEN], raw[-keys.MAC_LEN :]):
+        data, mac = raw[: -keys.MAC_LEN], raw[-keys.MAC_LEN :]
+        if not keys.mac_matches(mak, data, mac, self.profile.mac_algorithm):
             raise FrameMacError("MAC does not verify", message)
 
 

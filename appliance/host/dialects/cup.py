@@ -6,7 +6,8 @@ Field 60 is composite: 60.1 transaction type code n2, 60.2 batch number n6, 60.3
 management code n3. Field 61 carries the original (STAN n6, field 7 n10, amount n12,
 batch n6), 62 the working keys (binary: PIK 16 + KCV 3 + MAK 16 + KCV 3), 48 the settlement
 totals. Refunds are 0220/200000; voids 0200/200000 with type code 23. Reversals have no
-repeat MTI: a repeat is the same 0400 again. Deviation from CUP kept on purpose: field 7
+repeat MTI: a repeat is the same 0400 again. The MAC is UnionPay's ECB algorithm
+(``keys.cup_ecb_mac``) with the double-length MAK. Deviation from CUP kept on purpose: field 7
 (transmission date-time) is sent, because it is part of the idempotency key everywhere.
 """
 
@@ -180,4 +181,5 @@ PROFILE = Profile(
     prefix=bytes.fromhex("6000030000" + "603100310000"),
     response_prefix=bytes.fromhex("6000000003" + "603100310000"),
     mac_fields=("64", "64"),
+    mac_algorithm="cup_ecb",
 )

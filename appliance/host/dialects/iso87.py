@@ -109,7 +109,8 @@ SIMPLE: dict[str, str] = {
 }
 
 COMPOSITE: dict[str, tuple[tuple[str, int], ...]] = {
-    "48": (("sale_count", 3), ("sale_amount", 12), ("refund_count", 3), ("refund_amount", 12)),
+    # counts are n6 (not the n3 of some dialects) so a batch may exceed 999 transactions
+    "48": (("sale_count", 6), ("sale_amount", 12), ("refund_count", 6), ("refund_amount", 12)),
     "61": (("orig_amount", 12), ("orig_batch", 6)),
     "62": (("pik", 32), ("pik_kcv", 6), ("mak", 32), ("mak_kcv", 6)),
     "90": (

@@ -1,0 +1,145 @@
+"""Reconciliation use case: import a statement file, match it, keep the result, print it.
+
+The matching is ``appliance.domain.reconcile.reconcile`` (pure); this shell reads the file,
+chooses the journal rows in scope, stores the last result in the journal (table
+``reconciliations``, for the UI) and queues the slip and the merchant stub reprints.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from appliance.domain.receipts import ReconLine, ReconReport
+from appliance.domain.reconcile import Reconciliation, in_scope, parse_statement, reconcile
+from appliance.errors import ConfigError, NotFound
+from appliance.journal.journal import _iso
+
+if TYPE_CHECKING:
+    from appliance.services.terminal import Terminal
+
+# How each discrepancy is named on the printed slip (receipts' issue names).
+_SLIP_ISSUE = {
+    "terminal_only": "missing_at_host",
+    "acquirer_only": "missing_at_terminal",
+    "duplicate": "missing_at_terminal",
+    "reversed_charged": "reversed_charged",
+    "amount_mismatch": "amount_mismatch",
+    "fee_mismatch": "fee_mismatch",
+}
+
+
+class Reconciler:
+    """Reconcile acquirer statements against the terminal's journal."""
+
+    def __init__(self, terminal: Terminal) -> None:
+        self.terminal = terminal
+        self.journal = terminal.journal
+        self.config = terminal.config
+
+    def reconcile_text(self, text: str, *, name: str = "") -> Reconciliation:
+        """Match statement CSV ``text``; the result is stored as the last reconciliation."""
+        lines, bad = parse_statement(text)
+        journal = self.journal.transactions()
+        dates = sorted({line.settlement_date.isoformat() for line in lines})
+        result = reconcile(
+            lines,
+            journal,
+            tid=self.terminal.tid,
+            in_scope=in_scope(journal, dates, UTC),
+            fees_bp=self.config.settlement.fees_bp,
+            bad_lines=bad,
+            statement=name,
+        )
+        self._store(result)
+        return result
+
+    def reconcile_file(self, path: Path) -> Reconciliation:
+        """Match the statement at ``path``."""
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read the statement {path}: {exc}") from exc
+        return self.reconcile_text(text, name=path.name)
+
+    def _store(self, result: Reconciliation) -> None:
+        with self.journal.unit() as uow:
+            uow.execute(
+                "INSERT INTO reconciliations (imported_at, statement, result) VALUES (?,?,?)",
+                (_iso(self.journal.clock()), result.statement, json.dumps(result.as_dict())),
+            )
+            uow.commit()
+
+    def last(self) -> dict[str, Any]:
+        """The last imported reconciliation (as stored); NotFound if none."""
+        with self.journal._lock:
+            r = self.journal.conn.execute(
+                "SELECT imported_at, result FROM reconciliations ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        if r is None:
+            raise NotFound("no statement has been reconciled yet")
+        return {"imported_at": r[0], **json.loads(r[1])}
+
+    def slip_report(self, result: Reconciliation) -> ReconReport:
+        """The reconciliation as the printed slip's input."""
+        lines = []
+        for d in result.discrepancies:
+            when = d.when
+            if not isinstance(when, datetime):  # an unknown line: only its business day
+                when = datetime.combine(when or date.min, time(0), tzinfo=UTC)
+            lines.append(
+                ReconLine(
+                    issue=_SLIP_ISSUE[d.kind],  # type: ignore[arg-type]
+                    trace=d.trace,
+                    rrn=d.rrn,
+                    auth_code=d.auth_code,
+                    date=when,
+                    masked_pan=d.masked_pan,
+                    amount=d.amount,
+                    host_amount=d.stated_amount if d.kind == "amount_mismatch" else None,
+                )
+            )
+        return ReconReport(
+            batch=self.journal.batch,
+            currency=self.terminal.cur.alpha,
+            matched_count=result.matched_count,
+            matched_amount=result.matched_amount,
+            lines=tuple(lines),
+            statement=result.statement,
+        )
+
+    def print(self, result: Reconciliation, operator: str = "") -> list[str]:
+        """Queue the reconciliation slip and, for each discrepancy the journal knows, a reprint
+        of its merchant stub (the evidence to hand over). Returns the print job ids."""
+        from appliance.domain.receipts import build_reconciliation
+
+        receipts = self.terminal.receipts
+        if receipts is None or not hasattr(receipts, "document"):
+            return []
+        now = self.journal.clock()
+        doc = build_reconciliation(
+            self.slip_report(result),
+            merchant_info(self.config),
+            lang=self.config.locale.receipt_language,
+            tz=self.config.locale.timezone,
+            printed_at=now,
+            operator=operator,
+        )
+        jobs = [receipts.document(doc, f"reconciliation {result.statement}")]
+        seen: set[str] = set()
+        for d in result.discrepancies:
+            if d.txn_uuid and d.txn_uuid not in seen:
+                seen.add(d.txn_uuid)
+                txn = self.journal.get(d.txn_uuid)
+                jobs.append(receipts.transaction_stub(txn, "merchant", reprint_at=now))
+        return jobs
+
+
+def merchant_info(config: Any) -> Any:
+    """The merchant block of the slips from config."""
+    from appliance.domain.receipts import MerchantInfo
+
+    m = config.merchant
+    return MerchantInfo(name=m.name, mid=m.mid, tid=m.tid)

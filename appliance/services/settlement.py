@@ -1,0 +1,695 @@
+"""Settlement (结算/日结): close the batch with the host, batch upload when out of balance.
+
+The batch is *cut* first, in one journal transaction, under the exclusive batch lock and only
+when nothing is owed to the host: the totals are frozen into a ``settlements`` row (state
+OPEN) and the batch counter moves to the next batch. From then on a payment goes to the next
+batch, and the settlement of the cut batch runs its steps, each journaled before it is taken::
+
+    OPEN         → allocate the 0500's STAN and time          → TOTALS_SENT, send 0500
+    TOTALS_SENT  → (re)send that same 0500 (the host replays its answer to a repeat)
+                   00 → CLOSED balanced;  95 → allocate the upload STAN block → UPLOADING(0)
+    UPLOADING(n) → send 0320s n.. (same STAN and time on a resend: idempotent at the host),
+                   journal n after each window; then the final 0500 (its STAN journaled first)
+                   → CLOSED balanced_after_upload | out_of_balance
+    CLOSED       → the settlement slip (Z) is queued once (``slip_queued``)
+
+The cut holds the terminal's operation lock (``appliance.services.oplock``), which every sale,
+void and refund holds in whichever process runs it: settlement waits for a payment in progress
+and is never interleaved with one; a payment that arrives during the cut waits, and one that
+arrives after it goes to the next batch while the cut batch is still being settled.
+
+A crash or a host fault anywhere leaves a row that the next ``settle()`` resumes from where it
+stands; a CLOSED row is never sent again, and a batch is cut only once (batch is the key).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from appliance.domain.receipts import BatchTotals, MerchantInfo, SettlementResult, Totals
+from appliance.domain.settlement import (
+    SettleResult,
+    SettleState,
+    batch_totals,
+    check_settle_transition,
+    parse_hhmm,
+    settlement_due,
+    totals_equal,
+    totals_from_dict,
+    totals_to_dict,
+    upload_items,
+    upload_stan,
+)
+from appliance.domain.stan import next_stan
+from appliance.domain.transactions import Transaction, TxnState
+from appliance.errors import HostError, NotFound, ProtocolError, Refused, ReversalOwed
+from appliance.host.messages import (
+    HostRequest,
+    HostResponse,
+    MessageKind,
+    SettlementTotals,
+    response_text,
+)
+from appliance.journal.journal import _dt, _iso
+
+if TYPE_CHECKING:
+    from appliance.services.terminal import Terminal
+
+log = logging.getLogger(__name__)
+
+Hook = Callable[[str], None]
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+@dataclass(frozen=True)
+class SettlementRecord:
+    """One row of the ``settlements`` table as the services see it."""
+
+    batch: int
+    state: SettleState
+    totals: BatchTotals
+    host_totals: Totals | None
+    result: SettleResult | None
+    response_code: str | None
+    totals_stan: int | None
+    totals_at: datetime | None
+    upload_total: int
+    uploaded: int
+    upload_stan_base: int | None
+    upload_at: datetime | None
+    final_stan: int | None
+    final_at: datetime | None
+    cut_at: datetime
+    closed_at: datetime | None
+    slip_queued: bool
+    operator: str
+    last_error: str
+
+    @property
+    def balanced(self) -> bool:
+        """True when the host agreed (at once or after batch upload)."""
+        return self.result in (SettleResult.BALANCED, SettleResult.BALANCED_AFTER_UPLOAD)
+
+    def slip_result(self) -> SettlementResult | None:
+        """What the settlement slip says about the host's verdict (None while not closed)."""
+        if self.state != SettleState.CLOSED:
+            return None
+        return SettlementResult(
+            balanced=self.balanced,
+            host=self.host_totals,
+            uploaded=self.upload_total > 0 or self.result != SettleResult.BALANCED,
+            settled_at=self.closed_at,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The stable machine-readable form (``countertop settle --json``)."""
+        h = self.host_totals
+        return {
+            "batch": self.batch,
+            "state": self.state.value,
+            "result": self.result.value if self.result else None,
+            "balanced": self.balanced if self.result else None,
+            "response_code": self.response_code,
+            "terminal": totals_to_dict(self.totals),
+            "host": None
+            if h is None
+            else {
+                "sale_count": h.sale_count,
+                "sale_amount": h.sale_amount,
+                "refund_count": h.refund_count,
+                "refund_amount": h.refund_amount,
+            },
+            "upload_total": self.upload_total,
+            "uploaded": self.uploaded,
+            "cut_at": self.cut_at.isoformat(),
+            "closed_at": self.closed_at.isoformat() if self.closed_at else None,
+            "slip_queued": self.slip_queued,
+            "last_error": self.last_error,
+        }
+
+
+@dataclass
+class SettleOutcome:
+    """What one ``settle()`` call did."""
+
+    record: SettlementRecord
+    resumed: bool = False
+    owed_sent: int = 0
+    slip_job: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The stable machine-readable form."""
+        return {
+            **self.record.as_dict(),
+            "resumed": self.resumed,
+            "owed_sent": self.owed_sent,
+            "slip_job": self.slip_job,
+            "notes": self.notes,
+        }
+
+
+def _host_totals(t: SettlementTotals | None) -> Totals | None:
+    if t is None:
+        return None
+    return Totals(t.sale_count, t.sale_amount, t.refund_count, t.refund_amount)
+
+
+def _retyped(exc: HostError, message: str) -> HostError:
+    """The same kind of host error with a message that says what to do."""
+    try:
+        return type(exc)(message)
+    except TypeError:
+        return HostError(message)
+
+
+class Settlement:
+    """Settlement, X and Z reports over a ``Terminal`` (its journal, link and print queue).
+
+    ``hook(point)`` is called at each step (``cut``, ``totals_sent``, ``totals_answered``,
+    ``uploading``, ``uploaded``, ``final_sent``, ``closed``) so tests can crash it anywhere.
+    """
+
+    def __init__(
+        self,
+        terminal: Terminal,
+        *,
+        hook: Hook | None = None,
+        window: int | None = None,
+    ) -> None:
+        self.terminal = terminal
+        self.journal = terminal.journal
+        self.config = terminal.config
+        self._hook = hook or (lambda _p: None)
+        self.window = max(1, window or self.config.host.window)
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    def _record(self, r: Any) -> SettlementRecord:
+        ht = json.loads(r["host_totals"]) if r["host_totals"] else None
+        return SettlementRecord(
+            batch=r["batch"],
+            state=SettleState(r["state"]),
+            totals=totals_from_dict(json.loads(r["terminal_totals"])),
+            host_totals=Totals(**ht) if ht else None,
+            result=SettleResult(r["result"]) if r["result"] else None,
+            response_code=r["response_code"],
+            totals_stan=r["totals_stan"],
+            totals_at=_dt(r["totals_at"]) if r["totals_at"] else None,
+            upload_total=r["upload_total"],
+            uploaded=r["uploaded"],
+            upload_stan_base=r["upload_stan_base"],
+            upload_at=_dt(r["upload_at"]) if r["upload_at"] else None,
+            final_stan=r["final_stan"],
+            final_at=_dt(r["final_at"]) if r["final_at"] else None,
+            cut_at=_dt(r["cut_at"]),
+            closed_at=_dt(r["closed_at"]) if r["closed_at"] else None,
+            slip_queued=bool(r["slip_queued"]),
+            operator=r["operator"],
+            last_error=r["last_error"],
+        )
+
+    def get(self, batch: int) -> SettlementRecord:
+        """The settlement of ``batch``; NotFound if it was never settled here."""
+        with self.journal._lock:
+            r = self.journal.conn.execute(
+                "SELECT * FROM settlements WHERE batch=?", (batch,)
+            ).fetchone()
+        if r is None:
+            raise NotFound(f"batch {batch:06d} has no settlement in the journal")
+        return self._record(r)
+
+    def history(self, limit: int = 50) -> list[SettlementRecord]:
+        """Settlements, newest first."""
+        with self.journal._lock:
+            rows = self.journal.conn.execute(
+                "SELECT * FROM settlements ORDER BY cut_at DESC, batch DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [self._record(r) for r in rows]
+
+    def unfinished(self) -> SettlementRecord | None:
+        """A settlement cut but not closed (interrupted), if any."""
+        with self.journal._lock:
+            r = self.journal.conn.execute(
+                "SELECT * FROM settlements WHERE state != 'closed' ORDER BY batch LIMIT 1"
+            ).fetchone()
+        return None if r is None else self._record(r)
+
+    def open_totals(self) -> BatchTotals:
+        """Running totals of the open batch (the X report)."""
+        batch = self.journal.batch
+        return batch_totals(
+            self.journal.transactions(batch=batch),
+            batch=batch,
+            currency=self.terminal.cur.alpha,
+            fees_bp=self.config.settlement.fees_bp,
+        )
+
+    def open_summary(self) -> dict[str, Any]:
+        """The X report as data: totals plus what is not (yet) in them."""
+        batch = self.journal.batch
+        txns = self.journal.transactions(batch=batch)
+        totals = batch_totals(
+            txns,
+            batch=batch,
+            currency=self.terminal.cur.alpha,
+            fees_bp=self.config.settlement.fees_bp,
+        )
+        stored = [t for t in txns if t.state == TxnState.STORED]
+        voided = [t for t in txns if t.state == TxnState.VOIDED]
+        return {
+            **totals_to_dict(totals),
+            "stored_count": len(stored),
+            "stored_amount": sum(t.amount for t in stored),
+            "voided_count": len(voided),
+            "voided_amount": sum(t.amount for t in voided),
+            "settlement_in_progress": (u.batch if (u := self.unfinished()) else None),
+        }
+
+    def last_settled_at(self) -> datetime | None:
+        """When the newest batch was cut for settlement (None: never)."""
+        with self.journal._lock:
+            r = self.journal.conn.execute("SELECT MAX(cut_at) FROM settlements").fetchone()
+        return _dt(r[0]) if r and r[0] else None
+
+    def due(self, now: datetime | None = None) -> bool:
+        """Is the daily settlement due (``settle --if-due``)? An interrupted one always is."""
+        if self.unfinished() is not None:
+            return True
+        now = now or self.journal.clock()
+        with self.journal._lock:
+            active = self.journal.conn.execute(
+                "SELECT 1 FROM transactions WHERE batch=? LIMIT 1", (self.journal.batch,)
+            ).fetchone()
+        return settlement_due(
+            now,
+            parse_hhmm(self.config.settlement.time),
+            self.journal.tz,
+            self.last_settled_at(),
+            active is not None,
+        )
+
+    # ---- slips --------------------------------------------------------------------------------
+
+    def merchant(self) -> MerchantInfo:
+        """The merchant block of the slips."""
+        m = self.config.merchant
+        return MerchantInfo(name=m.name, mid=m.mid, tid=m.tid)
+
+    def z_document(self, batch: int, *, reprint: bool = False) -> Any:
+        """The settlement slip of ``batch`` (marked as a reprint when ``reprint``)."""
+        from appliance.domain.receipts import build_settlement
+
+        rec = self.get(batch)
+        now = self.journal.clock()
+        totals = rec.totals
+        if rec.closed_at is not None:
+            totals = BatchTotals(
+                totals.batch,
+                totals.currency,
+                totals.schemes,
+                totals.operators,
+                totals.opened_at,
+                rec.closed_at,
+            )
+        return build_settlement(
+            totals,
+            rec.slip_result(),
+            self.merchant(),
+            lang=self.config.locale.receipt_language,
+            tz=self.config.locale.timezone,
+            printed_at=rec.closed_at or now,
+            operator=rec.operator,
+            reprint_at=now if reprint else None,
+        )
+
+    def x_document(self, operator: str = "") -> Any:
+        """The interim (X) slip of the open batch."""
+        from appliance.domain.receipts import build_interim
+
+        return build_interim(
+            self.open_totals(),
+            self.merchant(),
+            lang=self.config.locale.receipt_language,
+            tz=self.config.locale.timezone,
+            printed_at=self.journal.clock(),
+            operator=operator,
+        )
+
+    def _queue(self, doc: Any, what: str) -> str | None:
+        receipts = self.terminal.receipts
+        if receipts is None or not hasattr(receipts, "document"):
+            return None
+        return str(receipts.document(doc, what))
+
+    def print_x(self, operator: str = "") -> str | None:
+        """Queue the X slip; returns the print job id (None without a print queue)."""
+        return self._queue(self.x_document(operator), f"x report {self.journal.batch:06d}")
+
+    def print_z(self, batch: int, *, reprint: bool = True) -> str | None:
+        """Queue (a reprint of) the settlement slip of ``batch``."""
+        what = f"{'reprint ' if reprint else ''}settlement {batch:06d}"
+        return self._queue(self.z_document(batch, reprint=reprint), what)
+
+    # ---- settling -----------------------------------------------------------------------------
+
+    def settle(self, *, operator: str = "", on_progress: Progress | None = None) -> SettleOutcome:
+        """Settle: resume an interrupted settlement, else cut the open batch and settle it.
+
+        Raises ReversalOwed / Refused when something is still owed to the host (nothing is
+        cut then), HostError when the host cannot be reached or answers with an error (the
+        settlement stays journaled and the next call resumes it).
+        """
+        progress = on_progress or (lambda _p, _d, _t: None)
+        self._queue_pending_slips()
+        rec = self.unfinished()
+        outcome: SettleOutcome
+        if rec is not None:
+            progress("resume", 0, 0)
+            outcome = SettleOutcome(rec, resumed=True)
+        else:
+            outcome = self._cut(operator, progress)
+        outcome.record = self._drive(outcome.record, progress)
+        outcome.slip_job = self._queue_slip(outcome.record)
+        outcome.record = self.get(outcome.record.batch)
+        return outcome
+
+    def _cut(self, operator: str, progress: Progress) -> SettleOutcome:
+        term = self.terminal
+        # The operation lock is what a payment holds (in any process): taking it waits for a
+        # payment in progress to finish and keeps the next one out until the batch is cut.
+        # Same order as a payment (terminal lock, then operation lock): no deadlock.
+        progress("waiting_for_payment", 0, 0)
+        with term._busy, term.oplock.hold("settlement"):
+            progress("forwarding", 0, len(self.journal.owed()))
+            recovered = term.recover()  # PENDING rows under the lock are a crash's
+            sent = 0
+            if self.journal.owed():
+                report = term.send_owed(on_progress=lambda d, t, _a: progress("forwarding", d, t))
+                sent = report.acknowledged
+            left = self.journal.owed()
+            if left:
+                rev = sum(1 for o in left if o.kind == "reversal")
+                adv = len(left) - rev
+                what = ", ".join(
+                    x
+                    for x in (
+                        f"{rev} reversal(s)" if rev else "",
+                        f"{adv} stored payment(s)" if adv else "",
+                    )
+                    if x
+                )
+                cls = ReversalOwed if rev else Refused
+                raise cls(
+                    f"settlement refused: {what} still owed to the host "
+                    f"({term.monitor.last_error or 'not acknowledged'}); the batch stays open. "
+                    f"Check the link, run countertop forward, then settle again"
+                )
+            if not term.signed_on:
+                term.sign_on(operator)
+            rec = self._cut_batch(operator)
+        self._hook("cut")
+        outcome = SettleOutcome(rec, owed_sent=sent)
+        if recovered:
+            outcome.notes.append(f"{len(recovered)} in-doubt payment(s) reversed before settling")
+        self.journal.audit(operator or "-", "settle_cut", f"batch {rec.batch:06d}")
+        return outcome
+
+    def _cut_batch(self, operator: str) -> SettlementRecord:
+        """Freeze the open batch's totals and open the next batch, in one transaction."""
+        j = self.journal
+        now = j.clock()
+        with j.unit() as uow:
+            batch = uow.execute("SELECT value FROM counters WHERE name='batch'").fetchone()[0]
+            if uow.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]:
+                raise Refused("settlement refused: a message became owed while cutting the batch")
+            if uow.execute(
+                "SELECT COUNT(*) FROM transactions WHERE batch=? AND state='pending'", (batch,)
+            ).fetchone()[0]:
+                raise Refused("settlement refused: a payment of this batch is still in progress")
+            if uow.execute("SELECT 1 FROM settlements WHERE batch=?", (batch,)).fetchone():
+                raise Refused(
+                    f"batch {batch:06d} was already settled: sign on to get a new batch number"
+                )
+            rows = uow.execute("SELECT * FROM transactions WHERE batch=?", (batch,)).fetchall()
+            txns = [j._row(r) for r in rows]
+            totals = batch_totals(
+                txns,
+                batch=batch,
+                currency=self.terminal.cur.alpha,
+                fees_bp=self.config.settlement.fees_bp,
+            )
+            uow.execute(
+                "INSERT INTO settlements (batch, state, terminal_totals, opened_at, cut_at, "
+                "operator) VALUES (?,?,?,?,?,?)",
+                (
+                    batch,
+                    SettleState.OPEN.value,
+                    json.dumps(totals_to_dict(totals)),
+                    _iso(totals.opened_at) if totals.opened_at else None,
+                    _iso(now),
+                    operator,
+                ),
+            )
+            nxt = batch % 999_999 + 1
+            uow.execute("UPDATE counters SET value=? WHERE name='batch'", (nxt,))
+            uow.commit()
+        return self.get(batch)
+
+    def _set(self, rec: SettlementRecord, new: SettleState, **cols: Any) -> SettlementRecord:
+        check_settle_transition(rec.state, new)
+        cols["state"] = new.value
+        with self.journal.unit() as uow:
+            cur = uow.execute(
+                "SELECT state FROM settlements WHERE batch=?", (rec.batch,)
+            ).fetchone()[0]
+            check_settle_transition(SettleState(cur), new)
+            names = ", ".join(f"{k}=?" for k in cols)
+            uow.execute(
+                f"UPDATE settlements SET {names} WHERE batch=?", (*cols.values(), rec.batch)
+            )
+            uow.commit()
+        return self.get(rec.batch)
+
+    def _note_error(self, rec: SettlementRecord, error: str) -> None:
+        with self.journal.unit() as uow:
+            uow.execute(
+                "UPDATE settlements SET last_error=? WHERE batch=?", (error[:300], rec.batch)
+            )
+            uow.commit()
+
+    def _allocate_stans(self, n: int) -> int:
+        """Reserve ``n`` consecutive STANs (cyclic) in one transaction; returns the first."""
+        with self.journal.unit() as uow:
+            cur = uow.execute("SELECT value FROM counters WHERE name='stan'").fetchone()[0]
+            first = next_stan(cur)
+            last = upload_stan(first, max(n, 1) - 1)
+            uow.execute("UPDATE counters SET value=? WHERE name='stan'", (last,))
+            uow.commit()
+        return first
+
+    def _totals_request(self, rec: SettlementRecord, stan: int, at: datetime) -> HostRequest:
+        t = rec.totals.totals
+        return HostRequest(
+            MessageKind.SETTLEMENT,
+            self.terminal.tid,
+            self.terminal.mid,
+            stan,
+            at,
+            currency=self.terminal.cur.numeric,
+            batch=rec.batch,
+            totals=SettlementTotals(t.sale_count, t.sale_amount, t.refund_count, t.refund_amount),
+        )
+
+    def _send_totals(self, rec: SettlementRecord, stan: int, at: datetime) -> HostResponse:
+        term = self.terminal
+        if not term.signed_on:
+            term.sign_on(rec.operator)
+        try:
+            resp = term.link.exchange(self._totals_request(rec, stan, at))
+        except ProtocolError as exc:
+            self._note_error(rec, str(exc))
+            raise ProtocolError(
+                f"the settlement request of batch {rec.batch:06d} cannot be built: {exc}"
+            ) from exc
+        except HostError as exc:
+            term.monitor.no_answer(str(exc))
+            self._note_error(rec, str(exc))
+            raise _retyped(
+                exc,
+                f"settlement of batch {rec.batch:06d} interrupted ({exc}); it is journaled: "
+                f"run countertop settle again to resume",
+            ) from exc
+        term.monitor.ok(self.journal.clock())
+        if resp.response_code not in ("00", "95"):
+            self._note_error(rec, f"host answered {resp.response_code}")
+            raise Refused(
+                f"the host refused settlement of batch {rec.batch:06d}: {resp.response_code} "
+                f"{response_text(resp.response_code)}; run countertop settle again later"
+            )
+        return resp
+
+    def _drive(self, rec: SettlementRecord, progress: Progress) -> SettlementRecord:
+        j = self.journal
+        if rec.state == SettleState.OPEN:
+            stan = j.next_stan()
+            at = j.clock().replace(microsecond=0)
+            rec = self._set(rec, SettleState.TOTALS_SENT, totals_stan=stan, totals_at=_iso(at))
+        if rec.state == SettleState.TOTALS_SENT:
+            self._hook("totals_sent")
+            progress("totals", 0, 1)
+            assert rec.totals_stan is not None and rec.totals_at is not None
+            resp = self._send_totals(rec, rec.totals_stan, rec.totals_at)
+            self._hook("totals_answered")
+            host = _host_totals(resp.host_totals)
+            host_json = json.dumps(vars(host)) if host else None
+            balanced = resp.response_code == "00"
+            if host is not None and balanced and not totals_equal(host, rec.totals.totals):
+                log.warning("host answered balanced with different totals for %s", rec.batch)
+            if balanced:
+                rec = self._close(rec, SettleResult.BALANCED, resp, host_json)
+            else:
+                items = self._upload_items(rec.batch)
+                base = self._allocate_stans(len(items))
+                rec = self._set(
+                    rec,
+                    SettleState.UPLOADING,
+                    host_totals=host_json,
+                    response_code=resp.response_code,
+                    upload_total=len(items),
+                    uploaded=0,
+                    upload_stan_base=base,
+                    upload_at=_iso(j.clock().replace(microsecond=0)),
+                    last_error="",
+                )
+                self._hook("uploading")
+        if rec.state == SettleState.UPLOADING:
+            rec = self._upload(rec, progress)
+            if rec.final_stan is None:
+                stan = j.next_stan()
+                at = j.clock().replace(microsecond=0)
+                rec = self._set(rec, SettleState.UPLOADING, final_stan=stan, final_at=_iso(at))
+            self._hook("final_sent")
+            progress("final", 0, 1)
+            assert rec.final_stan is not None and rec.final_at is not None
+            resp = self._send_totals(rec, rec.final_stan, rec.final_at)
+            host = _host_totals(resp.host_totals)
+            result = (
+                SettleResult.BALANCED_AFTER_UPLOAD
+                if resp.response_code == "00"
+                else SettleResult.OUT_OF_BALANCE
+            )
+            rec = self._close(rec, result, resp, json.dumps(vars(host)) if host else None)
+        return rec
+
+    def _close(
+        self,
+        rec: SettlementRecord,
+        result: SettleResult,
+        resp: HostResponse,
+        host_json: str | None,
+    ) -> SettlementRecord:
+        rec = self._set(
+            rec,
+            SettleState.CLOSED,
+            result=result.value,
+            response_code=resp.response_code,
+            host_totals=host_json,
+            closed_at=_iso(self.journal.clock()),
+            last_error="",
+        )
+        self._hook("closed")
+        self.journal.audit(rec.operator or "-", "settle", f"batch {rec.batch:06d} {result.value}")
+        return rec
+
+    def _upload_items(self, batch: int) -> list[Transaction]:
+        return upload_items(self.journal.transactions(batch=batch))
+
+    def _upload(self, rec: SettlementRecord, progress: Progress) -> SettlementRecord:
+        """Send the 0320s from ``rec.uploaded`` on, a window at a time, journaling progress."""
+        items = self._upload_items(rec.batch)
+        if len(items) != rec.upload_total:
+            # The batch is frozen at the cut: a different count means the journal was altered.
+            raise Refused(
+                f"batch {rec.batch:06d} has {len(items)} transactions to upload, "
+                f"{rec.upload_total} when the upload began: the journal changed, call support"
+            )
+        assert rec.upload_stan_base is not None and rec.upload_at is not None
+        term = self.terminal
+        done = rec.uploaded
+        progress("upload", done, rec.upload_total)
+        while done < rec.upload_total:
+            chunk = range(done, min(done + self.window, rec.upload_total))
+            futures: list[Future[HostResponse]] = []
+            try:
+                for i in chunk:
+                    t = items[i]
+                    futures.append(
+                        term.link.submit(
+                            HostRequest(
+                                MessageKind.BATCH_UPLOAD,
+                                term.tid,
+                                term.mid,
+                                upload_stan(rec.upload_stan_base, i),
+                                rec.upload_at,
+                                amount=t.amount,
+                                currency=term.cur.numeric,
+                                batch=rec.batch,
+                                original=term._ref(t),
+                            )
+                        )
+                    )
+                answers = [f.result() for f in futures]
+            except HostError as exc:
+                for f in futures:  # let every answer land before the next attempt
+                    f.exception()
+                term.monitor.no_answer(str(exc))
+                self._note_error(rec, str(exc))
+                raise _retyped(
+                    exc,
+                    f"batch upload of batch {rec.batch:06d} interrupted after {done} of "
+                    f"{rec.upload_total} ({exc}); run countertop settle again to resume",
+                ) from exc
+            bad = [a for a in answers if a.response_code != "00"]
+            if bad:
+                self._note_error(rec, f"upload answered {bad[0].response_code}")
+                raise Refused(
+                    f"the host refused a batch upload of batch {rec.batch:06d}: "
+                    f"{bad[0].response_code} {response_text(bad[0].response_code)}; "
+                    f"run countertop settle again later"
+                )
+            done = chunk.stop
+            with self.journal.unit() as uow:
+                uow.execute(
+                    "UPDATE settlements SET uploaded=? WHERE batch=? AND state='uploading'",
+                    (done, rec.batch),
+                )
+                uow.commit()
+            progress("upload", done, rec.upload_total)
+            self._hook("uploaded")
+        term.monitor.ok(self.journal.clock())
+        return self.get(rec.batch)
+
+    def _queue_slip(self, rec: SettlementRecord) -> str | None:
+        """Queue the Z slip of a closed settlement once (crash-safe via ``slip_queued``)."""
+        if rec.state != SettleState.CLOSED or rec.slip_queued:
+            return None
+        job = self._queue(self.z_document(rec.batch), f"settlement {rec.batch:06d}")
+        with self.journal.unit() as uow:
+            uow.execute("UPDATE settlements SET slip_queued=1 WHERE batch=?", (rec.batch,))
+            uow.commit()
+        return job
+
+    def _queue_pending_slips(self) -> None:
+        with self.journal._lock:
+            rows = self.journal.conn.execute(
+                "SELECT batch FROM settlements WHERE state='closed' AND slip_queued=0"
+            ).fetchall()
+        for r in rows:
+            self._queue_slip(self.get(r[0]))

@@ -1,0 +1,102 @@
+"""Reconciliation of the reference acquirer's statement against the journal (loopback shop)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from appliance.errors import ConfigError, NotFound
+from appliance.host.acquirer.statement import statement_text
+from appliance.services.reconcile import Reconciler
+from tests.shop import Shop
+
+
+def day() -> object:
+    return datetime.now(UTC).date()
+
+
+def busy_day(shop: Shop) -> None:
+    term = shop.terminal
+    for a in (1000, 2000, 3000, 4000):
+        assert term.sale(a, operator="01").result == "approved"
+    voided = term.sale(5000, operator="01").txn
+    assert voided is not None
+    assert term.void(voided.stan, operator="01").result == "approved"
+
+
+def run(shop: Shop, *inject: str) -> object:
+    fees = shop.cfg.settlement.fees_bp
+    text = statement_text(shop.acquirer.books, day(), fees, inject)  # type: ignore[arg-type]
+    return Reconciler(shop.terminal).reconcile_text(text, name="statement.csv")
+
+
+def test_the_acquirers_own_statement_matches_the_journal(shop: Shop) -> None:
+    busy_day(shop)
+    r = run(shop)
+    assert r.clean, r.as_dict()  # type: ignore[attr-defined]
+    assert r.matched_count == 4  # type: ignore[attr-defined]
+    assert r.stated_net == r.expected_net  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("inject", "kind"),
+    [
+        ("missing", "terminal_only"),
+        ("amount", "amount_mismatch"),
+        ("fee", "fee_mismatch"),
+        ("unknown", "acquirer_only"),
+        ("reversed_charged", "reversed_charged"),
+    ],
+)
+def test_each_injected_discrepancy_is_found_with_its_evidence(
+    shop: Shop, inject: str, kind: str
+) -> None:
+    busy_day(shop)
+    r = run(shop, inject)
+    found = [(d.kind, d) for d in r.discrepancies]  # type: ignore[attr-defined]
+    assert [k for k, _ in found] == [kind]
+    d = found[0][1]
+    assert d.trace and d.rrn and d.masked_pan and d.amount > 0 and d.when is not None
+    if kind != "acquirer_only":
+        assert d.txn_uuid is not None and d.auth_code
+
+
+def test_all_discrepancies_at_once_and_the_net_deposit_difference(shop: Shop) -> None:
+    busy_day(shop)
+    r = run(shop, "missing", "amount", "fee", "unknown", "reversed_charged")
+    counts = r.as_dict()["counts"]  # type: ignore[attr-defined]
+    assert counts == {
+        "terminal_only": 1,
+        "acquirer_only": 1,
+        "reversed_charged": 1,
+        "duplicate": 0,
+        "amount_mismatch": 1,
+        "fee_mismatch": 1,
+    }
+    assert r.stated_net != r.expected_net  # type: ignore[attr-defined]
+
+
+def test_the_last_result_is_kept_for_the_ui_and_print_queues_the_evidence(shop: Shop) -> None:
+    busy_day(shop)
+    rc = Reconciler(shop.terminal)
+    with pytest.raises(NotFound):
+        rc.last()
+    r = run(shop, "missing", "unknown")
+    last = rc.last()
+    assert last["counts"]["terminal_only"] == 1 and last["statement"] == "statement.csv"
+    before = len(shop.terminal.receipts.jobs())  # type: ignore[union-attr]
+    jobs = rc.print(r)  # type: ignore[arg-type]
+    assert len(jobs) == 2  # the reconciliation slip + the missing sale's merchant stub
+    whats = [j.what for j in shop.terminal.receipts.jobs()[before:]]  # type: ignore[union-attr]
+    assert whats[0].startswith("reconciliation") and whats[1].startswith("reprint")
+
+
+def test_injections_need_enough_lines(shop: Shop) -> None:
+    assert shop.terminal.sale(1000).result == "approved"
+    with pytest.raises(ConfigError, match="needed"):
+        run(shop, "missing", "amount")
+    with pytest.raises(ConfigError, match="no reversed"):
+        run(shop, "reversed_charged")
+    with pytest.raises(ConfigError, match="unknown discrepancy"):
+        run(shop, "typo")
