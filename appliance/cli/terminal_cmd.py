@@ -113,7 +113,10 @@ def cmd_refund(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Link, owed messages, stored payments, devices."""
+    from appliance.services.link_monitor import check_link
+
     with terminal_for(args) as term:
+        check_link(term)  # a fresh process has seen no exchange yet: one echo tells the state
         st = term.status()
         if args.json:
             emit_json(st.as_dict())

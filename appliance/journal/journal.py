@@ -331,8 +331,17 @@ class Journal:
 
     def owed_attempted(self, owed: OwedMessage) -> None:
         """Record that a message is about to be sent (so the next send is marked a repeat)."""
+        self.owed_attempted_many([owed])
+
+    def owed_attempted_many(self, owed: list[OwedMessage]) -> None:
+        """``owed_attempted`` for several messages in one transaction (one fsync, not many)."""
+        if not owed:
+            return
         with self.unit() as uow:
-            uow.execute("UPDATE outbox SET attempts=attempts+1 WHERE id=?", (owed.id,))
+            uow.execute(
+                f"UPDATE outbox SET attempts=attempts+1 WHERE id IN ({','.join('?' * len(owed))})",
+                tuple(o.id for o in owed),
+            )
             uow.commit()
 
     def owed(

@@ -29,6 +29,7 @@ class LinkMonitor:
         self.last_error = ""
         self.last_ok: datetime | None = None
         self.next_retry: datetime | None = None
+        self.failed_total = 0  # link failures ever seen (a worker notices outages it missed)
 
     def ok(self, at: datetime) -> None:
         """An exchange got a valid answer."""
@@ -43,10 +44,12 @@ class LinkMonitor:
                 self.failures + 1,
                 error,
             )
+            self.failed_total += 1
 
     def no_answer(self, error: str) -> None:
         """A request got no valid answer."""
         with self._lock:
             self.failures += 1
+            self.failed_total += 1
             self.last_error = error
             self.state = LinkState.DEGRADED

@@ -210,6 +210,7 @@ class PrintQueue:
         """Print in a background thread (the printer's one owner), polling while jobs wait."""
         if self._thread is not None:
             return
+        self._stop.clear()  # a queue stopped once can be started again
 
         def run() -> None:
             while not self._stop.is_set():

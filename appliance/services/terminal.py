@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -778,15 +779,7 @@ class Terminal:
                     continue
                 due = self.journal.clock() if due_only else None
                 todo = self.journal.owed(kind, due_before=due)
-                total, done = len(todo), 0
-                while todo:
-                    chunk, todo = todo[:window], todo[window:]
-                    answered = self._send_chunk(chunk, report)
-                    done += len(chunk)
-                    if on_progress:
-                        on_progress(done, total, report.acknowledged)
-                    if not answered:
-                        break  # nothing got through: the rest stays owed for the next attempt
+                self._send_window(todo, window, report, on_progress)
                 if self.journal.owed("reversal"):
                     break  # advices wait until every reversal is acknowledged
             report.still_owed = len(self.journal.owed())
@@ -794,41 +787,80 @@ class Terminal:
             self.monitor.next_retry = min((o.next_attempt_at for o in retry), default=None)
         return report
 
-    def _send_chunk(self, chunk: list[OwedMessage], report: OwedReport) -> int:
-        """Send a window of owed messages at once; returns how many got a valid answer."""
-        answered = 0
-        pending: list[tuple[OwedMessage, Future[HostResponse] | None, Exception | None]] = []
-        for owed in chunk:
+    def _send_window(
+        self,
+        todo: list[OwedMessage],
+        window: int,
+        report: OwedReport,
+        on_progress: Callable[[int, int, int], None] | None,
+    ) -> None:
+        """Keep up to ``window`` messages outstanding (a sliding window, not batches: each
+        answer is committed while later requests are already on their way)."""
+        inflight: deque[tuple[OwedMessage, Future[HostResponse] | None, Exception | None]]
+        inflight = deque()
+        ready: deque[tuple[OwedMessage, HostRequest]] = deque()
+        queue = deque(todo)
+        total, done, unanswered = len(todo), 0, 0
+        while True:
+            # Once a whole window in a row got no answer, stop sending: the rest stays owed.
+            while (queue or ready) and len(inflight) < window and unanswered < window:
+                if not ready:
+                    ready.extend(self._prepare_owed(queue, window, report))
+                    continue
+                owed, req = ready.popleft()
+                try:
+                    inflight.append((owed, self.link.submit(req), None))
+                    report.sent += 1
+                except HostError as exc:
+                    inflight.append((owed, None, exc))
+            if not inflight:
+                return
+            answered = self._collect_owed(*inflight.popleft(), report)
+            unanswered = 0 if answered else unanswered + 1
+            done += 1
+            if on_progress:
+                on_progress(done, total, report.acknowledged)
+
+    def _prepare_owed(
+        self, queue: deque[OwedMessage], n: int, report: OwedReport
+    ) -> list[tuple[OwedMessage, HostRequest]]:
+        """Build the next ``n`` requests and mark them attempted in one commit, before any is
+        sent: each later send is then a repeat (0401/0221). A message marked but not sent (the
+        window stopped) goes out next time as a repeat, which the host treats as new."""
+        out: list[tuple[OwedMessage, HostRequest]] = []
+        while queue and len(out) < n:
+            owed = queue.popleft()
             try:
-                req = self._owed_request(owed)
+                out.append((owed, self._owed_request(owed)))
             except (NotFound, HostError) as exc:
                 report.errors.append(str(exc))
-                continue
-            self.journal.owed_attempted(owed)
-            owed = OwedMessage(**{**owed.__dict__, "attempts": owed.attempts + 1})
-            try:
-                pending.append((owed, self.link.submit(req), None))
-                report.sent += 1
-            except HostError as exc:
-                pending.append((owed, None, exc))
-        for owed, fut, err in pending:
-            try:
-                if err is not None:
-                    raise err
-                assert fut is not None
-                resp = fut.result()
-            except NotSent as exc:
-                self.monitor.unreachable(str(exc))
-                self._owed_failed(owed, exc, report)
-                continue
-            except HostError as exc:
-                self.monitor.no_answer(str(exc))
-                self._owed_failed(owed, exc, report)
-                continue
-            self.monitor.ok(self.journal.clock())
-            self._owed_answered(owed, resp, report)
-            answered += 1
-        return answered
+        self.journal.owed_attempted_many([o for o, _ in out])
+        return [(OwedMessage(**{**o.__dict__, "attempts": o.attempts + 1}), r) for o, r in out]
+
+    def _collect_owed(
+        self,
+        owed: OwedMessage,
+        fut: Future[HostResponse] | None,
+        err: Exception | None,
+        report: OwedReport,
+    ) -> bool:
+        """Wait for one answer and commit it; False if it got no valid answer."""
+        try:
+            if err is not None:
+                raise err
+            assert fut is not None
+            resp = fut.result()
+        except NotSent as exc:
+            self.monitor.unreachable(str(exc))
+            self._owed_failed(owed, exc, report)
+            return False
+        except HostError as exc:
+            self.monitor.no_answer(str(exc))
+            self._owed_failed(owed, exc, report)
+            return False
+        self.monitor.ok(self.journal.clock())
+        self._owed_answered(owed, resp, report)
+        return True
 
     def _owed_failed(self, owed: OwedMessage, exc: Exception, report: OwedReport) -> None:
         report.errors.append(f"{owed.kind} {owed.stan:06d}: {exc}")

@@ -380,7 +380,8 @@ class ReferenceAcquirer:
             except OSError:
                 return
             conn.settimeout(None)
-            with conn, conn.makefile("rwb") as f:
+            # A client that dies before reading its reply must not end the control channel.
+            with contextlib.suppress(OSError), conn, conn.makefile("rwb") as f:
                 for raw in f:
                     reply = self._control_command(raw.decode("utf-8", "replace").strip())
                     f.write(reply.encode() + b"\n")
