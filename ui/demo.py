@@ -479,6 +479,26 @@ def run_headless(out: Path, size: tuple[int, int], language: str) -> dict[str, A
     """Open a demo shop, run the scripted shift into ``out``, close everything."""
     shop = open_demo_shop()
     try:
-        return run_shift(shop, out, size=size, language=language)
+        summary = run_shift(shop, out, size=size, language=language)
+        summary["story"] = story(shop)
+        return summary
     finally:
         shop.close()
+
+
+def story(shop: DemoShop) -> list[str]:
+    """What happened in the shift, one line per transaction, from the journal and the ledger."""
+    from appliance.domain.money import format_amount
+
+    term = shop.backend.terminal
+    ledger = {(r["type"], int(r["stan"])): r["status"] for r in shop.acquirer.ledger()}
+    lines = []
+    for t in term.journal.transactions():
+        host = ledger.get((t.type.value, t.stan)) or ledger.get(("advice", t.stan)) or "-"
+        how = "stored offline, then forwarded" if t.offline else "online"
+        lines.append(
+            f"trace {t.trace}  {t.type.value:<6} {format_amount(t.amount, term.cur):>8} "
+            f"{t.currency}  {t.masked_pan or '-':<19} {t.state.value:<16} ({how}; "
+            f"acquirer: {host})"
+        )
+    return lines

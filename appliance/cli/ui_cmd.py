@@ -82,6 +82,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         os.environ["SDL_VIDEODRIVER"] = "dummy"
         out = Path(args.out or "demo-screens")
         summary = run_headless(out, size, args.lang)
+        story = summary.pop("story", [])
+        print("What happened in the demo shift (terminal journal vs acquirer ledger):")
+        for line in story:
+            print(f"  {line}")
+        print(f"Screens and receipts written to {out}/ (PNG); summary:")
         print(json.dumps(summary, ensure_ascii=False, indent=2))
         return EXIT_OK
     return run_interactive(size, args.lang)
