@@ -310,11 +310,19 @@ def test_the_watchdog_hook_runs_every_loop_iteration(shop: DemoShop) -> None:
         a.close(stop_backend=False)
 
 
-def test_demo_cli_runs_the_scripted_shift_headless(tmp_path: Path) -> None:
+def test_demo_cli_runs_the_scripted_shift_headless(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from appliance.cli import main
 
     out = tmp_path / "shots"
     assert main(["demo", "--headless", "--out", str(out), "--lang", "en"]) == 0
+    story = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("  trace ")]
+    assert any("declined" in ln and "acquirer: declined" in ln for ln in story)
+    assert any("stored offline, then forwarded; acquirer: approved" in ln for ln in story)
+    for ln in story:  # what the terminal says happened is what the acquirer booked
+        state = ln.split()[6]
+        assert f"acquirer: {state}" in ln
     shots = sorted(p.name for p in out.glob("*.png"))
     assert len(shots) >= 20
     assert any("decline_result_declined" in n for n in shots)
