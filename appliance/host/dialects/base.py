@@ -10,7 +10,6 @@ everything it decodes. Any decoding failure is one ``ProtocolError``.
 
 from __future__ import annotations
 
-import copy
 import logging
 import string
 from collections.abc import Callable, Iterator, Mapping
@@ -102,13 +101,25 @@ def _d(n: int, width: int) -> str:
     return f"{n:0{width}d}"
 
 
+def _in_year(year: int, mmddhhmmss: str) -> datetime:
+    # The common case without strptime (which dominated decoding): ten ASCII digits split
+    # two by two. When that split is not a valid date, strptime decides exactly as before.
+    s = mmddhhmmss
+    if len(s) == 10 and s.isascii() and s.isdigit():
+        try:
+            return datetime(year, int(s[0:2]), int(s[2:4]), int(s[4:6]), int(s[6:8]), int(s[8:]))
+        except ValueError:
+            pass
+    return datetime.strptime(f"{year}{s}", "%Y%m%d%H%M%S")
+
+
 def infer_year(mmddhhmmss: str, now: datetime) -> datetime:
     """A transmission date-time (no year on the wire) placed in the year nearest to ``now``."""
     try:
         candidates = []
         for year in (now.year - 1, now.year, now.year + 1):
             try:
-                candidates.append(datetime.strptime(f"{year}{mmddhhmmss}", "%Y%m%d%H%M%S"))
+                candidates.append(_in_year(year, mmddhhmmss))
             except ValueError:
                 continue
         if not candidates:
@@ -124,7 +135,8 @@ def transmission_stamp(when: datetime) -> str:
     """Field 7 of ``when``: MMDDhhmmss in UTC."""
     if when.tzinfo is None:
         raise ProtocolError("transmission time must be timezone-aware")
-    return when.astimezone(UTC).strftime("%m%d%H%M%S")
+    t = when.astimezone(UTC)
+    return f"{t.month:02d}{t.day:02d}{t.hour:02d}{t.minute:02d}{t.second:02d}"
 
 
 class FrameReader:
@@ -179,6 +191,16 @@ class Dialect:
         self._field_items: dict[str, list[str]] = {}
         for item, f in profile.simple.items():
             self._field_items.setdefault(f, []).append(item)
+        # Per field, computed once: (type, allowed characters, length limit, fixed length).
+        self._rules: dict[str, tuple[str, frozenset[str], int, bool]] = {}
+        for f, typ in profile.types.items():
+            spec = profile.spec.get(f)
+            if spec is None:
+                continue  # no way to carry it: "not allowed", as for an untyped field
+            limit = spec["max_len"] * (2 if spec["data_enc"] == "b" else 1)
+            if spec.get("len_count") == "nibbles":
+                limit = spec["max_len"]
+            self._rules[f] = (typ, _TYPE_CHARS[typ], limit, spec["len_type"] == 0)
 
     # ----------------------------------------------------------------- framing
     def frame(self, body: bytes) -> bytes:
@@ -597,7 +619,9 @@ class Dialect:
     def _encode(self, mti: str, items: Mapping[str, str], mak: bytes | None, maced: bool) -> bytes:
         fields = self._items_to_fields(items)
         fields["t"] = mti
-        doc: dict[str, Any] = dict(fields)  # pyiso8583 mutates what it is given
+        # pyiso8583 adds keys ("p", "1", "t" normalised) to what it is given: a fresh shallow
+        # copy is enough, every value is an immutable str.
+        doc: dict[str, Any] = dict(fields)
         mac_field = None
         if maced:
             if mak is None:
@@ -606,7 +630,7 @@ class Dialect:
             doc[mac_field] = "00" * keys.MAC_LEN
         self._validate(fields)
         try:
-            raw, _ = iso8583.encode(copy.deepcopy(doc), self.profile.spec)
+            raw, _ = iso8583.encode(doc, self.profile.spec)
         except (iso8583.EncodeError, KeyError, ValueError, TypeError) as exc:
             raise ProtocolError(f"cannot encode {mti}: {exc}") from exc
         raw = bytes(raw)
@@ -647,22 +671,19 @@ class Dialect:
         return mti, items, fields, raw
 
     def _validate(self, fields: Mapping[str, str]) -> None:
+        rules = self._rules
         for f, value in fields.items():
             if f == "t":
                 continue
-            typ = self.profile.types.get(f)
-            if typ is None:
+            rule = rules.get(f)
+            if rule is None:
                 raise ProtocolError(f"field {f} is not allowed in dialect {self.name}")
+            typ, allowed, limit, fixed = rule
             if not isinstance(value, str):
                 raise ProtocolError(f"field {f} must be text")
-            allowed = _TYPE_CHARS[typ]
-            if any(ch not in allowed for ch in value):
+            if not allowed.issuperset(value):
                 raise ProtocolError(f"field {f} is not of type {typ}")
-            spec = self.profile.spec[f]
-            limit = spec["max_len"] * (2 if spec["data_enc"] == "b" else 1)
-            if spec.get("len_count") == "nibbles":
-                limit = spec["max_len"]
-            if len(value) > limit or (spec["len_type"] == 0 and len(value) != limit):
+            if len(value) > limit or (fixed and len(value) != limit):
                 raise ProtocolError(f"field {f} has length {len(value)}, allowed {limit}")
 
     def _verify_mac(
