@@ -73,6 +73,9 @@ class _Connection:
         self.alive = True
         self.tls = isinstance(sock, ssl.SSLSocket)
         self.send_lock = threading.Lock()
+        # When the reader will next look at deadlines at the latest (time.monotonic(); set
+        # under the link's lock): a request due later needs no wake-up syscall.
+        self.next_check = 0.0
         self.wake_r, self.wake_w = socket.socketpair()
         self.wake_w.setblocking(False)  # a full wake-up buffer already means "wake up"
         self.thread = threading.Thread(target=self._run, name="host-link-reader", daemon=True)
@@ -226,6 +229,7 @@ class HostLink:
         fut.set_running_or_notify_cancel()
         deadline = time.monotonic() + (self.response_timeout if timeout is None else timeout)
         pending: _Pending | None = None
+        wake = True
         # Two tries: a connection found dead before anything was written to it is replaced.
         for _attempt in range(2):
             try:
@@ -247,6 +251,7 @@ class HostLink:
                 # the connection is alive, so its reader (or its death) will complete it.
                 pending = _Pending(key, fut, deadline, conn)
                 self._pending[key] = pending
+                wake = deadline < conn.next_check
             break
         if pending is None:
             exc = NotSent("the connection to the host closed before the request was sent")
@@ -265,7 +270,8 @@ class HostLink:
             return fut
         with self._lock:
             self._stats.sent += 1
-        conn.wake()  # let the reader recompute its next deadline
+        if wake:
+            conn.wake()  # due before the reader's next look: let it recompute its deadline
         return fut
 
     def close(self) -> None:
@@ -335,6 +341,8 @@ class HostLink:
                     expired.append(p)
                 else:
                     nxt = min(nxt, p.deadline)
+            # Requests registered from now on see this; those before are counted in it.
+            conn.next_check = nxt
         for p in expired:
             with self._lock:
                 self._stats.timeouts += 1

@@ -115,6 +115,10 @@ class Ledger:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
+        # MAKs by TID, read on every request and answer: kept in memory once read. A sign-on
+        # stages its new MAK here and it replaces the cached one only once committed.
+        self._maks: dict[str, bytes | None] = {}
+        self._staged_maks: list[tuple[str, bytes]] = []
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -141,19 +145,29 @@ class Ledger:
     def _tx(self) -> Iterator[sqlite3.Connection]:
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        else:
-            self._db.execute("COMMIT")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+                self._maks.update(self._staged_maks)
+        finally:
+            self._staged_maks.clear()
 
     # ---------------------------------------------------------------- keys
     def mak(self, tid: str) -> bytes | None:
         """The MAK last issued to ``tid`` (None before its first sign-on)."""
-        with self._lock:
+        try:
+            return self._maks[tid]
+        except KeyError:
+            pass
+        with self._lock:  # read and cache under the lock commits take: never a stale key
             row = self._db.execute("SELECT mak FROM keys WHERE tid=?", (tid,)).fetchone()
-        return bytes(row["mak"]) if row else None
+            mak = bytes(row["mak"]) if row else None
+            self._maks[tid] = mak
+        return mak
 
     # ------------------------------------------------------------- answering
     def answer(
@@ -185,10 +199,12 @@ class Ledger:
                 with self._tx() as db:
                     for req, mti, tmk, mac_ok in batch:
                         db.execute("SAVEPOINT answer")
+                        staged = len(self._staged_maks)
                         try:
                             out.append(self._answer(db, req, mti, tmk, mac_ok))
                         except (CountertopError, sqlite3.Error, ValueError) as exc:
                             db.execute("ROLLBACK TO answer")
+                            del self._staged_maks[staged:]
                             err = (
                                 exc
                                 if isinstance(exc, CountertopError)
@@ -251,6 +267,7 @@ class Ledger:
                 "INSERT OR REPLACE INTO keys VALUES (?,?,?,?)",
                 (req.tid, pik, mak, _now().isoformat()),
             )
+            self._staged_maks.append((req.tid, mak))
             wk = WorkingKeys(
                 pik=keys.wrap_key(tmk, pik),
                 pik_kcv=keys.kcv(pik),
