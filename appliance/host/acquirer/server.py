@@ -289,16 +289,22 @@ class ReferenceAcquirer:
             conn = wrapped
         outbox: queue.SimpleQueue[tuple[HostRequest, HostResponse] | None] = queue.SimpleQueue()
         self._spawn(self._write_loop, "acquirer-writer", conn, write_lock, outbox)
+        reader = self.dialect.reader()
         try:
             while not self._stop.is_set():
+                # One recv for whatever has arrived (a pipelining terminal sends many frames
+                # at once), split into frames here, rather than two recvs per frame.
+                data = conn.recv(65536)
+                if not data:
+                    if reader.pending:
+                        log.warning("closing connection: closed inside a frame")
+                    return
                 try:
-                    body = self.dialect.read_frame(conn.recv)
+                    for body in reader.split(data):
+                        self._inbox.put((conn, write_lock, outbox, body))
                 except ProtocolError as exc:
                     log.warning("closing connection: %s", exc)
                     return
-                if body is None:
-                    return
-                self._inbox.put((conn, write_lock, outbox, body))
         except OSError:
             return
         finally:
@@ -314,9 +320,49 @@ class ReferenceAcquirer:
         write_lock: threading.Lock,
         outbox: queue.SimpleQueue[tuple[HostRequest, HostResponse] | None],
     ) -> None:
-        """Send one connection's committed answers in order (a slow client stalls only itself)."""
-        while (item := outbox.get()) is not None:
-            self._reply(conn, write_lock, *item)
+        """Send one connection's committed answers in order (a slow client stalls only itself).
+
+        Every answer already waiting goes out in one write; under the ``reset`` fault each
+        goes alone, as that fault cuts one answer in half.
+        """
+        done = False
+        while not done:
+            items = [outbox.get()]
+            while True:
+                try:
+                    items.append(outbox.get_nowait())
+                except queue.Empty:
+                    break
+            batch: list[bytes] = []
+            stans: list[int] = []
+            for item in items:
+                if item is None:
+                    done = True
+                    break
+                req, resp = item
+                data = self._answer_frame(req, resp)
+                if data is None:
+                    continue
+                if self.faults.active("reset"):
+                    self._flush(conn, write_lock, batch, stans)
+                    self._send(conn, write_lock, req, data)
+                else:
+                    batch.append(data)
+                    stans.append(req.stan)
+            self._flush(conn, write_lock, batch, stans)
+
+    def _flush(
+        self, conn: socket.socket, write_lock: threading.Lock, batch: list[bytes], stans: list[int]
+    ) -> None:
+        if not batch:
+            return
+        with write_lock:
+            try:
+                conn.sendall(b"".join(batch))
+            except OSError as exc:
+                log.info("%d answers (STAN %06d…) not delivered: %s", len(batch), stans[0], exc)
+        batch.clear()
+        stans.clear()
 
     def _mak_lookup(self, tid: str) -> bytes | None:
         return self._ledger.mak(tid) if self._ledger else None
@@ -392,6 +438,12 @@ class ReferenceAcquirer:
         req: HostRequest,
         resp: HostResponse,
     ) -> None:
+        data = self._answer_frame(req, resp)
+        if data is not None:
+            self._send(conn, write_lock, req, data)
+
+    def _answer_frame(self, req: HostRequest, resp: HostResponse) -> bytes | None:
+        """The framed answer as the faults want it (None: not to be sent)."""
         # An unknown or never-signed-on terminal gets its answer without a MAC (there is no
         # key to make one); the terminal rejects it as a MAC failure, as it should.
         mak = self._mak_lookup(req.tid)
@@ -400,21 +452,25 @@ class ReferenceAcquirer:
             body = self.dialect.encode_response(resp, req, mak)
         except CountertopError:
             log.exception("cannot encode the answer to STAN %06d", req.stan)
-            return
+            return None
         if self.faults.hit("drop_response"):
             log.info("fault drop_response: answer to STAN %06d not sent", req.stan)
-            return
+            return None
         f = self.faults.hit("delay")
         if f and self._stop.wait(f.params.get("seconds", 30.0)):
-            return
+            return None
         f = self.faults.hit("latency")
         if f and self._stop.wait(f.params.get("ms", 200.0) / 1000):
-            return
+            return None
         if self.faults.hit("bad_mac") and kind_maced:
             body = body[:-1] + bytes([body[-1] ^ 0xFF])
         if self.faults.hit("garbage"):
             body = os.urandom(max(8, len(body)))
-        data = self.dialect.frame_response(body)
+        return self.dialect.frame_response(body)
+
+    def _send(
+        self, conn: socket.socket, write_lock: threading.Lock, req: HostRequest, data: bytes
+    ) -> None:
         with write_lock:
             try:
                 if self.faults.hit("reset"):

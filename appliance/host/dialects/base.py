@@ -153,8 +153,14 @@ class FrameReader:
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add received bytes; return every complete frame body. ProtocolError on a bad header."""
+        return list(self.split(data))
+
+    def split(self, data: bytes) -> Iterator[bytes]:
+        """Add received bytes; yield each complete frame body in turn.
+
+        A bad header raises ProtocolError when reached, after the frames before it.
+        """
         self._buf += data
-        out: list[bytes] = []
         hl = self._p.length_header
         while len(self._buf) >= hl:
             n = int.from_bytes(self._buf[:hl], "big")
@@ -164,8 +170,7 @@ class FrameReader:
                 break
             frame = bytes(self._buf[hl : hl + n])
             del self._buf[: hl + n]
-            out.append(self._strip(frame))
-        return out
+            yield self._strip(frame)
 
     def _strip(self, frame: bytes) -> bytes:
         plen = len(self._p.prefix)
