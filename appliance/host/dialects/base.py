@@ -206,6 +206,12 @@ class Dialect:
             if spec.get("len_count") == "nibbles":
                 limit = spec["max_len"]
             self._rules[f] = (typ, _TYPE_CHARS[typ], limit, spec["len_type"] == 0)
+        # Which composite field (and which part of it) carries an item.
+        self._part_of: dict[str, list[tuple[str, int]]] = {}
+        for f, parts in profile.composite.items():
+            for i, (name, _) in enumerate(parts):
+                self._part_of.setdefault(name, []).append((f, i))
+        self._high_fields = frozenset(f for f in profile.spec if f.isdigit() and int(f) > 64)
 
     # ----------------------------------------------------------------- framing
     def frame(self, body: bytes) -> bytes:
@@ -372,7 +378,8 @@ class Dialect:
             items["batch"] = _d(resp.batch, 6)
         if resp.host_time is not None:
             t = resp.host_time.astimezone(UTC)
-            items["local_time"], items["local_date"] = t.strftime("%H%M%S"), t.strftime("%m%d")
+            items["local_time"] = f"{t.hour:02d}{t.minute:02d}{t.second:02d}"
+            items["local_date"] = f"{t.month:02d}{t.day:02d}"
         for drop in ("sale_count", "sale_amount", "refund_count", "refund_amount"):
             # never echo the terminal's totals: field 48 of a 0510 is the host's own
             items.pop(drop, None)
@@ -416,7 +423,8 @@ class Dialect:
             it["txn_type"] = ks.txn_type
         it["transmitted"] = transmission_stamp(req.transmitted_at)
         t = req.transmitted_at.astimezone(UTC)
-        it["local_time"], it["local_date"] = t.strftime("%H%M%S"), t.strftime("%m%d")
+        it["local_time"] = f"{t.hour:02d}{t.minute:02d}{t.second:02d}"
+        it["local_date"] = f"{t.month:02d}{t.day:02d}"
         it["stan"] = _d(req.stan, 6)
         it["tid"] = req.tid
         it["mid"] = req.mid
@@ -568,13 +576,16 @@ class Dialect:
     def _items_to_fields(self, items: Mapping[str, str]) -> dict[str, str]:
         fields: dict[str, str] = {}
         used: set[str] = set()
+        last_part: dict[str, int] = {}  # composite field -> index of its last item present
         for item, value in items.items():
             f = self.profile.simple.get(item)
             if f is not None:
                 fields[f] = self._pad(f, value)
                 used.add(item)
+            for cf, i in self._part_of.get(item, ()):
+                last_part[cf] = max(i, last_part.get(cf, -1))
         for f, parts in self.profile.composite.items():
-            last = max((i for i, (name, _) in enumerate(parts) if name in items), default=-1)
+            last = last_part.get(f, -1)
             if last < 0:
                 continue
             if self.profile.spec[f]["len_type"] == 0:
@@ -647,7 +658,7 @@ class Dialect:
 
     def _mac_field(self, fields: Mapping[str, str]) -> str:
         primary, secondary = self.profile.mac_fields
-        return secondary if any(int(f) > 64 for f in fields if f.isdigit()) else primary
+        return primary if self._high_fields.isdisjoint(fields) else secondary
 
     def _decode(self, frame: bytes) -> tuple[str, dict[str, str], dict[str, str], bytes]:
         if not isinstance(frame, bytes | bytearray):
