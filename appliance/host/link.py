@@ -26,6 +26,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -219,16 +220,33 @@ class HostLink:
         when the response timeout (``timeout`` or the link's) passes. Encoding failures
         (KeyCheckError, ProtocolError) are raised here, before anything is sent.
         """
+        return self.submit_many([req], timeout=timeout)[0]
+
+    def submit_many(
+        self, reqs: Sequence[HostRequest], timeout: float | None = None
+    ) -> list[Future[HostResponse]]:
+        """Send several requests in one write; a Future for each, as ``submit`` gives.
+
+        Every request is encoded before any byte is sent, so an encoding failure (raised
+        here) sends none of them. A request whose (MTI class, TID, STAN) is already
+        outstanding gets NotSent and is not sent; the others are unaffected.
+        """
         with self._lock:
             mak = self._mak
-        body = self.dialect.encode_request(req, mak)
-        data = self.dialect.frame(body)
-        mti = self.dialect.request_mti(req)
-        key = (mti[:2], req.tid, req.stan)
-        fut: Future[HostResponse] = Future()
-        fut.set_running_or_notify_cancel()
+        encoded: list[tuple[bytes, tuple[str, str, int]]] = []
+        for req in reqs:
+            body = self.dialect.encode_request(req, mak)
+            mti = self.dialect.request_mti(req)
+            encoded.append((self.dialect.frame(body), (mti[:2], req.tid, req.stan)))
+        futs: list[Future[HostResponse]] = []
+        for _ in reqs:
+            fut: Future[HostResponse] = Future()
+            fut.set_running_or_notify_cancel()
+            futs.append(fut)
         deadline = time.monotonic() + (self.response_timeout if timeout is None else timeout)
-        pending: _Pending | None = None
+        pendings: list[_Pending] = []
+        data: list[bytes] = []
+        registered = False
         wake = True
         # Two tries: a connection found dead before anything was written to it is replaced.
         for _attempt in range(2):
@@ -236,43 +254,53 @@ class HostLink:
                 conn = self._connection()
             except NotSent as exc:
                 self._failed(exc)
-                fut.set_exception(exc)
-                return fut
+                for fut in futs:
+                    fut.set_exception(exc)
+                return futs
             with self._lock:
-                if key in self._pending:
-                    # Same MTI class, TID and STAN in flight: answers could not be told apart.
-                    fut.set_exception(
-                        NotSent(f"a request with STAN {req.stan:06d} is already outstanding")
-                    )
-                    return fut
                 if not conn.alive:
                     continue
                 # Registered before sending, so an instant answer finds its Future; and while
                 # the connection is alive, so its reader (or its death) will complete it.
-                pending = _Pending(key, fut, deadline, conn)
-                self._pending[key] = pending
+                for (frame, key), fut, req in zip(encoded, futs, reqs, strict=True):
+                    if key in self._pending:
+                        # Same MTI class, TID and STAN in flight: answers could not be told
+                        # apart.
+                        fut.set_exception(
+                            NotSent(f"a request with STAN {req.stan:06d} is already outstanding")
+                        )
+                        continue
+                    p = _Pending(key, fut, deadline, conn)
+                    self._pending[key] = p
+                    pendings.append(p)
+                    data.append(frame)
                 wake = deadline < conn.next_check
+                registered = True
             break
-        if pending is None:
+        if not registered:
             exc = NotSent("the connection to the host closed before the request was sent")
             self._failed(exc)
-            fut.set_exception(exc)
-            return fut
+            for fut in futs:
+                fut.set_exception(exc)
+            return futs
+        if not pendings:
+            return futs
         try:
             with conn.send_lock:
-                conn.sock.sendall(data)
+                conn.sock.sendall(b"".join(data))
         except OSError as exc:
-            # sendall may have pushed part of the frame out before failing.
-            err = NoResponse(f"sending to the host failed: {exc}")
-            err.__cause__ = exc
-            self._fail_pending(pending, err)
+            # sendall may have pushed part of the frames out before failing.
+            for p in pendings:
+                err = NoResponse(f"sending to the host failed: {exc}")
+                err.__cause__ = exc
+                self._fail_pending(p, err)
             conn.kill()
-            return fut
+            return futs
         with self._lock:
-            self._stats.sent += 1
+            self._stats.sent += len(pendings)
         if wake:
             conn.wake()  # due before the reader's next look: let it recompute its deadline
-        return fut
+        return futs
 
     def close(self) -> None:
         """Drop the connection; outstanding requests fail with NoResponse."""

@@ -628,9 +628,9 @@ class Settlement:
         total = rec.upload_total
         done = rec.uploaded  # journaled: every upload before it was answered 00
         progress("upload", done, total)
-        # A sliding window: ``window`` requests outstanding at once, the next one sent as soon
-        # as the oldest is answered (rather than a whole window sent and awaited at a time,
-        # which leaves the host idle while the terminal works and the other way round).
+        # A sliding window: at most ``window`` requests outstanding, topped up whenever half
+        # of them are answered (rather than a whole window sent and awaited at a time, which
+        # leaves the host idle while the terminal works and the other way round).
         # Answers are taken in order; progress is journaled every ``window`` of them.
         inflight: deque[tuple[int, Future[HostResponse]]] = deque()
         nxt = done
@@ -657,9 +657,13 @@ class Settlement:
 
         while done < total:
             try:
-                while nxt < total and len(inflight) < self.window:
-                    inflight.append((nxt, term.link.submit(request(nxt))))
-                    nxt += 1
+                if nxt < total and len(inflight) <= self.window // 2:
+                    # Refilled half a window at a time, in one write: fewer syscalls on both
+                    # sides, and the host keeps half a window to work on meanwhile.
+                    batch = range(nxt, min(total, nxt + self.window - len(inflight)))
+                    futs = term.link.submit_many([request(j) for j in batch])
+                    inflight.extend(zip(batch, futs, strict=True))
+                    nxt = batch.stop
                 i, fut = inflight.popleft()
                 answer = fut.result()
             except HostError as exc:
