@@ -14,7 +14,7 @@ import logging
 import string
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import iso8583
@@ -101,6 +101,9 @@ def _d(n: int, width: int) -> str:
     return f"{n:0{width}d}"
 
 
+_HALF_YEAR = timedelta(days=182)
+
+
 def _in_year(year: int, mmddhhmmss: str) -> datetime:
     # The common case without strptime (which dominated decoding): ten ASCII digits split
     # two by two. When that split is not a valid date, strptime decides exactly as before.
@@ -115,6 +118,15 @@ def _in_year(year: int, mmddhhmmss: str) -> datetime:
 
 def infer_year(mmddhhmmss: str, now: datetime) -> datetime:
     """A transmission date-time (no year on the wire) placed in the year nearest to ``now``."""
+    naive_now = now.astimezone(UTC).replace(tzinfo=None)
+    try:
+        # Within 182 days of now in now's year, no other year can be nearer (they are 365+
+        # days from it): the usual case, without trying the neighbouring years.
+        same = _in_year(now.year, mmddhhmmss)
+        if abs(same - naive_now) < _HALF_YEAR:
+            return same.replace(tzinfo=UTC)
+    except ValueError:
+        pass
     try:
         candidates = []
         for year in (now.year - 1, now.year, now.year + 1):
@@ -126,7 +138,6 @@ def infer_year(mmddhhmmss: str, now: datetime) -> datetime:
             raise ValueError(mmddhhmmss)
     except ValueError as exc:
         raise ProtocolError(f"invalid date-time {mmddhhmmss!r}") from exc
-    naive_now = now.astimezone(UTC).replace(tzinfo=None)
     best = min(candidates, key=lambda c: abs(c - naive_now))
     return best.replace(tzinfo=UTC)
 
