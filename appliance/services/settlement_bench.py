@@ -109,7 +109,7 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 def bench_settle(
-    n: int = 10_000, latency_ms: float = 0, window: int = 64, *, separate: bool = True
+    n: int = 10_000, latency_ms: float = 0, window: int = 256, *, separate: bool = True
 ) -> dict[str, Any]:
     """Settle a batch of ``n`` sales unknown to the acquirer (full batch upload); timings.
 
