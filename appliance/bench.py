@@ -299,14 +299,7 @@ def _sale_frame_size(term: Any, card: Any) -> int:
         term.journal.clock().replace(microsecond=0),
         amount=1000,
         currency=term.cur.numeric,
-        card=CardFields(
-            pan=card.pan,
-            expiry=card.expiry,
-            track2=card.track2,
-            emv_data=card.emv_data,
-            entry_mode=card.entry_mode,
-            pan_sequence=card.pan_sequence,
-        ),
+        card=CardFields.of(card),
         batch=term.journal.batch,
     )
     link = term.link.link if isinstance(term.link, _TimedLink) else term.link
@@ -320,14 +313,7 @@ def store_payments(term: Any, card: Any, n: int) -> int:
     from appliance.domain.transactions import TxnType
     from appliance.host.messages import CardFields
 
-    fields = CardFields(
-        pan=card.pan,
-        expiry=card.expiry,
-        track2=card.track2,
-        emv_data=card.emv_data,
-        entry_mode=card.entry_mode,
-        pan_sequence=card.pan_sequence,
-    )
+    fields = CardFields.of(card)
     for i in range(n):
         txn = term.journal.begin(
             TxnType.SALE,

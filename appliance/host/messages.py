@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from appliance.domain.card import CardRead
 
 
 class MessageKind(StrEnum):
@@ -42,6 +46,18 @@ class CardFields:
 
     def __repr__(self) -> str:
         return f"CardFields(pan={self.pan[:6]}…{self.pan[-4:]})"
+
+    @classmethod
+    def of(cls, card: CardRead) -> CardFields:
+        """The fields a request carries for a card read."""
+        return cls(
+            pan=card.pan,
+            expiry=card.expiry,
+            track2=card.track2,
+            emv_data=card.emv_data,
+            entry_mode=card.entry_mode,
+            pan_sequence=card.pan_sequence,
+        )
 
 
 @dataclass(frozen=True)

@@ -177,6 +177,17 @@ class TerminalStatus:
         }
 
 
+def card_columns(card: CardRead | Transaction) -> dict[str, str]:
+    """The journal's card columns (masked PAN only) of a card read or an earlier transaction."""
+    return {
+        "masked_pan": card.masked_pan,
+        "scheme": card.scheme,
+        "entry_mode": card.entry_mode,
+        "aid": card.aid,
+        "label": card.label,
+    }
+
+
 def _zh_en(en: str, zh: str) -> tuple[str, str]:
     return en, zh
 
@@ -407,21 +418,10 @@ class Terminal:
                 TxnType.SALE,
                 amount,
                 self.cur.alpha,
-                masked_pan=card.masked_pan,
-                scheme=card.scheme,
-                entry_mode=card.entry_mode,
-                aid=card.aid,
-                label=card.label,
+                **card_columns(card),
                 operator=operator,
             )
-            fields = CardFields(
-                pan=card.pan,
-                expiry=card.expiry,
-                track2=card.track2,
-                emv_data=card.emv_data,
-                entry_mode=card.entry_mode,
-                pan_sequence=card.pan_sequence,
-            )
+            fields = CardFields.of(card)
             if not online:
                 return self._offline(txn, fields, "the host is unreachable")
             req = HostRequest(
@@ -583,11 +583,7 @@ class Terminal:
                 TxnType.VOID,
                 orig.amount,
                 orig.currency,
-                masked_pan=orig.masked_pan,
-                scheme=orig.scheme,
-                entry_mode=orig.entry_mode,
-                aid=orig.aid,
-                label=orig.label,
+                **card_columns(orig),
                 original=orig,
                 operator=operator,
             )
@@ -661,23 +657,12 @@ class Terminal:
                 TxnType.REFUND,
                 amount,
                 orig.currency,
-                masked_pan=card.masked_pan,
-                scheme=card.scheme,
-                entry_mode=card.entry_mode,
-                aid=card.aid,
-                label=card.label,
+                **card_columns(card),
                 original=orig,
                 operator=operator,
             )
             self.journal.audit(operator or "-", "refund", f"trace {orig.trace} amount {amount}")
-            fields = CardFields(
-                pan=card.pan,
-                expiry=card.expiry,
-                track2=card.track2,
-                emv_data=card.emv_data,
-                entry_mode=card.entry_mode,
-                pan_sequence=card.pan_sequence,
-            )
+            fields = CardFields.of(card)
             req = HostRequest(
                 MessageKind.REFUND,
                 self.tid,
