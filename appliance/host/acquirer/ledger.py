@@ -1,8 +1,9 @@
 """The reference acquirer's own books: a SQLite ledger and the decisions it takes.
 
-Every request is answered inside one SQLite transaction that also records the answer under
+Every request is answered inside the SQLite transaction that also records the answer under
 its idempotency key ``(TID, STAN, field 7, MTI class)``; a repeat (0401/0221, or a resend
-after a lost response) gets the stored answer and changes nothing. WAL mode, and
+after a lost response) gets the stored answer and changes nothing. ``answer_many`` decides
+several requests in one transaction (group commit: one fsync), each in its own savepoint. WAL mode, and
 ``synchronous=FULL`` on the connection, as on the terminal.
 
 Decisions (deterministic, documented in docs/acquirer.md) live in ``decide_payment``.
