@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="benchmark: settle N sales unknown to a throw-away acquirer (full batch upload)",
     )
     p.add_argument("--latency-ms", type=float, default=0.0, help="with --bench: host latency")
-    p.add_argument("--window", type=int, default=64, help="with --bench: uploads in flight")
+    p.add_argument("--window", type=int, default=256, help="with --bench: uploads in flight")
     p.add_argument(
         "--same-process",
         action="store_true",

@@ -26,6 +26,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -73,6 +74,9 @@ class _Connection:
         self.alive = True
         self.tls = isinstance(sock, ssl.SSLSocket)
         self.send_lock = threading.Lock()
+        # When the reader will next look at deadlines at the latest (time.monotonic(); set
+        # under the link's lock): a request due later needs no wake-up syscall.
+        self.next_check = 0.0
         self.wake_r, self.wake_w = socket.socketpair()
         self.wake_w.setblocking(False)  # a full wake-up buffer already means "wake up"
         self.thread = threading.Thread(target=self._run, name="host-link-reader", daemon=True)
@@ -216,57 +220,87 @@ class HostLink:
         when the response timeout (``timeout`` or the link's) passes. Encoding failures
         (KeyCheckError, ProtocolError) are raised here, before anything is sent.
         """
+        return self.submit_many([req], timeout=timeout)[0]
+
+    def submit_many(
+        self, reqs: Sequence[HostRequest], timeout: float | None = None
+    ) -> list[Future[HostResponse]]:
+        """Send several requests in one write; a Future for each, as ``submit`` gives.
+
+        Every request is encoded before any byte is sent, so an encoding failure (raised
+        here) sends none of them. A request whose (MTI class, TID, STAN) is already
+        outstanding gets NotSent and is not sent; the others are unaffected.
+        """
         with self._lock:
             mak = self._mak
-        body = self.dialect.encode_request(req, mak)
-        data = self.dialect.frame(body)
-        mti = self.dialect.request_mti(req)
-        key = (mti[:2], req.tid, req.stan)
-        fut: Future[HostResponse] = Future()
-        fut.set_running_or_notify_cancel()
+        encoded: list[tuple[bytes, tuple[str, str, int]]] = []
+        for req in reqs:
+            body = self.dialect.encode_request(req, mak)
+            mti = self.dialect.request_mti(req)
+            encoded.append((self.dialect.frame(body), (mti[:2], req.tid, req.stan)))
+        futs: list[Future[HostResponse]] = []
+        for _ in reqs:
+            fut: Future[HostResponse] = Future()
+            fut.set_running_or_notify_cancel()
+            futs.append(fut)
         deadline = time.monotonic() + (self.response_timeout if timeout is None else timeout)
-        pending: _Pending | None = None
+        pendings: list[_Pending] = []
+        data: list[bytes] = []
+        registered = False
+        wake = True
         # Two tries: a connection found dead before anything was written to it is replaced.
         for _attempt in range(2):
             try:
                 conn = self._connection()
             except NotSent as exc:
                 self._failed(exc)
-                fut.set_exception(exc)
-                return fut
+                for fut in futs:
+                    fut.set_exception(exc)
+                return futs
             with self._lock:
-                if key in self._pending:
-                    # Same MTI class, TID and STAN in flight: answers could not be told apart.
-                    fut.set_exception(
-                        NotSent(f"a request with STAN {req.stan:06d} is already outstanding")
-                    )
-                    return fut
                 if not conn.alive:
                     continue
                 # Registered before sending, so an instant answer finds its Future; and while
                 # the connection is alive, so its reader (or its death) will complete it.
-                pending = _Pending(key, fut, deadline, conn)
-                self._pending[key] = pending
+                for (frame, key), fut, req in zip(encoded, futs, reqs, strict=True):
+                    if key in self._pending:
+                        # Same MTI class, TID and STAN in flight: answers could not be told
+                        # apart.
+                        fut.set_exception(
+                            NotSent(f"a request with STAN {req.stan:06d} is already outstanding")
+                        )
+                        continue
+                    p = _Pending(key, fut, deadline, conn)
+                    self._pending[key] = p
+                    pendings.append(p)
+                    data.append(frame)
+                wake = deadline < conn.next_check
+                registered = True
             break
-        if pending is None:
+        if not registered:
             exc = NotSent("the connection to the host closed before the request was sent")
             self._failed(exc)
-            fut.set_exception(exc)
-            return fut
+            for fut in futs:
+                fut.set_exception(exc)
+            return futs
+        if not pendings:
+            return futs
         try:
             with conn.send_lock:
-                conn.sock.sendall(data)
+                conn.sock.sendall(b"".join(data))
         except OSError as exc:
-            # sendall may have pushed part of the frame out before failing.
-            err = NoResponse(f"sending to the host failed: {exc}")
-            err.__cause__ = exc
-            self._fail_pending(pending, err)
+            # sendall may have pushed part of the frames out before failing.
+            for p in pendings:
+                err = NoResponse(f"sending to the host failed: {exc}")
+                err.__cause__ = exc
+                self._fail_pending(p, err)
             conn.kill()
-            return fut
+            return futs
         with self._lock:
-            self._stats.sent += 1
-        conn.wake()  # let the reader recompute its next deadline
-        return fut
+            self._stats.sent += len(pendings)
+        if wake:
+            conn.wake()  # due before the reader's next look: let it recompute its deadline
+        return futs
 
     def close(self) -> None:
         """Drop the connection; outstanding requests fail with NoResponse."""
@@ -335,6 +369,8 @@ class HostLink:
                     expired.append(p)
                 else:
                     nxt = min(nxt, p.deadline)
+            # Requests registered from now on see this; those before are counted in it.
+            conn.next_check = nxt
         for p in expired:
             with self._lock:
                 self._stats.timeouts += 1

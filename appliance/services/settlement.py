@@ -9,7 +9,9 @@ batch, and the settlement of the cut batch runs its steps, each journaled before
     TOTALS_SENT  → (re)send that same 0500 (the host replays its answer to a repeat)
                    00 → CLOSED balanced;  95 → allocate the upload STAN block → UPLOADING(0)
     UPLOADING(n) → send 0320s n.. (same STAN and time on a resend: idempotent at the host),
-                   journal n after each window; then the final 0500 (its STAN journaled first)
+                   a sliding window of them outstanding; journal n after every window's
+                   worth of answers (all before n answered 00); then the final 0500 (its
+                   STAN journaled first)
                    → CLOSED balanced_after_upload | out_of_balance
     CLOSED       → the settlement slip (Z) is queued once (``slip_queued``)
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -612,7 +615,7 @@ class Settlement:
         return upload_items(self.journal.transactions(batch=batch))
 
     def _upload(self, rec: SettlementRecord, progress: Progress) -> SettlementRecord:
-        """Send the 0320s from ``rec.uploaded`` on, a window at a time, journaling progress."""
+        """Send the 0320s from ``rec.uploaded`` on, ``window`` outstanding, journaling progress."""
         items = self._upload_items(rec.batch)
         if len(items) != rec.upload_total:
             # The batch is frozen at the cut: a different count means the journal was altered.
@@ -622,56 +625,74 @@ class Settlement:
             )
         assert rec.upload_stan_base is not None and rec.upload_at is not None
         term = self.terminal
-        done = rec.uploaded
-        progress("upload", done, rec.upload_total)
-        while done < rec.upload_total:
-            chunk = range(done, min(done + self.window, rec.upload_total))
-            futures: list[Future[HostResponse]] = []
+        total = rec.upload_total
+        done = rec.uploaded  # journaled: every upload before it was answered 00
+        progress("upload", done, total)
+        # A sliding window: at most ``window`` requests outstanding, topped up whenever half
+        # of them are answered (rather than a whole window sent and awaited at a time, which
+        # leaves the host idle while the terminal works and the other way round).
+        # Answers are taken in order; progress is journaled every ``window`` of them.
+        inflight: deque[tuple[int, Future[HostResponse]]] = deque()
+        nxt = done
+
+        def request(i: int) -> HostRequest:
+            t = items[i]
+            assert rec.upload_stan_base is not None and rec.upload_at is not None
+            return HostRequest(
+                MessageKind.BATCH_UPLOAD,
+                term.tid,
+                term.mid,
+                upload_stan(rec.upload_stan_base, i),
+                rec.upload_at,
+                amount=t.amount,
+                currency=term.cur.numeric,
+                batch=rec.batch,
+                original=term._ref(t),
+            )
+
+        def drain() -> None:
+            for _, f in inflight:  # let every answer land before the next attempt
+                f.exception()
+            inflight.clear()
+
+        while done < total:
             try:
-                for i in chunk:
-                    t = items[i]
-                    futures.append(
-                        term.link.submit(
-                            HostRequest(
-                                MessageKind.BATCH_UPLOAD,
-                                term.tid,
-                                term.mid,
-                                upload_stan(rec.upload_stan_base, i),
-                                rec.upload_at,
-                                amount=t.amount,
-                                currency=term.cur.numeric,
-                                batch=rec.batch,
-                                original=term._ref(t),
-                            )
-                        )
-                    )
-                answers = [f.result() for f in futures]
+                if nxt < total and len(inflight) <= self.window // 2:
+                    # Refilled half a window at a time, in one write: fewer syscalls on both
+                    # sides, and the host keeps half a window to work on meanwhile.
+                    batch = range(nxt, min(total, nxt + self.window - len(inflight)))
+                    futs = term.link.submit_many([request(j) for j in batch])
+                    inflight.extend(zip(batch, futs, strict=True))
+                    nxt = batch.stop
+                i, fut = inflight.popleft()
+                answer = fut.result()
             except HostError as exc:
-                for f in futures:  # let every answer land before the next attempt
-                    f.exception()
+                drain()
                 term.monitor.no_answer(str(exc))
                 self._note_error(rec, str(exc))
                 raise _retyped(
                     exc,
                     f"batch upload of batch {rec.batch:06d} interrupted after {done} of "
-                    f"{rec.upload_total} ({exc}); run countertop settle again to resume",
+                    f"{total} ({exc}); run countertop settle again to resume",
                 ) from exc
-            bad = [a for a in answers if a.response_code != "00"]
-            if bad:
-                self._note_error(rec, f"upload answered {bad[0].response_code}")
+            if answer.response_code != "00":
+                drain()
+                self._note_error(rec, f"upload answered {answer.response_code}")
                 raise Refused(
                     f"the host refused a batch upload of batch {rec.batch:06d}: "
-                    f"{bad[0].response_code} {response_text(bad[0].response_code)}; "
+                    f"{answer.response_code} {response_text(answer.response_code)}; "
                     f"run countertop settle again later"
                 )
-            done = chunk.stop
+            if i + 1 - done < self.window and i + 1 < total:
+                continue
+            done = i + 1
             with self.journal.unit() as uow:
                 uow.execute(
                     "UPDATE settlements SET uploaded=? WHERE batch=? AND state='uploading'",
                     (done, rec.batch),
                 )
                 uow.commit()
-            progress("upload", done, rec.upload_total)
+            progress("upload", done, total)
             self._hook("uploaded")
         term.monitor.ok(self.journal.clock())
         return self.get(rec.batch)

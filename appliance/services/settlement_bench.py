@@ -9,6 +9,7 @@ idempotent at the host, so pipelining them is safe.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -97,8 +98,18 @@ def _acquirer_process(cfg_path: Path, latency_ms: float) -> subprocess.Popen[byt
     return proc
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) of process ``pid`` so far, from /proc; None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def bench_settle(
-    n: int = 10_000, latency_ms: float = 0, window: int = 64, *, separate: bool = True
+    n: int = 10_000, latency_ms: float = 0, window: int = 256, *, separate: bool = True
 ) -> dict[str, Any]:
     """Settle a batch of ``n`` sales unknown to the acquirer (full batch upload); timings.
 
@@ -128,9 +139,11 @@ def bench_settle(
             t0 = time.perf_counter()
             _fill(term.journal, n, cfg.currency.alpha)
             fill_s = time.perf_counter() - t0
+            a1 = _cpu_seconds(proc.pid) if proc is not None else None
             t1, c1 = time.perf_counter(), time.process_time()
             out = Settlement(term, window=window).settle(operator="bench")
             settle_s, cpu_s = time.perf_counter() - t1, time.process_time() - c1
+            a2 = _cpu_seconds(proc.pid) if proc is not None else None
             rec = out.record
             return {
                 "n": n,
@@ -141,6 +154,9 @@ def bench_settle(
                 "settle_s": round(settle_s, 3),
                 "uploads_per_s": round(rec.uploaded / settle_s, 1) if settle_s else None,
                 "terminal_cpu_ms_per_upload": round(cpu_s * 1000 / max(1, rec.uploaded), 3),
+                "acquirer_cpu_ms_per_upload": None
+                if a1 is None or a2 is None
+                else round((a2 - a1) * 1000 / max(1, rec.uploaded), 3),
                 "uploaded": rec.uploaded,
                 "result": rec.result.value if rec.result else None,
                 "target_s": 5.0,

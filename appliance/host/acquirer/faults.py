@@ -89,6 +89,11 @@ class FaultSet:
 
     def hit(self, name: str) -> Fault | None:
         """The fault if it applies to this request (consumes one of ``count``), else None."""
+        if name not in self._faults:
+            # Unlocked look (a dict read is atomic): the usual case, asked several times per
+            # request. A fault switched on meanwhile applies from the next request, as it
+            # would had it been switched on a moment later.
+            return None
         with self._lock:
             f = self._faults.get(name)
             if f is None:

@@ -1,8 +1,9 @@
 """The reference acquirer's own books: a SQLite ledger and the decisions it takes.
 
-Every request is answered inside one SQLite transaction that also records the answer under
+Every request is answered inside the SQLite transaction that also records the answer under
 its idempotency key ``(TID, STAN, field 7, MTI class)``; a repeat (0401/0221, or a resend
-after a lost response) gets the stored answer and changes nothing. WAL mode, and
+after a lost response) gets the stored answer and changes nothing. ``answer_many`` decides
+several requests in one transaction (group commit: one fsync), each in its own savepoint. WAL mode, and
 ``synchronous=FULL`` on the connection, as on the terminal.
 
 Decisions (deterministic, documented in docs/acquirer.md) live in ``decide_payment``.
@@ -14,14 +15,14 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from appliance.domain.card import mask_pan
-from appliance.errors import JournalError
+from appliance.errors import CountertopError, JournalError
 from appliance.host import keys
 from appliance.host.dialects.base import transmission_stamp
 from appliance.host.messages import (
@@ -115,6 +116,10 @@ class Ledger:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
+        # MAKs by TID, read on every request and answer: kept in memory once read. A sign-on
+        # stages its new MAK here and it replaces the cached one only once committed.
+        self._maks: dict[str, bytes | None] = {}
+        self._staged_maks: list[tuple[str, bytes]] = []
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -141,19 +146,29 @@ class Ledger:
     def _tx(self) -> Iterator[sqlite3.Connection]:
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        else:
-            self._db.execute("COMMIT")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+                self._maks.update(self._staged_maks)
+        finally:
+            self._staged_maks.clear()
 
     # ---------------------------------------------------------------- keys
     def mak(self, tid: str) -> bytes | None:
         """The MAK last issued to ``tid`` (None before its first sign-on)."""
-        with self._lock:
+        try:
+            return self._maks[tid]
+        except KeyError:
+            pass
+        with self._lock:  # read and cache under the lock commits take: never a stale key
             row = self._db.execute("SELECT mak FROM keys WHERE tid=?", (tid,)).fetchone()
-        return bytes(row["mak"]) if row else None
+            mak = bytes(row["mak"]) if row else None
+            self._maks[tid] = mak
+        return mak
 
     # ------------------------------------------------------------- answering
     def answer(
@@ -164,31 +179,79 @@ class Ledger:
         ``tmk`` None means the TID is not one of ours (03). ``mac_ok`` False answers A0.
         Neither is recorded.
         """
-        key = (req.tid, req.stan, transmission_stamp(req.transmitted_at), mti[:2])
         with self._lock, self._tx() as db:
-            row = db.execute(
-                "SELECT response FROM messages WHERE tid=? AND stan=? AND transmitted=? "
-                "AND mti_class=?",
-                key,
-            ).fetchone()
-            if row is not None:
-                db.execute(
-                    "UPDATE messages SET repeats=repeats+1 WHERE tid=? AND stan=? AND "
-                    "transmitted=? AND mti_class=?",
-                    key,
-                )
-                return _response_from_json(row["response"])
-            if tmk is None or not mac_ok:
-                # Not authenticated: answered, but neither acted on nor remembered, so a
-                # forged copy cannot poison the idempotency record of the real one.
-                return self._reply(req, "03" if tmk is None else "A0")
-            resp = self._decide(db, req, mti, tmk)
+            return self._answer(db, req, mti, tmk, mac_ok)
+
+    def answer_many(
+        self, batch: Sequence[tuple[HostRequest, str, bytes | None, bool]]
+    ) -> list[HostResponse | CountertopError]:
+        """Decide several requests ``(req, mti, tmk, mac_ok)`` in one durable commit.
+
+        Group commit: one transaction (one fsync) for the lot, each request inside its own
+        savepoint, so a request that cannot be answered is rolled back alone and its slot in
+        the returned list holds the error instead of a response. The decisions are the same
+        as ``answer`` one at a time in this order (a repeat later in the batch sees the first
+        copy's stored answer). When this returns, every response in it is committed; when it
+        raises JournalError, none is.
+        """
+        out: list[HostResponse | CountertopError] = []
+        with self._lock:
+            try:
+                with self._tx() as db:
+                    for req, mti, tmk, mac_ok in batch:
+                        db.execute("SAVEPOINT answer")
+                        staged = len(self._staged_maks)
+                        try:
+                            out.append(self._answer(db, req, mti, tmk, mac_ok))
+                        except (CountertopError, sqlite3.Error, ValueError) as exc:
+                            db.execute("ROLLBACK TO answer")
+                            del self._staged_maks[staged:]
+                            err = (
+                                exc
+                                if isinstance(exc, CountertopError)
+                                else JournalError(f"cannot answer STAN {req.stan:06d}: {exc}")
+                            )
+                            out.append(err)
+                        db.execute("RELEASE answer")
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    with suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                raise JournalError(f"the acquirer ledger cannot commit: {exc}") from exc
+        return out
+
+    def _answer(
+        self,
+        db: sqlite3.Connection,
+        req: HostRequest,
+        mti: str,
+        tmk: bytes | None,
+        mac_ok: bool,
+    ) -> HostResponse:
+        key = (req.tid, req.stan, transmission_stamp(req.transmitted_at), mti[:2])
+        row = db.execute(
+            "SELECT response FROM messages WHERE tid=? AND stan=? AND transmitted=? "
+            "AND mti_class=?",
+            key,
+        ).fetchone()
+        if row is not None:
             db.execute(
-                "INSERT INTO messages (tid, stan, transmitted, mti_class, kind, response, "
-                "received_at) VALUES (?,?,?,?,?,?,?)",
-                (*key, str(req.kind), _response_to_json(resp), _now().isoformat()),
+                "UPDATE messages SET repeats=repeats+1 WHERE tid=? AND stan=? AND "
+                "transmitted=? AND mti_class=?",
+                key,
             )
-            return resp
+            return _response_from_json(row["response"])
+        if tmk is None or not mac_ok:
+            # Not authenticated: answered, but neither acted on nor remembered, so a
+            # forged copy cannot poison the idempotency record of the real one.
+            return self._reply(req, "03" if tmk is None else "A0")
+        resp = self._decide(db, req, mti, tmk)
+        db.execute(
+            "INSERT INTO messages (tid, stan, transmitted, mti_class, kind, response, "
+            "received_at) VALUES (?,?,?,?,?,?,?)",
+            (*key, str(req.kind), _response_to_json(resp), _now().isoformat()),
+        )
+        return resp
 
     def _reply(self, req: HostRequest, rc: str, **kw: Any) -> HostResponse:
         return HostResponse(
@@ -205,6 +268,7 @@ class Ledger:
                 "INSERT OR REPLACE INTO keys VALUES (?,?,?,?)",
                 (req.tid, pik, mak, _now().isoformat()),
             )
+            self._staged_maks.append((req.tid, mak))
             wk = WorkingKeys(
                 pik=keys.wrap_key(tmk, pik),
                 pik_kcv=keys.kcv(pik),

@@ -1,8 +1,12 @@
 """The reference acquirer: a real threaded TCP host speaking a dialect, with its own ledger.
 
 It exists so the terminal can be tested end to end against something that behaves like an
-acquirer — including badly: see ``faults.FAULTS``. Each connection has a reader thread; each
-request is answered in its own thread, so a delayed answer does not hold up the others.
+acquirer — including badly: see ``faults.FAULTS``. Each connection has a reader thread and a
+writer thread; one decider thread takes every request waiting from all connections, decides
+them in one ledger transaction (group commit: one fsync for the lot) and only then hands the
+answers to the writers — an answer never leaves before the commit that records it. An answer
+under the ``delay`` or ``latency`` fault is sent from its own thread, so it does not hold up
+the others.
 A line-based control port (127.0.0.1 only) lets another process switch faults::
 
     FAULT delay seconds=5 count=1   → OK
@@ -18,6 +22,7 @@ import contextlib
 import json
 import logging
 import os
+import queue
 import select
 import socket
 import ssl
@@ -35,6 +40,12 @@ from appliance.host.dialects.base import Dialect, FrameMacError
 from appliance.host.messages import HostRequest, HostResponse
 
 log = logging.getLogger(__name__)
+
+_GROUP_MAX = 256  # most requests decided in one ledger commit
+
+# What a connection's reader hands the decider: the socket, its write lock, its writer's
+# queue, and the frame body.
+_Work = tuple[socket.socket, threading.Lock, "queue.SimpleQueue[Any]", bytes]
 
 
 class ReferenceAcquirer:
@@ -84,6 +95,7 @@ class ReferenceAcquirer:
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._listen_lock = threading.Lock()
+        self._inbox: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
         self.requests_seen = 0
 
     # ------------------------------------------------------------ lifecycle
@@ -97,6 +109,7 @@ class ReferenceAcquirer:
             self._control = self._bind(self.control_port, host="127.0.0.1")
             self.control_port = self._control.getsockname()[1]
             self._spawn(self._control_loop, "acquirer-control")
+        self._spawn(self._decide_loop, "acquirer-decide")
         self._spawn(self._accept_loop, "acquirer-accept")
         log.info(
             "reference acquirer (%s) listening on %s:%d", self.dialect.name, self.host, self.port
@@ -107,6 +120,7 @@ class ReferenceAcquirer:
         """Stop serving, close every connection and the ledger."""
         self._stop.set()
         self._wake()
+        self._inbox.put(None)
         for s in (self._listener, self._control):
             if s is not None:
                 # close() alone does not wake a thread blocked in accept() on Linux.
@@ -273,56 +287,149 @@ class ReferenceAcquirer:
             if wrapped is None:
                 return
             conn = wrapped
+        outbox: queue.SimpleQueue[tuple[HostRequest, HostResponse] | None] = queue.SimpleQueue()
+        self._spawn(self._write_loop, "acquirer-writer", conn, write_lock, outbox)
+        reader = self.dialect.reader()
         try:
             while not self._stop.is_set():
+                # One recv for whatever has arrived (a pipelining terminal sends many frames
+                # at once), split into frames here, rather than two recvs per frame.
+                data = conn.recv(65536)
+                if not data:
+                    if reader.pending:
+                        log.warning("closing connection: closed inside a frame")
+                    return
                 try:
-                    body = self.dialect.read_frame(conn.recv)
+                    for body in reader.split(data):
+                        self._inbox.put((conn, write_lock, outbox, body))
                 except ProtocolError as exc:
                     log.warning("closing connection: %s", exc)
                     return
-                if body is None:
-                    return
-                self._spawn(self._handle, "acquirer-request", conn, write_lock, body)
         except OSError:
             return
         finally:
+            outbox.put(None)
             with self._lock:
                 self._conns.discard(conn)
             with contextlib.suppress(OSError):
                 conn.close()
 
+    def _write_loop(
+        self,
+        conn: socket.socket,
+        write_lock: threading.Lock,
+        outbox: queue.SimpleQueue[tuple[HostRequest, HostResponse] | None],
+    ) -> None:
+        """Send one connection's committed answers in order (a slow client stalls only itself).
+
+        Every answer already waiting goes out in one write; under the ``reset`` fault each
+        goes alone, as that fault cuts one answer in half.
+        """
+        done = False
+        while not done:
+            items = [outbox.get()]
+            while True:
+                try:
+                    items.append(outbox.get_nowait())
+                except queue.Empty:
+                    break
+            batch: list[bytes] = []
+            stans: list[int] = []
+            for item in items:
+                if item is None:
+                    done = True
+                    break
+                req, resp = item
+                data = self._answer_frame(req, resp)
+                if data is None:
+                    continue
+                if self.faults.active("reset"):
+                    self._flush(conn, write_lock, batch, stans)
+                    self._send(conn, write_lock, req, data)
+                else:
+                    batch.append(data)
+                    stans.append(req.stan)
+            self._flush(conn, write_lock, batch, stans)
+
+    def _flush(
+        self, conn: socket.socket, write_lock: threading.Lock, batch: list[bytes], stans: list[int]
+    ) -> None:
+        if not batch:
+            return
+        with write_lock:
+            try:
+                conn.sendall(b"".join(batch))
+            except OSError as exc:
+                log.info("%d answers (STAN %06d…) not delivered: %s", len(batch), stans[0], exc)
+        batch.clear()
+        stans.clear()
+
     def _mak_lookup(self, tid: str) -> bytes | None:
         return self._ledger.mak(tid) if self._ledger else None
 
-    def _handle(self, conn: socket.socket, write_lock: threading.Lock, body: bytes) -> None:
+    def _decide_loop(self) -> None:
+        """Take every request waiting, decide them in one commit, then release their answers."""
+        while not self._stop.is_set():
+            first = self._inbox.get()
+            if first is None:
+                return
+            work = [first]
+            while len(work) < _GROUP_MAX:
+                try:
+                    nxt = self._inbox.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    return
+                work.append(nxt)
+            if self._stop.is_set():
+                return
+            self._decide_group(work)
+
+    def _decide_group(self, work: list[_Work]) -> None:
         ledger = self._ledger
         if ledger is None:
             return
-        with self._lock:
-            self.requests_seen += 1
-        mac_ok = True
-        try:
-            req = self.dialect.decode_request(body, self._mak_lookup)
-        except FrameMacError as exc:
-            assert isinstance(exc.message, HostRequest)
-            req, mac_ok = exc.message, False
-        except ProtocolError as exc:
-            # No trustworthy TID/STAN to answer to: say nothing (the terminal times out).
-            log.warning("undecodable request ignored: %s", exc)
+        jobs: list[tuple[HostRequest, str, bytes | None, bool]] = []
+        dests: list[tuple[socket.socket, threading.Lock, queue.SimpleQueue[Any]]] = []
+        for conn, write_lock, outbox, body in work:
+            with self._lock:
+                self.requests_seen += 1
+            mac_ok = True
+            try:
+                req = self.dialect.decode_request(body, self._mak_lookup)
+            except FrameMacError as exc:
+                assert isinstance(exc.message, HostRequest)
+                req, mac_ok = exc.message, False
+            except ProtocolError as exc:
+                # No trustworthy TID/STAN to answer to: say nothing (the terminal times out).
+                log.warning("undecodable request ignored: %s", exc)
+                continue
+            if self.faults.hit("drop_request"):
+                log.info("fault drop_request: STAN %06d ignored", req.stan)
+                continue
+            mti = self.dialect.request_mti(req)
+            tmk = self.terminals.get(req.tid)
+            if tmk is not None and req.tid in self.mids and self.mids[req.tid] != req.mid:
+                tmk = None
+            jobs.append((req, mti, tmk, mac_ok))
+            dests.append((conn, write_lock, outbox))
+        if not jobs:
             return
-        if self.faults.hit("drop_request"):
-            log.info("fault drop_request: STAN %06d ignored", req.stan)
-            return
-        mti = self.dialect.request_mti(req)
-        tmk = self.terminals.get(req.tid)
-        if tmk is not None and req.tid in self.mids and self.mids[req.tid] != req.mid:
-            tmk = None
         try:
-            resp = ledger.answer(req, mti, tmk, mac_ok=mac_ok)
+            results = ledger.answer_many(jobs)
         except CountertopError:
-            log.exception("cannot answer STAN %06d", req.stan)
+            # Nothing was committed, so nothing may be answered: the terminals time out.
+            log.exception("cannot commit the answers to %d requests", len(jobs))
             return
-        self._reply(conn, write_lock, req, resp)
+        for (conn, write_lock, outbox), (req, *_), res in zip(dests, jobs, results, strict=True):
+            if isinstance(res, CountertopError):
+                log.error("cannot answer STAN %06d: %s", req.stan, res)
+                continue
+            if self.faults.active("delay") or self.faults.active("latency"):
+                self._spawn(self._reply, "acquirer-reply", conn, write_lock, req, res)
+            else:
+                outbox.put((req, res))
 
     def _reply(
         self,
@@ -331,6 +438,12 @@ class ReferenceAcquirer:
         req: HostRequest,
         resp: HostResponse,
     ) -> None:
+        data = self._answer_frame(req, resp)
+        if data is not None:
+            self._send(conn, write_lock, req, data)
+
+    def _answer_frame(self, req: HostRequest, resp: HostResponse) -> bytes | None:
+        """The framed answer as the faults want it (None: not to be sent)."""
         # An unknown or never-signed-on terminal gets its answer without a MAC (there is no
         # key to make one); the terminal rejects it as a MAC failure, as it should.
         mak = self._mak_lookup(req.tid)
@@ -339,21 +452,25 @@ class ReferenceAcquirer:
             body = self.dialect.encode_response(resp, req, mak)
         except CountertopError:
             log.exception("cannot encode the answer to STAN %06d", req.stan)
-            return
+            return None
         if self.faults.hit("drop_response"):
             log.info("fault drop_response: answer to STAN %06d not sent", req.stan)
-            return
+            return None
         f = self.faults.hit("delay")
         if f and self._stop.wait(f.params.get("seconds", 30.0)):
-            return
+            return None
         f = self.faults.hit("latency")
         if f and self._stop.wait(f.params.get("ms", 200.0) / 1000):
-            return
+            return None
         if self.faults.hit("bad_mac") and kind_maced:
             body = body[:-1] + bytes([body[-1] ^ 0xFF])
         if self.faults.hit("garbage"):
             body = os.urandom(max(8, len(body)))
-        data = self.dialect.frame_response(body)
+        return self.dialect.frame_response(body)
+
+    def _send(
+        self, conn: socket.socket, write_lock: threading.Lock, req: HostRequest, data: bytes
+    ) -> None:
         with write_lock:
             try:
                 if self.faults.hit("reset"):

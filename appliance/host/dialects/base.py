@@ -10,12 +10,11 @@ everything it decodes. Any decoding failure is one ``ProtocolError``.
 
 from __future__ import annotations
 
-import copy
 import logging
 import string
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import iso8583
@@ -102,20 +101,43 @@ def _d(n: int, width: int) -> str:
     return f"{n:0{width}d}"
 
 
+_HALF_YEAR = timedelta(days=182)
+
+
+def _in_year(year: int, mmddhhmmss: str) -> datetime:
+    # The common case without strptime (which dominated decoding): ten ASCII digits split
+    # two by two. When that split is not a valid date, strptime decides exactly as before.
+    s = mmddhhmmss
+    if len(s) == 10 and s.isascii() and s.isdigit():
+        try:
+            return datetime(year, int(s[0:2]), int(s[2:4]), int(s[4:6]), int(s[6:8]), int(s[8:]))
+        except ValueError:
+            pass
+    return datetime.strptime(f"{year}{s}", "%Y%m%d%H%M%S")
+
+
 def infer_year(mmddhhmmss: str, now: datetime) -> datetime:
     """A transmission date-time (no year on the wire) placed in the year nearest to ``now``."""
+    naive_now = now.astimezone(UTC).replace(tzinfo=None)
+    try:
+        # Within 182 days of now in now's year, no other year can be nearer (they are 365+
+        # days from it): the usual case, without trying the neighbouring years.
+        same = _in_year(now.year, mmddhhmmss)
+        if abs(same - naive_now) < _HALF_YEAR:
+            return same.replace(tzinfo=UTC)
+    except ValueError:
+        pass
     try:
         candidates = []
         for year in (now.year - 1, now.year, now.year + 1):
             try:
-                candidates.append(datetime.strptime(f"{year}{mmddhhmmss}", "%Y%m%d%H%M%S"))
+                candidates.append(_in_year(year, mmddhhmmss))
             except ValueError:
                 continue
         if not candidates:
             raise ValueError(mmddhhmmss)
     except ValueError as exc:
         raise ProtocolError(f"invalid date-time {mmddhhmmss!r}") from exc
-    naive_now = now.astimezone(UTC).replace(tzinfo=None)
     best = min(candidates, key=lambda c: abs(c - naive_now))
     return best.replace(tzinfo=UTC)
 
@@ -124,7 +146,8 @@ def transmission_stamp(when: datetime) -> str:
     """Field 7 of ``when``: MMDDhhmmss in UTC."""
     if when.tzinfo is None:
         raise ProtocolError("transmission time must be timezone-aware")
-    return when.astimezone(UTC).strftime("%m%d%H%M%S")
+    t = when.astimezone(UTC)
+    return f"{t.month:02d}{t.day:02d}{t.hour:02d}{t.minute:02d}{t.second:02d}"
 
 
 class FrameReader:
@@ -141,8 +164,14 @@ class FrameReader:
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add received bytes; return every complete frame body. ProtocolError on a bad header."""
+        return list(self.split(data))
+
+    def split(self, data: bytes) -> Iterator[bytes]:
+        """Add received bytes; yield each complete frame body in turn.
+
+        A bad header raises ProtocolError when reached, after the frames before it.
+        """
         self._buf += data
-        out: list[bytes] = []
         hl = self._p.length_header
         while len(self._buf) >= hl:
             n = int.from_bytes(self._buf[:hl], "big")
@@ -152,8 +181,7 @@ class FrameReader:
                 break
             frame = bytes(self._buf[hl : hl + n])
             del self._buf[: hl + n]
-            out.append(self._strip(frame))
-        return out
+            yield self._strip(frame)
 
     def _strip(self, frame: bytes) -> bytes:
         plen = len(self._p.prefix)
@@ -179,6 +207,22 @@ class Dialect:
         self._field_items: dict[str, list[str]] = {}
         for item, f in profile.simple.items():
             self._field_items.setdefault(f, []).append(item)
+        # Per field, computed once: (type, allowed characters, length limit, fixed length).
+        self._rules: dict[str, tuple[str, frozenset[str], int, bool]] = {}
+        for f, typ in profile.types.items():
+            spec = profile.spec.get(f)
+            if spec is None:
+                continue  # no way to carry it: "not allowed", as for an untyped field
+            limit = spec["max_len"] * (2 if spec["data_enc"] == "b" else 1)
+            if spec.get("len_count") == "nibbles":
+                limit = spec["max_len"]
+            self._rules[f] = (typ, _TYPE_CHARS[typ], limit, spec["len_type"] == 0)
+        # Which composite field (and which part of it) carries an item.
+        self._part_of: dict[str, list[tuple[str, int]]] = {}
+        for f, parts in profile.composite.items():
+            for i, (name, _) in enumerate(parts):
+                self._part_of.setdefault(name, []).append((f, i))
+        self._high_fields = frozenset(f for f in profile.spec if f.isdigit() and int(f) > 64)
 
     # ----------------------------------------------------------------- framing
     def frame(self, body: bytes) -> bytes:
@@ -345,7 +389,8 @@ class Dialect:
             items["batch"] = _d(resp.batch, 6)
         if resp.host_time is not None:
             t = resp.host_time.astimezone(UTC)
-            items["local_time"], items["local_date"] = t.strftime("%H%M%S"), t.strftime("%m%d")
+            items["local_time"] = f"{t.hour:02d}{t.minute:02d}{t.second:02d}"
+            items["local_date"] = f"{t.month:02d}{t.day:02d}"
         for drop in ("sale_count", "sale_amount", "refund_count", "refund_amount"):
             # never echo the terminal's totals: field 48 of a 0510 is the host's own
             items.pop(drop, None)
@@ -389,7 +434,8 @@ class Dialect:
             it["txn_type"] = ks.txn_type
         it["transmitted"] = transmission_stamp(req.transmitted_at)
         t = req.transmitted_at.astimezone(UTC)
-        it["local_time"], it["local_date"] = t.strftime("%H%M%S"), t.strftime("%m%d")
+        it["local_time"] = f"{t.hour:02d}{t.minute:02d}{t.second:02d}"
+        it["local_date"] = f"{t.month:02d}{t.day:02d}"
         it["stan"] = _d(req.stan, 6)
         it["tid"] = req.tid
         it["mid"] = req.mid
@@ -541,13 +587,16 @@ class Dialect:
     def _items_to_fields(self, items: Mapping[str, str]) -> dict[str, str]:
         fields: dict[str, str] = {}
         used: set[str] = set()
+        last_part: dict[str, int] = {}  # composite field -> index of its last item present
         for item, value in items.items():
             f = self.profile.simple.get(item)
             if f is not None:
                 fields[f] = self._pad(f, value)
                 used.add(item)
+            for cf, i in self._part_of.get(item, ()):
+                last_part[cf] = max(i, last_part.get(cf, -1))
         for f, parts in self.profile.composite.items():
-            last = max((i for i, (name, _) in enumerate(parts) if name in items), default=-1)
+            last = last_part.get(f, -1)
             if last < 0:
                 continue
             if self.profile.spec[f]["len_type"] == 0:
@@ -597,7 +646,9 @@ class Dialect:
     def _encode(self, mti: str, items: Mapping[str, str], mak: bytes | None, maced: bool) -> bytes:
         fields = self._items_to_fields(items)
         fields["t"] = mti
-        doc: dict[str, Any] = dict(fields)  # pyiso8583 mutates what it is given
+        # pyiso8583 adds keys ("p", "1", "t" normalised) to what it is given: a fresh shallow
+        # copy is enough, every value is an immutable str.
+        doc: dict[str, Any] = dict(fields)
         mac_field = None
         if maced:
             if mak is None:
@@ -606,7 +657,7 @@ class Dialect:
             doc[mac_field] = "00" * keys.MAC_LEN
         self._validate(fields)
         try:
-            raw, _ = iso8583.encode(copy.deepcopy(doc), self.profile.spec)
+            raw, _ = iso8583.encode(doc, self.profile.spec)
         except (iso8583.EncodeError, KeyError, ValueError, TypeError) as exc:
             raise ProtocolError(f"cannot encode {mti}: {exc}") from exc
         raw = bytes(raw)
@@ -618,7 +669,7 @@ class Dialect:
 
     def _mac_field(self, fields: Mapping[str, str]) -> str:
         primary, secondary = self.profile.mac_fields
-        return secondary if any(int(f) > 64 for f in fields if f.isdigit()) else primary
+        return primary if self._high_fields.isdisjoint(fields) else secondary
 
     def _decode(self, frame: bytes) -> tuple[str, dict[str, str], dict[str, str], bytes]:
         if not isinstance(frame, bytes | bytearray):
@@ -647,22 +698,19 @@ class Dialect:
         return mti, items, fields, raw
 
     def _validate(self, fields: Mapping[str, str]) -> None:
+        rules = self._rules
         for f, value in fields.items():
             if f == "t":
                 continue
-            typ = self.profile.types.get(f)
-            if typ is None:
+            rule = rules.get(f)
+            if rule is None:
                 raise ProtocolError(f"field {f} is not allowed in dialect {self.name}")
+            typ, allowed, limit, fixed = rule
             if not isinstance(value, str):
                 raise ProtocolError(f"field {f} must be text")
-            allowed = _TYPE_CHARS[typ]
-            if any(ch not in allowed for ch in value):
+            if not allowed.issuperset(value):
                 raise ProtocolError(f"field {f} is not of type {typ}")
-            spec = self.profile.spec[f]
-            limit = spec["max_len"] * (2 if spec["data_enc"] == "b" else 1)
-            if spec.get("len_count") == "nibbles":
-                limit = spec["max_len"]
-            if len(value) > limit or (spec["len_type"] == 0 and len(value) != limit):
+            if len(value) > limit or (fixed and len(value) != limit):
                 raise ProtocolError(f"field {f} has length {len(value)}, allowed {limit}")
 
     def _verify_mac(
