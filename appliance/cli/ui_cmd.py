@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -62,14 +63,40 @@ def cmd_run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, lambda _sig, _frame: app.quit())
         if notifier is not None:
             notifier.ready("touchscreen up")
+        # Echo tests and automatic forwarding when the link returns, once the terminal is built.
+        link_worker = _start_link_worker(backend)
         app.run()
         app.close()
     finally:
         if notifier is not None:
             notifier.stopping()
+        if "link_worker" in locals() and link_worker is not None:
+            link_worker.stop()
         if backend.terminal is not None:
             backend.terminal.close()
     return EXIT_OK
+
+
+def _start_link_worker(backend: Any) -> Any:
+    """Start the periodic echo / forwarding worker in the background once the terminal exists."""
+    from appliance.services.link_monitor import LinkWorker
+
+    holder: list[Any] = []
+
+    def start() -> None:
+        if backend.ready.wait(60) and backend.terminal is not None:
+            worker = LinkWorker(backend.terminal)
+            worker.start()
+            holder.append(worker)
+
+    threading.Thread(target=start, name="link-worker-start", daemon=True).start()
+
+    class _Stopper:
+        def stop(self) -> None:
+            for w in holder:
+                w.stop()
+
+    return _Stopper()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
