@@ -372,7 +372,7 @@ class Config:
             try:
                 return bytes.fromhex(raw.strip().decode("ascii"))
             except ValueError:
-                pass
+                pass  # 64 bytes that are not hex: a raw key of the wrong length, checked below
         if len(raw) != 32:
             raise ConfigError(f"{self.path}: keys.data_key_file: not a 32-byte key")
         return raw

@@ -197,7 +197,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         acq.serve_forever()
     except KeyboardInterrupt:
-        pass
+        pass  # Ctrl-C is the normal way to stop it; stop() runs below
     finally:
         acq.stop()
     return 0

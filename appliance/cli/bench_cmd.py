@@ -25,7 +25,7 @@ def _value(text: str) -> Any:
         try:
             return kind(text)
         except ValueError:
-            pass
+            pass  # not this type: try the next one
     return {"true": True, "false": False}.get(text.lower(), text)
 
 

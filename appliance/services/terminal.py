@@ -388,6 +388,22 @@ class Terminal:
         step("sending")
         return card
 
+    def _read_or_outcome(
+        self,
+        amount: int,
+        txn_type: str,
+        cancel: threading.Event | None,
+        on_step: Callable[[str], None] | None,
+    ) -> CardRead | Outcome:
+        """Read a card, or the outcome to report when the read was cancelled or failed."""
+        try:
+            return self._read(amount, txn_type, cancel, on_step)
+        except ReadCancelled:
+            self.indicators.show(IndicatorState.IDLE)
+            return Outcome("cancelled", None, *_zh_en("Cancelled", "已取消"))
+        except (CardReadError, ReaderOffline) as exc:
+            return Outcome("failed", None, str(exc), f"读卡失败：{exc}")
+
     def sale(
         self,
         amount: int,
@@ -406,14 +422,9 @@ class Terminal:
                     self._ensure_signed_on(operator)
                 except NotSent:
                     online = False
-            try:
-                if card is None:
-                    card = self._read(amount, "00", cancel, on_step)
-            except ReadCancelled:
-                self.indicators.show(IndicatorState.IDLE)
-                return Outcome("cancelled", None, *_zh_en("Cancelled", "已取消"))
-            except (CardReadError, ReaderOffline) as exc:
-                return Outcome("failed", None, str(exc), f"读卡失败：{exc}")
+            card = card or self._read_or_outcome(amount, "00", cancel, on_step)
+            if isinstance(card, Outcome):
+                return card
             txn = self.journal.begin(
                 TxnType.SALE,
                 amount,
@@ -641,13 +652,9 @@ class Terminal:
             if not self._clear_reversals():
                 raise Refused("the host is unreachable: a refund needs the host, try again later")
             self._ensure_signed_on(operator)
-            try:
-                if card is None:
-                    card = self._read(amount, "20", cancel, on_step)
-            except ReadCancelled:
-                return Outcome("cancelled", None, *_zh_en("Cancelled", "已取消"))
-            except (CardReadError, ReaderOffline) as exc:
-                return Outcome("failed", None, str(exc), f"读卡失败：{exc}")
+            card = card or self._read_or_outcome(amount, "20", cancel, on_step)
+            if isinstance(card, Outcome):
+                return card
             if card.masked_pan != orig.masked_pan:
                 raise Refused(
                     f"this card ({card.masked_pan}) is not the card of sale {orig.trace} "

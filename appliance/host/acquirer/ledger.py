@@ -163,7 +163,7 @@ class Ledger:
         try:
             return self._maks[tid]
         except KeyError:
-            pass
+            pass  # not cached yet: read it from the ledger below
         with self._lock:  # read and cache under the lock commits take: never a stale key
             row = self._db.execute("SELECT mak FROM keys WHERE tid=?", (tid,)).fetchone()
             mak = bytes(row["mak"]) if row else None
