@@ -102,6 +102,10 @@ def build_terminal(cfg: Config, *, recover: bool = True, **overrides: Any) -> Te
     from appliance.host.keys import unwrap_working_keys
 
     journal = overrides.pop("journal", None) or open_journal(cfg)
+    # Parameters pushed by the back office (signed, journaled) apply on top of the file.
+    from appliance.fleet import effective_config
+
+    cfg = effective_config(cfg, journal)
     link = overrides.pop("link", None) or build_link(cfg)
     reader = overrides.pop("reader", None) or build_reader(cfg)
     printer = overrides.pop("printer", None) or build_printer(cfg)

@@ -276,6 +276,41 @@ SCHEMA: dict[str, dict[str, tuple[Any, Check, str]]] = {
         "fullscreen": (False, _bool, "fullscreen (true on the device)"),
         "demo_panel": (False, _bool, "show the demo side panel (test cards, link, paper)"),
     },
+    "fleet": {
+        "broker": (
+            "",
+            _str(r"|mqtts?://[^/\s:]+(:\d{1,5})?", "mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"),
+            "back-office MQTT broker; empty = fleet reporting off",
+        ),
+        "client_id": (
+            "",
+            _str(r"|[A-Za-z0-9_.-]{1,64}", "1-64 of A-Z a-z 0-9 _ . -"),
+            "MQTT client id; empty = the TID",
+        ),
+        "topic_prefix": (
+            "countertop/v1",
+            _str(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*", "a topic prefix like countertop/v1"),
+            "topics are PREFIX/MID/TID/...",
+        ),
+        "username": ("", _str(None, "text"), "broker user name; empty = none"),
+        "password_file": (
+            "",
+            _str(None, "a file path"),
+            "broker password (systemd credential fleet-password wins)",
+        ),
+        "ca_file": ("", _str(None, "a file path"), "CA bundle for mqtts; empty = system CAs"),
+        "office_public_key": (
+            "",
+            _str(r"|[0-9A-Fa-f]{64}", "64 hex digits (an Ed25519 public key)"),
+            "back office's parameter-signing key (countertop office keygen prints it)",
+        ),
+        "heartbeat_seconds": (60, _int(5, 3600, "seconds (5-3600)"), "status every N seconds"),
+        "poll_seconds": (
+            0.5,
+            _seconds(0.01, 10),
+            "how often the agent looks for new journal events",
+        ),
+    },
     "state": {
         "dir": (
             "/var/lib/countertop",
@@ -358,6 +393,16 @@ class Config:
             f"terminal (countertop provision) or create it with countertop config init"
         )
 
+    def with_values(self, values: dict[str, Any]) -> Config:
+        """A copy with ``"section.key"`` → value replaced (already checked by the caller)."""
+        sections = {name: Section(name, dict(sec.values)) for name, sec in self.sections.items()}
+        for dotted, value in values.items():
+            name, _, key = dotted.partition(".")
+            if name not in sections or key not in sections[name].values:
+                raise ConfigError(f"{self.path}: {dotted}: unknown key")
+            sections[name].values[key] = value
+        return Config(path=self.path, sections=sections)
+
     def tmk(self) -> bytes:
         """The terminal master key (16 or 24 bytes), from hex."""
         raw = self.secret("tmk", "tmk_file").decode("ascii", "replace").strip()
@@ -419,9 +464,29 @@ def validate(data: dict[str, Any], path: Path) -> Config:
         problems.append(
             f"printer.width_mm: {sections['printer'].values['width_mm']} is not 58 or 80"
         )
+    f = sections["fleet"].values
+    if f["broker"] and not f["office_public_key"]:
+        problems.append(
+            "fleet.office_public_key: a fleet broker is set but no back-office public key: "
+            "parameter changes could not be verified (countertop office keygen prints it)"
+        )
+    if f["broker"]:
+        port = f["broker"].rpartition(":")[2]
+        if port.isdigit() and not 1 <= int(port) <= 65535:
+            problems.append(f'fleet.broker: "{f["broker"]}" has a port outside 1-65535')
     if problems:
         raise ConfigError(f"{path}: " + f"\n{path}: ".join(problems))
     return Config(path=path.resolve(), sections=sections)
+
+
+def check_value(dotted: str, value: Any) -> Any:
+    """``value`` converted by the config's rule for ``"section.key"``; ValueError(expected)."""
+    name, _, key = dotted.partition(".")
+    try:
+        _default, check, _comment = SCHEMA[name][key]
+    except KeyError:
+        raise ValueError(f"a known key (no {dotted})") from None
+    return check(value)
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:

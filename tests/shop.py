@@ -34,18 +34,27 @@ class Shop:
 
 
 def open_shop(
-    tmp: Path, *, dialect: str = "iso87", response_timeout: float = 1.0, **overrides: Any
+    tmp: Path,
+    *,
+    dialect: str = "iso87",
+    response_timeout: float = 1.0,
+    settings: dict[str, dict[str, Any]] | None = None,
+    **overrides: Any,
 ) -> Shop:
-    """A fresh shop in ``tmp`` with a short response timeout (faults resolve quickly)."""
+    """A fresh shop in ``tmp`` with a short response timeout (faults resolve quickly).
+
+    ``settings`` are extra config values (``{"fleet": {"broker": …}}``); ``overrides`` ports.
+    """
     path = init_demo(
         tmp / "terminal.toml",
         port=free_port(),
         overrides={
+            **(settings or {}),
             "host": {
                 "dialect": dialect,
                 "response_timeout": response_timeout,
                 "connect_timeout": 1.0,
-            }
+            },
         },
     )
     cfg = load_config(path)

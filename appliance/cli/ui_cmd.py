@@ -78,7 +78,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _start_link_worker(backend: Any) -> Any:
-    """Start the periodic echo / forwarding worker in the background once the terminal exists."""
+    """Start the echo / forwarding worker (and the fleet agent, if configured) once the
+    terminal exists."""
     from appliance.services.link_monitor import LinkWorker
 
     holder: list[Any] = []
@@ -88,6 +89,14 @@ def _start_link_worker(backend: Any) -> Any:
             worker = LinkWorker(backend.terminal)
             worker.start()
             holder.append(worker)
+            if backend.terminal.config.fleet.broker:
+                # The back office hears of every journal event (outbox), status and params.
+                from appliance.cli.fleet_cmd import terminal_agent
+
+                term = backend.terminal
+                agent = terminal_agent(term, on_params=lambda new: setattr(term, "config", new))
+                agent.start()
+                holder.append(agent)
 
     threading.Thread(target=start, name="link-worker-start", daemon=True).start()
 

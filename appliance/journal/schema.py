@@ -138,4 +138,95 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        11,
+        "fleet outbox: journal events written in the same transaction as the change",
+        """
+        CREATE TABLE fleet_outbox (
+            id       INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL UNIQUE,
+            kind     TEXT NOT NULL,
+            at       TEXT NOT NULL,
+            body     TEXT NOT NULL,
+            sent_at  TEXT
+        );
+        CREATE INDEX ix_fleet_unsent ON fleet_outbox (sent_at, id);
+
+        CREATE TRIGGER fleet_txn_changed AFTER UPDATE OF state ON transactions
+        WHEN NEW.state <> OLD.state
+         AND EXISTS (SELECT 1 FROM session WHERE key = 'fleet.enabled' AND value = '1')
+        BEGIN
+            INSERT OR IGNORE INTO fleet_outbox (event_id, kind, at, body) VALUES (
+                'txn:' || NEW.uuid || ':' || NEW.state, 'transaction', NEW.updated_at,
+                json_object(
+                    'uuid', NEW.uuid, 'type', NEW.type, 'state', NEW.state,
+                    'previous_state', OLD.state, 'amount', NEW.amount,
+                    'currency', NEW.currency, 'stan', NEW.stan, 'batch', NEW.batch,
+                    'invoice', NEW.invoice, 'masked_pan', NEW.masked_pan,
+                    'scheme', NEW.scheme, 'entry_mode', NEW.entry_mode, 'aid', NEW.aid,
+                    'label', NEW.label, 'rrn', NEW.rrn, 'auth_code', NEW.auth_code,
+                    'response_code', NEW.response_code, 'original_uuid', NEW.original_uuid,
+                    'original_stan', NEW.original_stan, 'operator', NEW.operator,
+                    'offline', NEW.offline, 'local_date', NEW.local_date,
+                    'created_at', NEW.created_at, 'updated_at', NEW.updated_at
+                )
+            );
+        END;
+
+        CREATE TRIGGER fleet_txn_inserted AFTER INSERT ON transactions
+        WHEN NEW.state <> 'pending'
+         AND EXISTS (SELECT 1 FROM session WHERE key = 'fleet.enabled' AND value = '1')
+        BEGIN
+            INSERT OR IGNORE INTO fleet_outbox (event_id, kind, at, body) VALUES (
+                'txn:' || NEW.uuid || ':' || NEW.state, 'transaction', NEW.updated_at,
+                json_object(
+                    'uuid', NEW.uuid, 'type', NEW.type, 'state', NEW.state,
+                    'previous_state', NULL, 'amount', NEW.amount,
+                    'currency', NEW.currency, 'stan', NEW.stan, 'batch', NEW.batch,
+                    'invoice', NEW.invoice, 'masked_pan', NEW.masked_pan,
+                    'scheme', NEW.scheme, 'entry_mode', NEW.entry_mode, 'aid', NEW.aid,
+                    'label', NEW.label, 'rrn', NEW.rrn, 'auth_code', NEW.auth_code,
+                    'response_code', NEW.response_code, 'original_uuid', NEW.original_uuid,
+                    'original_stan', NEW.original_stan, 'operator', NEW.operator,
+                    'offline', NEW.offline, 'local_date', NEW.local_date,
+                    'created_at', NEW.created_at, 'updated_at', NEW.updated_at
+                )
+            );
+        END;
+
+        CREATE TRIGGER fleet_settlement_closed AFTER UPDATE OF state ON settlements
+        WHEN NEW.state = 'closed' AND OLD.state <> 'closed'
+         AND EXISTS (SELECT 1 FROM session WHERE key = 'fleet.enabled' AND value = '1')
+        BEGIN
+            INSERT OR IGNORE INTO fleet_outbox (event_id, kind, at, body) VALUES (
+                'settle:' || NEW.batch || ':' || NEW.cut_at, 'settlement',
+                COALESCE(NEW.closed_at, NEW.cut_at),
+                json_object(
+                    'batch', NEW.batch, 'result', NEW.result,
+                    'response_code', NEW.response_code,
+                    'terminal_totals', CASE WHEN json_valid(NEW.terminal_totals)
+                        THEN json(NEW.terminal_totals) ELSE NEW.terminal_totals END,
+                    'host_totals', CASE WHEN json_valid(NEW.host_totals)
+                        THEN json(NEW.host_totals) ELSE NEW.host_totals END,
+                    'uploaded', NEW.uploaded, 'cut_at', NEW.cut_at,
+                    'closed_at', NEW.closed_at, 'operator', NEW.operator
+                )
+            );
+        END;
+
+        CREATE TRIGGER fleet_reconciliation AFTER INSERT ON reconciliations
+        WHEN EXISTS (SELECT 1 FROM session WHERE key = 'fleet.enabled' AND value = '1')
+        BEGIN
+            INSERT OR IGNORE INTO fleet_outbox (event_id, kind, at, body) VALUES (
+                'recon:' || NEW.id || ':' || NEW.imported_at, 'reconciliation',
+                NEW.imported_at,
+                json_object(
+                    'statement', NEW.statement, 'imported_at', NEW.imported_at,
+                    'result', CASE WHEN json_valid(NEW.result)
+                        THEN json(NEW.result) ELSE NEW.result END
+                )
+            );
+        END;
+        """,
+    ),
 ]
