@@ -26,6 +26,7 @@ KNOWN: dict[str, str] = {
     "ui": "appliance.bench.ui:bench_ui",
     "settle": "appliance.bench.settlement:bench_settle",
     "reprint": "appliance.bench.reprint:bench_reprint",
+    "fleet": "appliance.bench.fleet:bench_fleet",
 }
 
 _extra: dict[str, BenchFn] = {}

@@ -249,6 +249,41 @@ def _publish_params(args: argparse.Namespace, signed: dict[str, Any]) -> int:
     return EXIT_OK
 
 
+def cmd_office_demo(args: argparse.Namespace) -> int:
+    """A demo day in a throwaway office database, served until stopped (user demo)."""
+    import tempfile
+
+    import uvicorn
+
+    from appliance.office.db import OfficeDb
+    from appliance.office.web import create_app
+    from appliance.sim.office_demo import build_demo_office
+
+    host, _, port = args.listen.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"--listen {args.listen!r} is not HOST:PORT")
+    with tempfile.TemporaryDirectory(prefix="countertop-office-demo-") as tmp:
+        demo = build_demo_office(Path(tmp))
+        db = OfficeDb(demo.db_url)
+        db.add_user("demo", "technician", "demo-password", [])
+        print(
+            f"demo back office on http://{host}:{port}/ — sign in as demo / demo-password "
+            f"(terminal {demo.tid}, one-sided trace {demo.one_sided_trace})",
+            file=sys.stderr,
+        )
+        uvicorn.run(create_app(db), host=host, port=int(port), log_level="warning")
+    return EXIT_OK
+
+
+def cmd_office_screenshots(args: argparse.Namespace) -> int:
+    """The back-office pages of the demo day as PNG (headless Chromium)."""
+    from appliance.sim.browser import screenshots
+
+    for path in screenshots(Path(args.out)):
+        print(path)
+    return EXIT_OK
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``fleet run|status`` and ``office [user add|keygen|sign]``."""
     fleet = sub.add_parser("fleet", help="report to the back office over MQTT")
@@ -299,3 +334,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     signp.add_argument("--mid", help="the terminal's MID (for the topic, with --publish)")
     signp.add_argument("--prefix", default="countertop/v1", help="fleet topic prefix")
     signp.set_defaults(func=cmd_office_sign)
+    demo = osub.add_parser("demo", help="serve a demo day (user demo / demo-password)")
+    demo.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT")
+    demo.set_defaults(func=cmd_office_demo)
+    shots = osub.add_parser("screenshots", help="PNGs of the back-office pages (demo day)")
+    shots.add_argument("--out", default="docs/screenshots", help="directory for the PNG files")
+    shots.set_defaults(func=cmd_office_screenshots)

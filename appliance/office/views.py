@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from appliance.domain.fleet import heartbeat_state
 from appliance.office.db import OfficeDb, User
@@ -47,6 +48,13 @@ def _parse_time(text: str | None) -> datetime | None:
     except ValueError:
         return None
     return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _zone(name: Any) -> tzinfo:
+    try:
+        return ZoneInfo(str(name)) if name else ZoneInfo("Asia/Shanghai")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("Asia/Shanghai")
 
 
 def visible_terminals(db: OfficeDb, user: User) -> list[tuple[str, str, str]]:
@@ -136,6 +144,12 @@ def day(db: OfficeDb, tid: str, on: date) -> dict[str, Any]:
             (tid, on.isoformat()),
         )
     ]
+    # Times are shown in the shop's own zone (the one its stubs print), not the server's.
+    zone = _zone(_status(t[3]).get("timezone"))
+    for x in txns:
+        created = _parse_time(x["created_at"])
+        x["local_time"] = created.astimezone(zone).strftime("%H:%M:%S") if created else ""
+        x["local_hour"] = created.astimezone(zone).hour if created else None
     by_scheme: dict[str, dict[str, int]] = {}
     hours = [0] * 24
     currency = txns[0]["currency"] if txns else "CNY"
@@ -146,9 +160,8 @@ def day(db: OfficeDb, tid: str, on: date) -> dict[str, Any]:
         if x["state"] in _TAKEN and x["type"] == "sale":
             s["sales"] += 1
             s["sales_amount"] += x["amount"]
-            created = _parse_time(x["created_at"])
-            if created is not None:
-                hours[created.hour] += x["amount"]
+            if x["local_hour"] is not None:
+                hours[x["local_hour"]] += x["amount"]
         elif x["state"] in _TAKEN and x["type"] == "refund":
             s["refunds"] += 1
             s["refunds_amount"] += x["amount"]

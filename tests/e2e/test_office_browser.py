@@ -68,5 +68,12 @@ def test_an_owner_signs_in_sees_the_fleet_opens_the_day_and_finds_the_one_sided_
 
     stub = browser.find_element(By.CSS_SELECTOR, "#txns a[href$='.png']")
     click_and_wait(browser, stub)
-    assert browser.execute_script("return document.images[0].naturalWidth") >= 384
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    width = WebDriverWait(browser, 10).until(
+        lambda d: d.execute_script(
+            "const i = document.images[0]; return i && i.complete ? i.naturalWidth : 0"
+        )
+    )
+    assert width >= 384
     browser.save_screenshot(str(tmp_path / "stub.png"))
