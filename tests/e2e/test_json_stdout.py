@@ -144,11 +144,14 @@ def test_every_json_command_prints_one_json_document_and_nothing_else(
     assert len(checked) == 19 + len(tools)
 
 
-def test_verbose_logs_go_to_stderr_and_stdout_stays_one_document(cli: Cli) -> None:
-    result = cli.run("-vv", "sign-on", "--json")
-    assert one_document(result) is None
-    assert result.returncode == 0
-    assert " DEBUG " in result.stderr or " INFO " in result.stderr  # -vv let the logs through
+def test_logs_stay_at_warning_by_default_and_v_lets_more_through_on_stderr(cli: Cli) -> None:
+    quiet = cli.run("sign-on", "--json")
+    verbose = cli.run("-vv", "sign-on", "--json")
+    for result in (quiet, verbose):
+        assert result.returncode == 0
+        assert one_document(result) is None
+    assert " INFO " not in quiet.stderr and " DEBUG " not in quiet.stderr
+    assert " DEBUG " in verbose.stderr or " INFO " in verbose.stderr
 
 
 def test_a_reader_that_closes_stdout_early_ends_the_command_without_a_traceback(cli: Cli) -> None:
