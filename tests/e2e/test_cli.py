@@ -152,11 +152,8 @@ def test_config_init_refuses_to_overwrite(tmp_path: Path, capsys) -> None:
 
 
 def test_config_check_refuses_a_reader_port_out_of_range(tmp_path: Path, capsys) -> None:
-    path = init_demo(tmp_path / "terminal.toml")
-    text = path.read_text(encoding="utf-8").replace(
-        'device = "tty:AMA0:pn532"', 'device = "udp:127.0.0.1:99999"'
-    )
-    path.write_text(text, encoding="utf-8")
+    overrides = {"reader": {"backend": "nfcpy", "device": "udp:127.0.0.1:99999"}}
+    path = init_demo(tmp_path / "terminal.toml", overrides=overrides)
     code, _, err = run(capsys, "--config", str(path), "config", "check")
     assert code == EXIT_USAGE
     assert f'{path}: reader.device: "udp:127.0.0.1:99999" is not a udp:HOST:PORT device' in err

@@ -19,11 +19,10 @@ from typing import Any
 
 import pytest
 
-from appliance.bootstrap import acquirer_for
-from appliance.cli.config_cmd import free_port, init_demo
 from appliance.config import load_config
+from appliance.sim.shop import acquirer_for, free_port, init_demo
+from appliance.sim.udp_card import UdpCard
 from drivers.reader.profile import find_profile
-from drivers.reader.udp_card import UdpCard
 
 ROOT = Path(__file__).resolve().parents[2]
 
