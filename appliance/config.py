@@ -105,6 +105,38 @@ def _rates(v: Any) -> dict[str, int]:
 
 
 _PORT = _int(1, 65535, "a port number (1-65535)")
+
+NFC_DEVICE_FORMS = "tty:AMA0:pn532, usb, usb:072f:2200 or udp:HOST:PORT"
+
+
+def nfc_device(v: Any) -> str:
+    """Check an nfcpy device path; raise ValueError(what was expected) when it is not one.
+
+    nfcpy's forms: ``tty:NAME[:DRIVER]`` (serial, e.g. the PN532 on the Pi's UART),
+    ``com:PORT[:DRIVER]`` (Windows), ``usb[:VVVV[:PPPP]]`` (vendor/product in hex) or
+    ``usb:BBB:DDD`` (bus/device), and ``udp[:HOST[:PORT]]`` (its simulated device, for tests).
+    A udp port outside 1-65535 would only fail when the reader first polls, and then as
+    "reader offline" (the reader looked ready until then): refuse it here.
+    """
+    if not isinstance(v, str):
+        raise ValueError(f"an nfcpy path ({NFC_DEVICE_FORMS})")
+    kind, _, rest = v.partition(":")
+    parts = rest.split(":") if rest else []
+    if kind in ("tty", "com") and 1 <= len(parts) <= 2 and all(parts):
+        return v
+    if (
+        kind == "usb"
+        and len(parts) <= 2
+        and all(re.fullmatch(r"[0-9A-Fa-f]{1,4}", p) for p in parts)
+    ):
+        return v
+    if kind == "udp" and len(parts) <= 2:
+        if len(parts) == 2 and not (parts[1].isdigit() and 1 <= int(parts[1]) <= 65535):
+            raise ValueError("a udp:HOST:PORT device with a port number (1-65535)")
+        return v
+    raise ValueError(f"an nfcpy path ({NFC_DEVICE_FORMS})")
+
+
 _MONEY = _int(0, 999_999_999_999, "an amount in minor units (whole number, 0-999999999999)")
 SCHEMES = ("VISA", "MASTERCARD", "UNIONPAY", "AMEX", "JCB", "DISCOVER", "UNKNOWN")
 
@@ -195,7 +227,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Check, str]]] = {
         "backend": ("mock", _choice("nfcpy", "mock"), "nfcpy (real reader) or mock"),
         "device": (
             "tty:AMA0:pn532",
-            _str(None, "an nfcpy device path"),
+            nfc_device,
             "nfcpy device: tty:AMA0:pn532 (UART), usb:072f:2200, udp:host:port",
         ),
         "mock_card": (

@@ -186,7 +186,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for spec in args.fault:
         name, _, rest = spec.partition(":")
         acq.set_fault(name, **_parse_kv([x for x in rest.split(",") if x], f"--fault {spec}"))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    root = logging.getLogger()
+    if root.level > logging.INFO:  # a foreground server's log is what it shows: INFO unless -vv
+        root.setLevel(logging.INFO)
     port = acq.start()
     _stop_on_sigterm()
     print(

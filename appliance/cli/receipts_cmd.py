@@ -32,7 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    """Write ``<kind>[-customer].png`` and ``.txt`` for every sample kind into ``--out``.
+    """Write ``<kind>.png`` and ``.txt`` for every sample kind into ``--out``.
+
+    Files are named by what they are: a kind printed in two copies has both, as
+    ``sale-merchant.png`` and ``sale-customer.png``; the others are ``settlement.png``,
+    ``void.png``, …; the reprint is ``sale-merchant-reprint.png``.
 
     With ``--escpos MODE`` also the print job (``.bin``) and, decoded by the mock printer's
     renderer, what the paper would show (``.paper.png``).
@@ -47,8 +51,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     docs = []
     for kind in SAMPLE_KINDS:
         variants = [("merchant", "")]
-        if kind in ("sale", "offline"):
-            variants.append(("customer", "-customer"))
+        if kind in ("sale", "offline"):  # the kinds with a cardholder copy
+            variants = [("merchant", "-merchant"), ("customer", "-customer")]
         for copy, suffix in variants:
             doc = sample_document(kind, lang=args.lang, copy=copy, columns=args.columns)
             docs.append(doc)
@@ -59,8 +63,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
                 _write_job(doc, stem, args.columns, args.escpos)
     reprint = sample_document("sale", lang=args.lang, columns=args.columns, reprint=True)
     docs.append(reprint)
-    render_png(reprint, width).save(out / "sale-reprint.png")
-    (out / "sale-reprint.txt").write_text(document_to_text(reprint, args.columns), "utf-8")
+    render_png(reprint, width).save(out / "sale-merchant-reprint.png")
+    (out / "sale-merchant-reprint.txt").write_text(document_to_text(reprint, args.columns), "utf-8")
     if args.pdf:
         export_pdf(docs, out / "receipts.pdf", width_px=width)
     print(f"wrote {len(docs)} receipts to {out}")

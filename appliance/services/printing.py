@@ -102,8 +102,11 @@ class PrintQueue:
         reprint_at: datetime | None = None,
     ) -> str:
         """Queue the ``copy`` stub of ``txn``; returns the job id."""
+        from appliance.domain.receipts import kind_for
+
         doc = self.receipt_document(txn, copy, kind=kind, reprint_at=reprint_at)
-        what = f"{'reprint ' if reprint_at else ''}{kind or 'receipt'} {copy} {txn.trace}"
+        # Named by the kind the slip shows (as build_receipt picks it), e.g. "sale merchant 000002".
+        what = f"{'reprint ' if reprint_at else ''}{kind or kind_for(txn)} {copy} {txn.trace}"
         return self.enqueue(what, self.render(doc), txn_uuid=txn.uuid, copy=copy)
 
     def document(self, doc: Any, what: str) -> str:

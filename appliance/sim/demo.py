@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import re
 import signal
 import tempfile
 from collections.abc import Callable
@@ -461,15 +462,32 @@ def run_shift(
         app.close()
 
 
+def receipt_file_name(what: str) -> str:
+    """A file name for a print job from what the queue says it is.
+
+    ``"sale merchant 000003"`` → ``sale-merchant-000003``, ``"settlement 000001"`` →
+    ``settlement-000001``; a statement path in a reconciliation job keeps only its stem.
+    """
+    words = [Path(w).stem if "/" in w else w for w in what.split()]
+    return re.sub(r"[^0-9a-z_]+", "-", "-".join(words).lower()).strip("-") or "job"
+
+
 def write_receipts(shop: DemoShop, out: Path) -> list[Path]:
-    """Every job the mock printer printed, drawn as the paper would look (PNG)."""
+    """Every job the mock printer printed, drawn as the paper would look (PNG), named by what
+    it is (``sale-merchant-000003.png``, ``settlement-000001.png``; a repeat gets ``-2``)."""
     from drivers.printer.escpos_decode import render_png
 
-    shop.backend.terminal.receipts.drain()  # print what is still queued before looking
+    queue = shop.backend.terminal.receipts
+    queue.drain()  # print what is still queued before looking
+    what = {job.id: job.what for job in queue.jobs(limit=100_000)}
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for i, (_job_id, data) in enumerate(shop.printer.jobs, 1):
-        path = out / f"{i:02d}.png"
+    written: list[Path] = []
+    for job_id, data in shop.printer.jobs:
+        stem = receipt_file_name(what.get(job_id, "job"))
+        path, n = out / f"{stem}.png", 1
+        while path in written:
+            n += 1
+            path = out / f"{stem}-{n}.png"
         render_png(data, path, shop.printer.profile.dots)
         written.append(path)
     return written

@@ -30,17 +30,20 @@ from drivers.reader.base import ReadContext, ReaderStatus
 log = logging.getLogger(__name__)
 
 DEFAULT_DEVICE = "tty:AMA0:pn532"
-_PREFIXES = ("tty:", "usb", "udp", "com:")
 
 
 def check_device_path(device: str) -> str:
-    """Validate an nfcpy device path (``tty:AMA0:pn532``, ``usb:…``, ``udp:host:port``)."""
-    if not device or not device.startswith(_PREFIXES):
-        raise ConfigError(
-            f"reader device {device!r} is not an nfcpy path "
-            "(use tty:AMA0:pn532, usb:VVVV:PPPP or udp:host:port)"
-        )
-    return device
+    """Validate an nfcpy device path (``tty:AMA0:pn532``, ``usb:…``, ``udp:host:port``).
+
+    The rule is the config's (``appliance.config.nfc_device``), so ``--device`` and
+    ``reader.device`` accept the same paths.
+    """
+    from appliance.config import nfc_device
+
+    try:
+        return nfc_device(device)
+    except ValueError as exc:
+        raise ConfigError(f"reader device {device!r} is not {exc}") from None
 
 
 class NfcReader:

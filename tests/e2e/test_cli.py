@@ -149,3 +149,12 @@ def test_config_init_refuses_to_overwrite(tmp_path: Path, capsys) -> None:
     assert run(capsys, "config", "init", "--out", str(p))[0] == EXIT_OK
     code, _, err = run(capsys, "config", "init", "--out", str(p))
     assert code == EXIT_USAGE and "already exists" in err
+
+
+def test_config_check_refuses_a_reader_port_out_of_range(tmp_path: Path, capsys) -> None:
+    overrides = {"reader": {"backend": "nfcpy", "device": "udp:127.0.0.1:99999"}}
+    path = init_demo(tmp_path / "terminal.toml", overrides=overrides)
+    code, _, err = run(capsys, "--config", str(path), "config", "check")
+    assert code == EXIT_USAGE
+    assert f'{path}: reader.device: "udp:127.0.0.1:99999" is not a udp:HOST:PORT device' in err
+    assert "(1-65535)" in err

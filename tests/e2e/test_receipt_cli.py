@@ -21,16 +21,29 @@ def run(argv: list[str]) -> int:
     return args.func(args)
 
 
+def names(kind: str) -> list[str]:
+    """The files a sample kind is written as: both copies where there is a customer copy."""
+    if kind in ("sale", "offline"):
+        return [f"{kind}-merchant", f"{kind}-customer"]
+    return [kind]
+
+
 def test_sample_writes_a_png_and_text_of_every_kind(tmp_path: Path) -> None:
     assert run(["receipts", "sample", "--out", str(tmp_path), "--pdf"]) == 0
+    written = []
     for kind in SAMPLE_KINDS:
-        with Image.open(tmp_path / f"{kind}.png") as img:
-            assert img.width == 384 + 48
-        text = (tmp_path / f"{kind}.txt").read_text("utf-8")
-        assert "10012345" in text  # every slip names the terminal
-        assert SAMPLE_PAN not in text
+        for name in names(kind):
+            with Image.open(tmp_path / f"{name}.png") as img:
+                assert img.width == 384 + 48
+            text = (tmp_path / f"{name}.txt").read_text("utf-8")
+            assert "10012345" in text  # every slip names the terminal
+            assert SAMPLE_PAN not in text
+            written.append(f"{name}.png")
+    assert "商户存根" in (tmp_path / "sale-merchant.txt").read_text("utf-8")
     assert "**** 0119" in (tmp_path / "sale-customer.txt").read_text("utf-8")
-    assert "重打印 REPRINT" in (tmp_path / "sale-reprint.txt").read_text("utf-8")
+    assert "重打印 REPRINT" in (tmp_path / "sale-merchant-reprint.txt").read_text("utf-8")
+    pngs = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert pngs == sorted([*written, "sale-merchant-reprint.png"])  # nothing named by number
     assert (tmp_path / "receipts.pdf").read_bytes().startswith(b"%PDF")
 
 
@@ -39,16 +52,16 @@ def test_sample_in_chinese_at_48_columns(tmp_path: Path) -> None:
         run(["receipts", "sample", "--out", str(tmp_path), "--lang", "zh_CN", "--columns", "48"])
         == 0
     )
-    text = (tmp_path / "sale.txt").read_text("utf-8")
+    text = (tmp_path / "sale-merchant.txt").read_text("utf-8")
     assert "商户存根" in text and "MERCHANT" not in text
     assert max(display_width(line) for line in text.splitlines()) <= 48
 
 
 def test_sample_can_write_the_print_jobs_and_the_paper_they_make(tmp_path: Path) -> None:
     assert run(["receipts", "sample", "--out", str(tmp_path), "--escpos", "fs"]) == 0
-    data = (tmp_path / "sale.bin").read_bytes()
+    data = (tmp_path / "sale-merchant.bin").read_bytes()
     assert data.startswith(b"\x1b@") and b"\x1c&" in data
-    with Image.open(tmp_path / "sale.paper.png") as img:
+    with Image.open(tmp_path / "sale-merchant.paper.png") as img:
         assert img.width == 384
 
 
@@ -63,4 +76,4 @@ def test_receipts_is_registered_in_the_countertop_command(tmp_path: Path) -> Non
     from appliance.cli import main
 
     assert main(["receipts", "sample", "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "sale.png").exists()
+    assert (tmp_path / "sale-merchant.png").exists()

@@ -327,6 +327,10 @@ def test_demo_cli_runs_the_scripted_shift_headless(
     assert len(shots) >= 20
     assert any("decline_result_declined" in n for n in shots)
     assert any("offline1_result_stored" in n for n in shots)
+    receipts = sorted(p.name for p in (out / "receipts").glob("*.png"))
+    assert any(n.startswith("sale-merchant-") for n in receipts)  # named by what they are
+    assert any(n.startswith("settlement-") for n in receipts)
+    assert not any(n[:2].isdigit() for n in receipts)
 
 
 def test_demo_side_panel_taps_cards_and_cuts_the_link(shop: DemoShop) -> None:

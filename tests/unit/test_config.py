@@ -102,3 +102,37 @@ def test_unprovisioned_credential_says_to_provision(
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
     with pytest.raises(ConfigError, match="not provisioned yet"):
         cfg.tmk()
+
+
+def test_a_udp_reader_port_out_of_range_names_file_key_value_and_expectation(
+    tmp_path: Path,
+) -> None:
+    p = write(tmp_path, '[reader]\nbackend = "nfcpy"\ndevice = "udp:127.0.0.1:99999"\n')
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert str(e.value) == (
+        f'{p}: reader.device: "udp:127.0.0.1:99999" is not '
+        "a udp:HOST:PORT device with a port number (1-65535)"
+    )
+
+
+@pytest.mark.parametrize("device", ["udp:127.0.0.1:0", "udp:localhost:8583x", "tty:", "pn532"])
+def test_a_reader_device_nfcpy_cannot_open_is_a_config_error(tmp_path: Path, device: str) -> None:
+    with pytest.raises(ConfigError, match=r"reader\.device: .* is not a"):
+        load_config(write(tmp_path, f'[reader]\ndevice = "{device}"\n'))
+
+
+@pytest.mark.parametrize(
+    "device",
+    [
+        "tty:AMA0:pn532",
+        "tty:USB0",
+        "usb",
+        "usb:072f:2200",
+        "usb:001:004",
+        "udp",
+        "udp:127.0.0.1:54321",
+    ],
+)
+def test_every_nfcpy_device_form_is_accepted(tmp_path: Path, device: str) -> None:
+    assert load_config(write(tmp_path, f'[reader]\ndevice = "{device}"\n')).reader.device == device
