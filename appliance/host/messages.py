@@ -6,7 +6,7 @@ services never see field numbers. Times are timezone-aware UTC.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -71,6 +71,8 @@ class OriginalRef:
     rrn: str | None = None
     auth_code: str | None = None
     batch: int | None = None
+    # POS entry mode of the original (two digits), carried by a batch upload without card data.
+    entry_mode: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,12 @@ class HostResponse:
     settlement_balanced: bool | None = None
     # The host's own batch totals in a 0510 (field 48), when the dialect carries them.
     host_totals: SettlementTotals | None = None
+    # Field 7 as the answer echoed it (MMDDhhmmss), for matching the answer to its request;
+    # None when the dialect or the host does not echo it.
+    echoed_transmission: str | None = field(default=None, compare=False)
+    # Fields the dialect does not use, kept as received (field number, value as decoded):
+    # a tolerant reader logs them and acts on the fields it knows.
+    extra_fields: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property
     def approved(self) -> bool:

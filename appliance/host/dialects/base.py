@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import string
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -55,6 +55,9 @@ class KindSpec:
     ``proc`` None means no processing code, unless ``proc_from_original`` (reversals repeat
     the original's).
     ``txn_type`` is a dialect's own transaction type code (CUP field 60.1), or None.
+    With ``proc_from_original`` (a reversal, a batch upload) the message repeats the
+    original's processing code and, where the dialect has one, its transaction type code, so
+    the host can tell a refund from a sale.
     """
 
     kind: MessageKind
@@ -85,6 +88,9 @@ class Profile:
     mac_algorithm: str = "x919"  # keys.MAC_ALGORITHMS
     required_response: tuple[str, ...] = ("11", "39", "41")
     required_request: tuple[str, ...] = ("11", "41")
+    # Separator between PAN and expiry in track 2 on the wire ("=" in an ASCII field, "D" in
+    # BCD); CardFields.track2 always uses "D" (as EMV tag 57 does).
+    track2_separator: str = "D"
 
 
 class FrameMacError(MacError):
@@ -318,8 +324,13 @@ class Dialect:
         return self._encode(self.request_mti(req), items, mak if ks.mac else None, ks.mac)
 
     def decode_response(self, frame: bytes, mak: bytes | None) -> HostResponse:
-        """Decode and validate a response body; MacError (FrameMacError) on a missing/bad MAC."""
-        mti, items, fields, raw = self._decode(frame)
+        """Decode and validate a response body; MacError (FrameMacError) on a missing/bad MAC.
+
+        Tolerant: a field this dialect does not use (but can parse: every field of the
+        standard's table is in the spec) is kept raw in ``extra_fields`` and logged, never a
+        reason to refuse an answer whose MAC over the frame as received verifies.
+        """
+        mti, items, fields, raw = self._decode(frame, tolerant=True)
         ks = self._match_kind(mti, items, response=True)
         for f in self.profile.required_response:
             if f not in fields:
@@ -329,8 +340,24 @@ class Dialect:
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             # e.g. a composite subfield (a key, a count) that is not what its slot holds
             raise ProtocolError(f"response {mti} has an invalid value: {exc!r}") from exc
+        extras = tuple(
+            (f, fields[f])
+            for f in sorted(fields, key=lambda x: int(x))
+            if f not in self._rules and f not in self.profile.mac_fields
+        )
+        if extras or "transmitted" in items:
+            resp = replace(
+                resp, extra_fields=extras, echoed_transmission=items.get("transmitted")
+            )
         if ks.mac:
             self._verify_mac(raw, fields, mak, resp)
+        if extras:
+            log.info(
+                "answer %s STAN %06d carries fields this dialect does not use, kept raw: %s",
+                mti,
+                resp.stan,
+                ", ".join(f for f, _ in extras),
+            )
         return resp
 
     # --------------------------------------------------------------- host side
@@ -406,7 +433,13 @@ class Dialect:
                 mak=wk.mak.hex().upper(),
                 mak_kcv=wk.mak_kcv,
             )
-        return self._encode(mti, items, mak if ks.mac else None, ks.mac and mak is not None)
+        return self._encode(
+            mti,
+            items,
+            mak if ks.mac else None,
+            ks.mac and mak is not None,
+            extra=dict(resp.extra_fields),
+        )
 
     # ------------------------------------------------------ items <-> messages
     def _totals_items(self, t: SettlementTotals) -> dict[str, str]:
@@ -422,16 +455,19 @@ class Dialect:
         it: dict[str, str] = {}
         orig = req.original
         proc = ks.proc
+        txn_type = ks.txn_type
         if ks.proc_from_original:
             if orig is None:
                 raise ProtocolError(f"a {req.kind} needs the original transaction")
-            proc = self.kind_spec(orig.kind).proc or "000000"
+            oks = self.kind_spec(orig.kind)
+            proc = oks.proc or "000000"
+            txn_type = oks.txn_type or txn_type
         if proc is not None:
             it["proc"] = proc
         if ks.netmgmt is not None:
             it["netmgmt"] = ks.netmgmt
-        if ks.txn_type is not None:
-            it["txn_type"] = ks.txn_type
+        if txn_type is not None:
+            it["txn_type"] = txn_type
         it["transmitted"] = transmission_stamp(req.transmitted_at)
         t = req.transmitted_at.astimezone(UTC)
         it["local_time"] = f"{t.hour:02d}{t.minute:02d}{t.second:02d}"
@@ -439,8 +475,10 @@ class Dialect:
         it["stan"] = _d(req.stan, 6)
         it["tid"] = req.tid
         it["mid"] = req.mid
-        if req.amount is not None:
-            it["amount"] = _d(req.amount, 12)
+        if req.amount is not None or req.kind is MessageKind.SETTLEMENT:
+            # A 0500 names the currency of its totals (field 49) though it has no amount.
+            if req.amount is not None:
+                it["amount"] = _d(req.amount, 12)
             it["currency"] = req.currency
         if req.card is not None:
             c: CardFields = req.card
@@ -448,7 +486,7 @@ class Dialect:
             it["expiry"] = c.expiry
             it["entry_mode"] = (c.entry_mode + "0")[:3] if len(c.entry_mode) < 3 else c.entry_mode
             if c.track2:
-                it["track2"] = c.track2
+                it["track2"] = c.track2.replace("D", self.profile.track2_separator)
             if c.emv_data:
                 it["emv"] = c.emv_data.hex().upper()
             if c.pan_sequence:
@@ -467,6 +505,9 @@ class Dialect:
                 it["orig_rrn"] = orig.rrn
             if orig.auth_code:
                 it["orig_auth"] = orig.auth_code
+            if req.card is None and orig.entry_mode:
+                # a batch upload names how the original was read, without its card data
+                it["entry_mode"] = (orig.entry_mode + "0")[:3]
         if req.totals is not None:
             tt = req.totals
             it.update(self._totals_items(tt))
@@ -483,7 +524,7 @@ class Dialect:
             card = CardFields(
                 pan=it["pan"],
                 expiry=it.get("expiry", ""),
-                track2=it.get("track2"),
+                track2=it["track2"].replace("=", "D") if "track2" in it else None,
                 emv_data=bytes.fromhex(it.get("emv", "")),
                 entry_mode=it.get("entry_mode", "07")[:2],
                 pan_sequence=it.get("pan_seq"),
@@ -493,7 +534,9 @@ class Dialect:
             # Only a reversal repeats the original's processing code; a void or refund has
             # its own, so its original is named by MTI alone.
             okind = self._original_kind(
-                it.get("orig_mti", ""), it.get("proc") if ks.proc_from_original else None
+                it.get("orig_mti", ""),
+                it.get("proc") if ks.proc_from_original else None,
+                it.get("txn_type") if ks.proc_from_original else None,
             )
             original = OriginalRef(
                 kind=okind,
@@ -503,6 +546,7 @@ class Dialect:
                 rrn=it.get("orig_rrn"),
                 auth_code=it.get("orig_auth"),
                 batch=int(it["orig_batch"]) if "orig_batch" in it else None,
+                entry_mode=it["entry_mode"][:2] if card is None and "entry_mode" in it else None,
             )
         totals = None
         if "sale_count" in it:
@@ -527,9 +571,11 @@ class Dialect:
             totals=totals,
         )
 
-    def _original_kind(self, orig_mti: str, proc: str | None) -> MessageKind:
+    def _original_kind(
+        self, orig_mti: str, proc: str | None, txn_type: str | None = None
+    ) -> MessageKind:
         # Dialects without the original MTI on the wire (cup) name the original by its
-        # processing code only; a sale is the default original.
+        # processing code and transaction type code; a sale is the default original.
         candidates = [
             k
             for k in self.profile.kinds
@@ -537,6 +583,10 @@ class Dialect:
         ]
         if orig_mti and not candidates:
             raise ProtocolError(f"original MTI {orig_mti!r} is not one this dialect sends")
+        if txn_type is not None:
+            for k in candidates:
+                if k.proc is not None and k.proc == proc and k.txn_type == txn_type:
+                    return k.kind
         for k in candidates:
             if k.proc is not None and k.proc == proc:
                 return k.kind
@@ -643,8 +693,23 @@ class Dialect:
         return items
 
     # ------------------------------------------------------- fields <-> bytes
-    def _encode(self, mti: str, items: Mapping[str, str], mak: bytes | None, maced: bool) -> bytes:
+    def _encode(
+        self,
+        mti: str,
+        items: Mapping[str, str],
+        mak: bytes | None,
+        maced: bool,
+        extra: Mapping[str, str] | None = None,
+    ) -> bytes:
         fields = self._items_to_fields(items)
+        self._validate(fields)
+        if extra:
+            # Fields a host adds that this dialect does not use (the reference acquirer's
+            # ``extra_fields`` fault): sent as given, checked only by the spec's lengths.
+            for f, v in extra.items():
+                if f in fields or f not in self.profile.spec or f in ("t", "p", "1", "h"):
+                    raise ProtocolError(f"field {f} cannot be added to {mti}")
+                fields[f] = v
         fields["t"] = mti
         # pyiso8583 adds keys ("p", "1", "t" normalised) to what it is given: a fresh shallow
         # copy is enough, every value is an immutable str.
@@ -655,7 +720,6 @@ class Dialect:
                 raise KeyCheckError("no MAK loaded: sign on to the host first")
             mac_field = self._mac_field(fields)
             doc[mac_field] = "00" * keys.MAC_LEN
-        self._validate(fields)
         try:
             raw, _ = iso8583.encode(doc, self.profile.spec)
         except (iso8583.EncodeError, KeyError, ValueError, TypeError) as exc:
@@ -671,7 +735,15 @@ class Dialect:
         primary, secondary = self.profile.mac_fields
         return primary if self._high_fields.isdisjoint(fields) else secondary
 
-    def _decode(self, frame: bytes) -> tuple[str, dict[str, str], dict[str, str], bytes]:
+    def _decode(
+        self, frame: bytes, *, tolerant: bool = False
+    ) -> tuple[str, dict[str, str], dict[str, str], bytes]:
+        """MTI, items, fields and raw bytes of ``frame``.
+
+        ``tolerant`` (answers): a field the spec can parse but the dialect does not use is
+        left out of the items (it stays in ``fields``) instead of refusing the frame; its
+        bytes are still under the MAC, which is checked over the frame exactly as received.
+        """
         if not isinstance(frame, bytes | bytearray):
             raise ProtocolError("a frame must be bytes")
         raw = bytes(frame)
@@ -690,8 +762,11 @@ class Dialect:
         if sec is not None and int(sec[:2], 16) & 0x80:
             raise ProtocolError("tertiary bitmap (field 65) is not supported")
         fields = {k: v for k, v in doc.items() if k not in ("t", "p", "1", "h")}
-        self._validate(fields)
-        items = self._fields_to_items(fields)
+        known = fields
+        if tolerant:
+            known = {k: v for k, v in fields.items() if k in self._rules}
+        self._validate(known)
+        items = self._fields_to_items(known)
         for need in ("stan", "tid"):
             if need not in items:
                 raise ProtocolError(f"message {mti} lacks {need}")

@@ -44,7 +44,27 @@ def _bin(n: int, var: int = 0) -> dict[str, Any]:
     return {"data_enc": "b", "len_enc": "bcd", "len_type": var, "max_len": n}
 
 
+# Fields of the UnionPay POS layout this dialect does not use: parseable, so an answer that
+# carries one is read (and the field kept raw) instead of refused. Formats from the public
+# China UnionPay POS terminal layout (15 settlement date n4, 25 condition code n2, 26 PIN
+# capture code n2, 32 acquirer ID LLVAR n..11, 36 track 3 LLLVAR z..104, 44 additional
+# response data LLVAR an..25, 52 PIN block b64, 53 security control n16, 54 balance LLLVAR
+# an..20, 63 LLLVAR ans..163).
+_OTHER: dict[str, dict[str, Any]] = {
+    "15": _bcd(4),
+    "25": _bcd(2),
+    "26": _bcd(2),
+    "32": _bcd(11, 1),
+    "36": _bcd(104, 2, "F"),
+    "44": _asc(25, 1),
+    "52": _bin(8),
+    "53": _bcd(16),
+    "54": _asc(20, 2),
+    "63": _asc(163, 2),
+}
+
 SPEC: dict[str, dict[str, Any]] = {
+    **_OTHER,
     "h": _asc(0),
     "t": _bin(2),
     "p": _bin(8),
@@ -108,7 +128,8 @@ KINDS: tuple[KindSpec, ...] = (
     KindSpec(K.REVERSAL, "0400", proc_from_original=True),
     KindSpec(K.ADVICE, "0220", proc="000000", txn_type="30"),
     KindSpec(K.SETTLEMENT, "0500", txn_type="00", netmgmt="201"),
-    KindSpec(K.BATCH_UPLOAD, "0320", proc="000000", txn_type="00"),
+    # 3 and 60.1 are the uploaded transaction's own (a refund stays a refund)
+    KindSpec(K.BATCH_UPLOAD, "0320", proc_from_original=True),
 )
 
 SIMPLE: dict[str, str] = {
