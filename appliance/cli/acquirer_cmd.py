@@ -288,6 +288,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         acq = ReferenceAcquirer("127.0.0.1", 0, args.dialect, Path(tmp) / "acq.db", {tid: tmk})
         port = acq.start()
         link = HostLink("127.0.0.1", port, acq.dialect, connect_timeout=2, response_timeout=10)
+        link.set_signon_key(keys.signon_key(tmk))
         try:
             resp = link.exchange(req(MessageKind.SIGN_ON))
             assert resp.working_keys is not None

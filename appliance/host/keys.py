@@ -111,6 +111,24 @@ def unwrap_working_keys(tmk: bytes, wk: WorkingKeys) -> tuple[bytes, bytes]:
     return pik, mak
 
 
+# Derivation data of the sign-on authentication key (two 8-byte blocks, ASCII).
+SIGNON_DERIVATION = (b"SIGNON-1", b"SIGNON-2")
+
+
+def signon_key(tmk: bytes) -> bytes:
+    """The TMK-derived key that MACs a sign-on (0800/0810): proof that both ends hold the TMK.
+
+    ``E_TMK("SIGNON-1") || E_TMK("SIGNON-2")`` (3DES ECB under the TMK), parity adjusted to
+    odd. Only a holder of the TMK can compute it, so only the terminal can make the host issue
+    new working keys, and only the host can answer with them. See docs/host.md.
+    """
+    _check_tmk(tmk)
+    enc = _tdes(tmk).encryptor()
+    raw = enc.update(b"".join(SIGNON_DERIVATION)) + enc.finalize()
+    _quiet_tdes_warnings()
+    return _pyemv_tools.adjust_key_parity(raw)
+
+
 def combine_components(components: list[bytes]) -> bytes:
     """The TMK from two or three 16-byte clear components (XOR), parity adjusted to odd."""
     if not 2 <= len(components) <= 3:

@@ -196,12 +196,18 @@ class HostLink:
         self._conn: _Connection | None = None
         self._pending: dict[tuple[str, str, int], _Pending] = {}
         self._mak: bytes | None = None
+        self._signon_key: bytes | None = None
 
     # ---------------------------------------------------------------- public
     def set_mak(self, mak: bytes | None) -> None:
         """Load the MAK from the latest sign-on (None before the first one)."""
         with self._lock:
             self._mak = mak
+
+    def set_signon_key(self, key: bytes | None) -> None:
+        """Load the TMK-derived key that MACs sign-ons (``keys.signon_key(tmk)``)."""
+        with self._lock:
+            self._signon_key = key
 
     def stats(self) -> LinkStats:
         """A snapshot of the link counters."""
@@ -244,10 +250,11 @@ class HostLink:
         outstanding gets NotSent and is not sent; the others are unaffected.
         """
         with self._lock:
-            mak = self._mak
+            mak, signon = self._mak, self._signon_key
         encoded: list[tuple[bytes, tuple[str, str, int]]] = []
         for req in reqs:
-            body = self.dialect.encode_request(req, mak)
+            key = signon if self.dialect.mac_key_of(req.kind) == "signon" else mak
+            body = self.dialect.encode_request(req, key)
             mti = self.dialect.request_mti(req)
             encoded.append((self.dialect.frame(body), (response_mti(mti), req.tid, req.stan)))
         futs: list[Future[HostResponse]] = []
@@ -391,9 +398,9 @@ class HostLink:
 
     def _deliver(self, body: bytes, conn: _Connection) -> None:
         with self._lock:
-            mak = self._mak
+            mak, signon = self._mak, self._signon_key
         try:
-            resp = self.dialect.decode_response(body, mak)
+            resp = self.dialect.decode_response(body, mak, signon)
         except FrameMacError as exc:
             msg = exc.message
             key = (self.dialect.mti_of(body), msg.tid, msg.stan)

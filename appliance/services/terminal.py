@@ -35,6 +35,7 @@ from appliance.errors import (
     Refused,
     ReversalOwed,
 )
+from appliance.host import keys
 from appliance.host.messages import (
     REVERSAL_ACK_CODES,
     CardFields,
@@ -73,6 +74,10 @@ class HostLinkPort(Protocol):
 
     def set_mak(self, mak: bytes | None) -> None:
         """Use ``mak`` for MACs from now on."""
+        ...
+
+    def set_signon_key(self, key: bytes | None) -> None:
+        """Use ``key`` (derived from the TMK) to MAC sign-ons."""
         ...
 
     def close(self) -> None:
@@ -226,6 +231,8 @@ class Terminal:
         self.tid: str = config.merchant.tid
         self.mid: str = config.merchant.mid
         self._mak: bytes | None = None
+        # The TMK-derived key proves to the host that a sign-on comes from this terminal.
+        self.link.set_signon_key(keys.signon_key(tmk))
         self._restore_keys()
 
     # ---- keys and sign-on -----------------------------------------------------------------
@@ -269,6 +276,12 @@ class Terminal:
                 operator=operator or None,
             )
             resp = self._exchange(req)
+            if resp.response_code == "A0":
+                raise KeyCheckError(
+                    f"the host could not verify this terminal's sign-on (A0): the terminal "
+                    f"master key loaded here is not the one the acquirer holds for TID "
+                    f"{self.tid}; re-load it under dual control (countertop provision)"
+                )
             if not resp.approved:
                 raise Refused(
                     f"sign-on refused by the host: {resp.response_code} "
@@ -702,6 +715,7 @@ class Terminal:
             rrn=t.rrn,
             auth_code=t.auth_code,
             batch=t.batch,
+            entry_mode=t.entry_mode or None,
         )
 
     def _stub(self, txn: Transaction, kind: str | None = None) -> None:

@@ -94,7 +94,7 @@ def test_every_request_kind_survives_a_round_trip(dialect: Dialect, kind: Messag
     if dialect.kind_spec(kind).repeat_mti is None:
         req = replace(req, repeat=False)  # a dialect without repeat MTIs cannot tell
     body = dialect.encode_request(req, MAK)
-    decoded = dialect.decode_request(body, lambda tid: MAK)
+    decoded = dialect.decode_request(body, lambda tid: MAK, lambda tid: MAK)
     # cup's composite field 60 sends an absent batch number as 000000
     assert replace(decoded, batch=decoded.batch or None) == req
 
@@ -118,7 +118,7 @@ def test_every_response_kind_survives_a_round_trip(dialect: Dialect, kind: Messa
         settlement_balanced=True if kind is MessageKind.SETTLEMENT else None,
     )
     body = dialect.encode_response(resp, req, MAK)
-    assert dialect.decode_response(body, MAK) == resp
+    assert dialect.decode_response(body, MAK, MAK) == resp
 
 
 def test_settlement_out_of_balance_decodes_as_not_balanced(dialect: Dialect) -> None:
@@ -128,10 +128,20 @@ def test_settlement_out_of_balance_decodes_as_not_balanced(dialect: Dialect) -> 
     assert decoded.settlement_balanced is False
 
 
-def test_sign_on_and_echo_carry_no_mac(dialect: Dialect) -> None:
+def test_echo_carries_no_mac_and_sign_on_is_maced_with_the_sign_on_key(
+    dialect: Dialect,
+) -> None:
     body = dialect.encode_request(REQUESTS[MessageKind.ECHO], None)
     assert dialect.decode_request(body, lambda tid: None).kind is MessageKind.ECHO
-    assert not dialect.is_maced(MessageKind.SIGN_ON)
+    assert dialect.is_maced(MessageKind.SIGN_ON)
+    assert dialect.mac_key_of(MessageKind.SIGN_ON) == "signon"
+    signon = keys.signon_key(MAK)
+    body = dialect.encode_request(REQUESTS[MessageKind.SIGN_ON], signon)
+    assert dialect.decode_request(body, lambda t: MAK, lambda t: signon).kind is MessageKind.SIGN_ON
+    with pytest.raises(MacError):
+        dialect.decode_request(body, lambda t: MAK, lambda t: keys.signon_key(keys.generate_key()))
+    with pytest.raises(KeyCheckError, match="TMK"):
+        dialect.encode_request(REQUESTS[MessageKind.SIGN_ON], None)
 
 
 def test_a_maced_request_without_a_mak_cannot_be_built(dialect: Dialect) -> None:
@@ -162,7 +172,7 @@ def test_mti_and_processing_codes_follow_the_documented_table() -> None:
     for kind, (mti, proc) in expect.items():
         doc, _ = iso8583.decode(d.encode_request(REQUESTS[kind], MAK), d.profile.spec)
         assert (doc["t"], doc["3"]) == (mti, proc), kind
-    doc, _ = iso8583.decode(d.encode_request(REQUESTS[MessageKind.SIGN_ON], None), d.profile.spec)
+    doc, _ = iso8583.decode(d.encode_request(REQUESTS[MessageKind.SIGN_ON], MAK), d.profile.spec)
     assert (doc["t"], doc["70"]) == ("0800", "001")
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.errors import ConfigError, CountertopError, ProtocolError
+from appliance.host import keys
 from appliance.host.acquirer.faults import FaultSet
 from appliance.host.acquirer.ledger import Ledger
 from appliance.host.dialects import get_dialect
@@ -367,6 +368,19 @@ class ReferenceAcquirer:
     def _mak_lookup(self, tid: str) -> bytes | None:
         return self._ledger.mak(tid) if self._ledger else None
 
+    def _signon_lookup(self, tid: str) -> bytes | None:
+        # A sign-on must be MACed with the key derived from this TID's TMK: proof that the
+        # sender holds the TMK, so no one else can make us rotate a terminal's keys.
+        tmk = self.terminals.get(tid)
+        return keys.signon_key(tmk) if tmk is not None else None
+
+    def _answer_key(self, req: HostRequest, resp: HostResponse) -> bytes | None:
+        if self.dialect.mac_key_of(req.kind) == "signon":
+            # A refused sign-on goes without a MAC: the sender did not prove it holds the
+            # TMK, so a MAC under it would prove nothing to it (and it carries no keys).
+            return self._signon_lookup(req.tid) if resp.approved else None
+        return self._mak_lookup(req.tid)
+
     def _decide_loop(self) -> None:
         """Take every request waiting, decide them in one commit, then release their answers."""
         while not self._stop.is_set():
@@ -397,7 +411,7 @@ class ReferenceAcquirer:
                 self.requests_seen += 1
             mac_ok = True
             try:
-                req = self.dialect.decode_request(body, self._mak_lookup)
+                req = self.dialect.decode_request(body, self._mak_lookup, self._signon_lookup)
             except FrameMacError as exc:
                 assert isinstance(exc.message, HostRequest)
                 req, mac_ok = exc.message, False
@@ -446,7 +460,7 @@ class ReferenceAcquirer:
         """The framed answer as the faults want it (None: not to be sent)."""
         # An unknown or never-signed-on terminal gets its answer without a MAC (there is no
         # key to make one); the terminal rejects it as a MAC failure, as it should.
-        mak = self._mak_lookup(req.tid)
+        mak = self._answer_key(req, resp)
         kind_maced = self.dialect.is_maced(req.kind)
         try:
             body = self.dialect.encode_response(resp, req, mak)

@@ -68,6 +68,9 @@ class KindSpec:
     txn_type: str | None = None
     mac: bool = True
     proc_from_original: bool = False
+    # Which key MACs it: "mak" (the working MAK) or "signon" (the TMK-derived sign-on key,
+    # ``keys.signon_key``: there is no MAK before a sign-on).
+    mac_key: str = "mak"
 
 
 @dataclass(frozen=True)
@@ -291,6 +294,10 @@ class Dialect:
         """True when messages of ``kind`` (and their responses) carry a MAC."""
         return self.kind_spec(kind).mac
 
+    def mac_key_of(self, kind: MessageKind) -> str:
+        """ "mak" or "signon": which key MACs messages of ``kind``."""
+        return self.kind_spec(kind).mac_key
+
     def _match_kind(self, mti: str, items: Mapping[str, str], response: bool) -> KindSpec:
         req_mti = f"{mti[:2]}{int(mti[2]) - 1}{mti[3]}" if response else mti
         if response and mti[2] not in "13":
@@ -321,9 +328,13 @@ class Dialect:
         """
         ks = self.kind_spec(req.kind)
         items = self._request_to_items(req, ks)
+        if ks.mac and mak is None and ks.mac_key == "signon":
+            raise KeyCheckError("no sign-on key: the terminal master key (TMK) is not loaded")
         return self._encode(self.request_mti(req), items, mak if ks.mac else None, ks.mac)
 
-    def decode_response(self, frame: bytes, mak: bytes | None) -> HostResponse:
+    def decode_response(
+        self, frame: bytes, mak: bytes | None, signon_key: bytes | None = None
+    ) -> HostResponse:
         """Decode and validate a response body; MacError (FrameMacError) on a missing/bad MAC.
 
         Tolerant: a field this dialect does not use (but can parse: every field of the
@@ -346,11 +357,17 @@ class Dialect:
             if f not in self._rules and f not in self.profile.mac_fields
         )
         if extras or "transmitted" in items:
-            resp = replace(
-                resp, extra_fields=extras, echoed_transmission=items.get("transmitted")
-            )
-        if ks.mac:
-            self._verify_mac(raw, fields, mak, resp)
+            resp = replace(resp, extra_fields=extras, echoed_transmission=items.get("transmitted"))
+        unmaced_refusal = (
+            # A refused sign-on from a host that cannot compute our sign-on key (an unknown
+            # TID) carries no MAC; it issues no keys, so believing it only leaves the
+            # terminal not signed on, which a path attacker could achieve by dropping frames.
+            ks.mac_key == "signon"
+            and not resp.approved
+            and not set(self.profile.mac_fields) & set(fields)
+        )
+        if ks.mac and not unmaced_refusal:
+            self._verify_mac(raw, fields, signon_key if ks.mac_key == "signon" else mak, resp)
         if extras:
             log.info(
                 "answer %s STAN %06d carries fields this dialect does not use, kept raw: %s",
@@ -362,11 +379,15 @@ class Dialect:
 
     # --------------------------------------------------------------- host side
     def decode_request(
-        self, frame: bytes, mak_lookup: Callable[[str], bytes | None]
+        self,
+        frame: bytes,
+        mak_lookup: Callable[[str], bytes | None],
+        signon_lookup: Callable[[str], bytes | None] | None = None,
     ) -> HostRequest:
         """Decode and validate a request body; FrameMacError when its MAC is missing or wrong.
 
-        ``mak_lookup(tid)`` gives the MAK issued to that terminal (None if none).
+        ``mak_lookup(tid)`` gives the MAK issued to that terminal (None if none);
+        ``signon_lookup(tid)`` its sign-on key (``keys.signon_key`` of its TMK).
         """
         mti, items, fields, raw = self._decode(frame)
         if mti[2] not in "024":
@@ -380,7 +401,8 @@ class Dialect:
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             raise ProtocolError(f"request {mti} has an invalid value: {exc!r}") from exc
         if ks.mac:
-            self._verify_mac(raw, fields, mak_lookup(req.tid), req)
+            lookup = mak_lookup if ks.mac_key == "mak" else (signon_lookup or (lambda _t: None))
+            self._verify_mac(raw, fields, lookup(req.tid), req)
         return req
 
     def encode_response(self, resp: HostResponse, req: HostRequest, mak: bytes | None) -> bytes:

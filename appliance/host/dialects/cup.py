@@ -120,7 +120,7 @@ TYPES: dict[str, str] = {
 }
 
 KINDS: tuple[KindSpec, ...] = (
-    KindSpec(K.SIGN_ON, "0800", netmgmt="003", txn_type="00", mac=False),
+    KindSpec(K.SIGN_ON, "0800", netmgmt="003", txn_type="00", mac_key="signon"),
     KindSpec(K.ECHO, "0820", netmgmt="301", txn_type="00", mac=False),
     KindSpec(K.SALE, "0200", proc="000000", txn_type="22"),
     KindSpec(K.VOID, "0200", proc="200000", txn_type="23"),

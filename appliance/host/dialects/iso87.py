@@ -67,7 +67,9 @@ FIELDS: dict[str, tuple[str, int, int, str, str]] = {
 # so an answer carrying a field we do not use (15, 32, 44, 63 …) is read and kept raw rather
 # than refused; only the fields in FIELDS have content rules. Field 65 (a tertiary bitmap in
 # pyiso8583 4.x) stays undefined and is refused.
-_STANDARD = {f: dict(v) for f, v in iso8583.specs.default_ascii.items() if f.isdigit() and f != "65"}
+_STANDARD = {
+    f: dict(v) for f, v in iso8583.specs.default_ascii.items() if f.isdigit() and f != "65"
+}
 
 SPEC: dict[str, dict[str, Any]] = {
     **_STANDARD,
@@ -81,7 +83,7 @@ SPEC: dict[str, dict[str, Any]] = {
 TYPES: dict[str, str] = {f: t for f, (_e, _l, _m, t, _d) in FIELDS.items()}
 
 KINDS: tuple[KindSpec, ...] = (
-    KindSpec(K.SIGN_ON, "0800", netmgmt="001", mac=False),
+    KindSpec(K.SIGN_ON, "0800", netmgmt="001", mac_key="signon"),
     KindSpec(K.ECHO, "0800", netmgmt="301", mac=False),
     KindSpec(K.SALE, "0200", proc="000000"),
     KindSpec(K.VOID, "0200", proc="020000"),
