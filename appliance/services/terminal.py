@@ -26,6 +26,7 @@ from appliance.errors import (
     CardReadError,
     HostError,
     KeyCheckError,
+    MacError,
     NoResponse,
     NotFound,
     NotSent,
@@ -141,6 +142,8 @@ class OwedReport:
     declined: list[Transaction] = field(default_factory=list)
     still_owed: int = 0
     errors: list[str] = field(default_factory=list)
+    mac_errors: int = 0  # answers whose MAC failed (keys out of step)
+    signed_on_again: bool = False  # an automatic sign-on renewed the keys during the run
 
 
 @dataclass
@@ -161,10 +164,14 @@ class TerminalStatus:
     printer: str
     print_jobs_waiting: int
     currency: str
+    keys: str = "ok"  # ok | out_of_step (answers failed their MAC; a sign-on is due or failed)
+    keys_error: str = ""  # what the technician must check when signing on again did not help
 
     def as_dict(self) -> dict[str, Any]:
         """The stable machine-readable form."""
         return {
+            "keys": self.keys,
+            "keys_error": self.keys_error,
             "link": self.link,
             "link_error": self.link_error,
             "pending_reversals": self.pending_reversals,
@@ -306,8 +313,51 @@ class Terminal:
                 log.warning("host sign-on named batch %06d, already settled here", resp.batch)
             self._mak = mak
             self.link.set_mak(mak)
+            self.journal.session_set(keys_state="ok", keys_error="")
             self.journal.audit(operator or "-", "sign_on", f"batch {self.journal.batch}")
             return resp
+
+    # ---- keys out of step -----------------------------------------------------------------
+
+    def _keys_out_of_step(self, why: str, check: str = "") -> None:
+        """Answers fail their MAC: say so (status DEGRADED, "keys out of step") until healed."""
+        self.monitor.no_answer(f"keys out of step: {why}")
+        self.journal.session_set(keys_state="out_of_step", keys_error=check)
+
+    def _heal_keys(self, why: str, *, again: bool = False) -> str | None:
+        """One automatic sign-on after an answer failed its MAC; None when it renewed the keys.
+
+        Otherwise (or when ``again``: the MAC failed even with keys from a fresh sign-on) the
+        returned text says exactly what the technician must check.
+        """
+        checklist = (
+            f"answers from the host still fail the MAC check with working keys from a "
+            f"fresh sign-on: check (1) that no other device signs on as TID {self.tid} "
+            f"(each sign-on replaces the keys), (2) that host.dialect "
+            f"({self.config.host.dialect}) is the acquirer's (it fixes the MAC "
+            f"algorithm), (3) that the terminal master key matches the acquirer's "
+            f"(countertop provision)"
+        )
+        if again:
+            self._keys_out_of_step(why, checklist)
+            return checklist
+        self._keys_out_of_step(why)
+        log.warning("answer failed its MAC (%s): signing on again for fresh keys", why)
+        try:
+            self.sign_on()
+        except KeyCheckError as exc:
+            check = str(exc)
+        except MacError:
+            check = checklist  # even the sign-on answer fails its MAC (under the TMK's key)
+        except HostError as exc:
+            check = (
+                f"the automatic sign-on after a MAC failure did not complete ({exc}); "
+                f"sign on again when the host answers (countertop sign-on)"
+            )
+        else:
+            return None
+        self._keys_out_of_step(why, check)
+        return check
 
     def _batch_settled(self, batch: int) -> bool:
         """True when ``batch`` was already cut for settlement (see services/settlement.py)."""
@@ -438,32 +488,44 @@ class Terminal:
             card = card or self._read_or_outcome(amount, "00", cancel, on_step)
             if isinstance(card, Outcome):
                 return card
-            txn = self.journal.begin(
-                TxnType.SALE,
-                amount,
-                self.cur.alpha,
-                **card_columns(card),
-                operator=operator,
-            )
+            read: CardRead = card
             fields = CardFields.of(card)
-            if not online:
-                return self._offline(txn, fields, "the host is unreachable")
-            req = HostRequest(
-                MessageKind.SALE,
-                self.tid,
-                self.mid,
-                txn.stan,
-                txn.transmitted_at,
-                amount=amount,
-                currency=self.cur.numeric,
-                card=fields,
-                batch=txn.batch,
-                operator=operator or None,
-            )
-            return self._send_financial(txn, req, fields)
+
+            def attempt(again: Callable[[], Outcome] | None) -> Outcome:
+                txn = self.journal.begin(
+                    TxnType.SALE,
+                    amount,
+                    self.cur.alpha,
+                    **card_columns(read),
+                    operator=operator,
+                )
+                if not online:
+                    return self._offline(txn, fields, "the host is unreachable")
+                req = HostRequest(
+                    MessageKind.SALE,
+                    self.tid,
+                    self.mid,
+                    txn.stan,
+                    txn.transmitted_at,
+                    amount=amount,
+                    currency=self.cur.numeric,
+                    card=fields,
+                    batch=txn.batch,
+                    operator=operator or None,
+                )
+                return self._send_financial(txn, req, fields, again=again)
+
+            # Once only: if the answer fails its MAC, the keys are renewed and the first
+            # attempt is reversed (acknowledged), the sale is sent again as a new transaction.
+            return attempt(lambda: attempt(None))
 
     def _send_financial(
-        self, txn: Transaction, req: HostRequest, fields: CardFields | None
+        self,
+        txn: Transaction,
+        req: HostRequest,
+        fields: CardFields | None,
+        *,
+        again: Callable[[], Outcome] | None = None,
     ) -> Outcome:
         try:
             resp = self._exchange(req)
@@ -494,8 +556,29 @@ class Terminal:
             if not isinstance(exc, HostError):
                 raise
             self.indicators.show(IndicatorState.ERROR)
-            self.send_owed(kinds=("reversal",))
+            check = None
+            if isinstance(exc, MacError):
+                # Keys out of step (a sign-on cut after the host issued new keys, or another
+                # sign-on as this TID): one automatic sign-on, then the owed reversal.
+                check = self._heal_keys(str(exc), again=again is None)
+            # After a MAC failure the keys were just renewed (or could not be): a reversal
+            # that fails its MAC now is a repeated failure, not a reason to sign on again.
+            self.send_owed(kinds=("reversal",), heal=not isinstance(exc, MacError))
             txn = self.journal.get(txn.uuid)
+            healed = isinstance(exc, MacError) and check is None and again is not None
+            if healed and txn.state == TxnState.REVERSED:
+                log.info("keys renewed and STAN %06d reversed: sending again", txn.stan)
+                return again()
+            if check is not None:
+                return Outcome(
+                    "failed",
+                    txn,
+                    f"Answers from the host fail the MAC check (keys out of step); the "
+                    f"transaction was cancelled and nothing is charged. {check}",
+                    f"主机应答MAC校验错（密钥不同步），交易已冲正，未扣款。请技术人员检查："
+                    f"终端号 {self.tid} 是否被其他设备签到、主机报文格式"
+                    f"（{self.config.host.dialect}）与主密钥（TMK）是否与收单机构一致。",
+                )
             return Outcome(
                 "failed",
                 txn,
@@ -763,12 +846,15 @@ class Terminal:
         window: int | None = None,
         due_only: bool = False,
         on_progress: Callable[[int, int, int], None] | None = None,
+        heal: bool = True,
     ) -> OwedReport:
         """Deliver owed messages: reversals first, then advices, ``window`` at a time.
 
         Each message is marked attempted before it is sent, so a repeat after a crash goes out
         as 0401/0221 with the same STAN and transmission time: the host answers it, never
         charging twice. Failures stay owed with exponential back-off; nothing is dropped.
+        When answers fail their MAC (keys out of step) and ``heal``, one automatic sign-on
+        renews the keys and the messages still owed are sent once more.
         """
         report = OwedReport()
         window = window or self.config.host.window
@@ -785,7 +871,18 @@ class Terminal:
                     continue
                 due = self.journal.clock() if due_only else None
                 todo = self.journal.owed(kind, due_before=due)
+                failed_macs = report.mac_errors
                 self._send_window(todo, window, report, on_progress)
+                if report.mac_errors > failed_macs:
+                    check = self._heal_keys(
+                        f"{report.mac_errors - failed_macs} answers failed their MAC",
+                        again=not heal or report.signed_on_again,
+                    )
+                    if check is None:
+                        report.signed_on_again = True
+                        self._send_window(self.journal.owed(kind), window, report, on_progress)
+                    else:
+                        report.errors.append(check)
                 if self.journal.owed("reversal"):
                     break  # advices wait until every reversal is acknowledged
             report.still_owed = len(self.journal.owed())
@@ -862,6 +959,8 @@ class Terminal:
             return False
         except HostError as exc:
             self.monitor.no_answer(str(exc))
+            if isinstance(exc, MacError):
+                report.mac_errors += 1
             self._owed_failed(owed, exc, report)
             return False
         self.monitor.ok(self.journal.clock())
@@ -923,9 +1022,15 @@ class Terminal:
             printer = self.printer.status().value
         if self.receipts is not None and hasattr(self.receipts, "waiting"):
             waiting = self.receipts.waiting()
+        out_of_step = self.journal.session_get("keys_state") == "out_of_step"
+        link, link_error = self.monitor.state.value, self.monitor.last_error
+        if out_of_step:
+            link, link_error = LinkState.DEGRADED.value, "keys out of step"
         return TerminalStatus(
-            link=self.monitor.state.value,
-            link_error=self.monitor.last_error,
+            keys="out_of_step" if out_of_step else "ok",
+            keys_error=(self.journal.session_get("keys_error") or "") if out_of_step else "",
+            link=link,
+            link_error=link_error,
             pending_reversals=sum(1 for o in owed if o.kind == "reversal"),
             stored_count=stored_count,
             stored_amount=stored_amount,

@@ -58,7 +58,8 @@ CREATE INDEX IF NOT EXISTS tx_batch ON transactions (tid, batch);
 CREATE INDEX IF NOT EXISTS tx_date ON transactions (business_date);
 CREATE TABLE IF NOT EXISTS uploads (
     id INTEGER PRIMARY KEY, tid TEXT NOT NULL, batch INTEGER, stan INTEGER NOT NULL,
-    type TEXT NOT NULL, amount INTEGER NOT NULL, masked_pan TEXT, created_at TEXT NOT NULL);
+    type TEXT NOT NULL, amount INTEGER NOT NULL, masked_pan TEXT, created_at TEXT NOT NULL,
+    rrn TEXT, auth_code TEXT, entry_mode TEXT);
 CREATE TABLE IF NOT EXISTS settlements (
     id INTEGER PRIMARY KEY, tid TEXT NOT NULL, batch INTEGER,
     terminal_totals TEXT NOT NULL, host_totals TEXT NOT NULL, response_code TEXT NOT NULL,
@@ -120,6 +121,8 @@ class Ledger:
         # stages its new MAK here and it replaces the cached one only once committed.
         self._maks: dict[str, bytes | None] = {}
         self._staged_maks: list[tuple[str, bytes]] = []
+        # (TID, batch) whose next 0500 is answered out of balance (fault totals_mismatch)
+        self._mismatch: set[tuple[str, int | None]] = set()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -131,6 +134,10 @@ class Ledger:
                 for stmt in _SCHEMA.split(";"):
                     if stmt.strip():
                         self._db.execute(stmt)
+                cols = {r[1] for r in self._db.execute("PRAGMA table_info(uploads)")}
+                for col in ("rrn", "auth_code", "entry_mode"):
+                    if col not in cols:  # a ledger made before uploads said what they were
+                        self._db.execute(f"ALTER TABLE uploads ADD COLUMN {col} TEXT")
                 self._db.execute(
                     "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
@@ -169,6 +176,21 @@ class Ledger:
             mak = bytes(row["mak"]) if row else None
             self._maks[tid] = mak
         return mak
+
+    def rotate_keys(self, tid: str) -> None:
+        """Issue new working keys to ``tid`` without telling it (a parallel sign-on)."""
+        with self._lock, self._tx() as db:
+            mak = keys.generate_key()
+            db.execute(
+                "INSERT OR REPLACE INTO keys VALUES (?,?,?,?)",
+                (tid, keys.generate_key(), mak, _now().isoformat()),
+            )
+            self._staged_maks.append((tid, mak))
+
+    def mismatch_next(self, tid: str, batch: int | None) -> None:
+        """Answer the next 0500 of ``batch`` out of balance unless the batch was uploaded."""
+        with self._lock:
+            self._mismatch.add((tid, batch))
 
     # ------------------------------------------------------------- answering
     def answer(
@@ -482,6 +504,13 @@ class Ledger:
             else {}
         )
         rc = "00" if terminal == host else "95"
+        if (req.tid, req.batch) in self._mismatch:
+            self._mismatch.discard((req.tid, req.batch))
+            uploaded = db.execute(
+                "SELECT 1 FROM uploads WHERE tid=? AND batch IS ?", (req.tid, req.batch)
+            ).fetchone()
+            if uploaded is None:
+                rc = "95"  # as a host whose books lost track of the batch: upload wanted
         db.execute(
             "INSERT INTO settlements (tid, batch, terminal_totals, host_totals, response_code, "
             "created_at) VALUES (?,?,?,?,?,?)",
@@ -497,19 +526,26 @@ class Ledger:
 
     def _upload(self, db: sqlite3.Connection, req: HostRequest) -> HostResponse:
         o = req.original
-        typ = str(o.kind) if o else "sale"
+        if o is None:
+            return self._reply(req, "30", batch=req.batch)  # an upload must name its original
+        # Booked as what the original was (its processing code / type code on the wire):
+        # a refund uploaded counts as a refund, an offline sale (advice) as a sale.
+        typ = str(o.kind)
         pan = req.card.pan if req.card else None
         db.execute(
-            "INSERT INTO uploads (tid, batch, stan, type, amount, masked_pan, created_at) "
-            "VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO uploads (tid, batch, stan, type, amount, masked_pan, created_at, "
+            "rrn, auth_code, entry_mode) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
                 req.tid,
                 req.batch,
-                o.stan if o else req.stan,
+                o.stan,
                 typ,
                 req.amount or 0,
                 mask_pan(pan) if pan else None,
                 _now().isoformat(),
+                o.rrn,
+                o.auth_code,
+                o.entry_mode or (req.card.entry_mode if req.card else None),
             ),
         )
         return self._reply(req, "00", batch=req.batch)
@@ -519,6 +555,12 @@ class Ledger:
         """Every ledger row, oldest first (masked PANs only)."""
         with self._lock:
             rows = self._db.execute("SELECT * FROM transactions ORDER BY id").fetchall()
+        return [dict(r) for r in rows]
+
+    def uploads(self) -> list[dict[str, Any]]:
+        """Every batch-upload line (0320) booked, oldest first, as the type it was uploaded as."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM uploads ORDER BY id").fetchall()
         return [dict(r) for r in rows]
 
     def settlements(self) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ import ssl
 import struct
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,20 @@ from appliance.host.acquirer.faults import FaultSet
 from appliance.host.acquirer.ledger import Ledger
 from appliance.host.dialects import get_dialect
 from appliance.host.dialects.base import Dialect, FrameMacError
-from appliance.host.messages import HostRequest, HostResponse
+from appliance.host.messages import HostRequest, HostResponse, MessageKind
 
 log = logging.getLogger(__name__)
 
 _GROUP_MAX = 256  # most requests decided in one ledger commit
+
+# What the ``extra_fields`` fault adds to every answer: fields real hosts send that no dialect
+# here uses (settlement date, acquirer ID, additional response data, private data).
+EXTRA_FIELDS = (
+    ("15", "1202"),
+    ("32", "48020000"),
+    ("44", "ISSUER NOTE"),
+    ("63", "ADDITIONAL HOST DATA"),
+)
 
 # What a connection's reader hands the decider: the socket, its write lock, its writer's
 # queue, and the frame body.
@@ -422,6 +432,19 @@ class ReferenceAcquirer:
             if self.faults.hit("drop_request"):
                 log.info("fault drop_request: STAN %06d ignored", req.stan)
                 continue
+            if (
+                mac_ok
+                and req.kind is not MessageKind.SIGN_ON
+                and req.tid in self.terminals
+                and self.faults.hit("rotate_keys")
+            ):
+                # As if another sign-on as this TID had just been answered: the request was
+                # MACed with the key the host no longer holds, and the answer goes out under
+                # the new one.
+                ledger.rotate_keys(req.tid)
+                mac_ok = False
+            if req.kind is MessageKind.SETTLEMENT and self.faults.hit("totals_mismatch"):
+                ledger.mismatch_next(req.tid, req.batch)
             mti = self.dialect.request_mti(req)
             tmk = self.terminals.get(req.tid)
             if tmk is not None and req.tid in self.mids and self.mids[req.tid] != req.mid:
@@ -467,6 +490,13 @@ class ReferenceAcquirer:
         except CountertopError:
             log.exception("cannot encode the answer to STAN %06d", req.stan)
             return None
+        if self.faults.hit("extra_fields"):
+            try:
+                body = self.dialect.encode_response(
+                    replace(resp, extra_fields=EXTRA_FIELDS), req, mak
+                )
+            except CountertopError:
+                log.exception("cannot add fields to the answer to STAN %06d", req.stan)
         if self.faults.hit("drop_response"):
             log.info("fault drop_response: answer to STAN %06d not sent", req.stan)
             return None
