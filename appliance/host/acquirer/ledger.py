@@ -405,9 +405,15 @@ class Ledger:
         resp = self._record(
             db, req, mti, "void", amount, rc, original_id=orig["id"] if orig else None
         )
-        if rc == "00":
+        if rc == "00" and not self._overtaken(db, resp):
             db.execute("UPDATE transactions SET status='voided' WHERE id=?", (orig["id"],))
         return resp
+
+    def _overtaken(self, db: sqlite3.Connection, resp: HostResponse) -> bool:
+        """True when the request just booked was reversed before it arrived (booked
+        reversed): a void or refund that never took effect must not touch its original."""
+        row = db.execute("SELECT status FROM transactions WHERE rrn=?", (resp.rrn,)).fetchone()
+        return row is not None and row["status"] == "reversed"
 
     def _refund(self, db: sqlite3.Connection, req: HostRequest, mti: str) -> HostResponse:
         orig = self._find_original(db, req)
@@ -423,7 +429,7 @@ class Ledger:
         resp = self._record(
             db, req, mti, "refund", amount, rc, original_id=orig["id"] if orig else None
         )
-        if rc == "00":
+        if rc == "00" and not self._overtaken(db, resp):
             db.execute(
                 "UPDATE transactions SET refunded = refunded + ? WHERE id=?", (amount, orig["id"])
             )
