@@ -166,10 +166,14 @@ class TerminalStatus:
     currency: str
     keys: str = "ok"  # ok | out_of_step (answers failed their MAC; a sign-on is due or failed)
     keys_error: str = ""  # what the technician must check when signing on again did not help
+    # "" | "due_waiting_for_link": a scheduled settlement could not reach the host; it runs
+    # by itself when the link is back (kiosk link worker, settlement timer retries)
+    settlement: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """The stable machine-readable form."""
         return {
+            "settlement": self.settlement,
             "keys": self.keys,
             "keys_error": self.keys_error,
             "link": self.link,
@@ -1022,11 +1026,15 @@ class Terminal:
             printer = self.printer.status().value
         if self.receipts is not None and hasattr(self.receipts, "waiting"):
             waiting = self.receipts.waiting()
+        from appliance.services.settlement import Settlement
+
+        waiting = Settlement(self).waiting_for_link()
         out_of_step = self.journal.session_get("keys_state") == "out_of_step"
         link, link_error = self.monitor.state.value, self.monitor.last_error
         if out_of_step:
             link, link_error = LinkState.DEGRADED.value, "keys out of step"
         return TerminalStatus(
+            settlement="due_waiting_for_link" if waiting else "",
             keys="out_of_step" if out_of_step else "ok",
             keys_error=(self.journal.session_get("keys_error") or "") if out_of_step else "",
             link=link,
