@@ -63,11 +63,14 @@ def _tdes(key: bytes) -> Cipher:
     return Cipher(TripleDES(full), modes.ECB())
 
 
-def kcv(key: bytes) -> str:
-    """The key check value of ``key``: six upper-case hex digits."""
+def kcv(key: bytes, digits: int = 6) -> str:
+    """The key check value of ``key`` (3DES of eight zero bytes): ``digits`` upper-case hex
+    digits, six by default; UnionPay sends four bytes (eight digits)."""
     _check_key(key)
+    if digits not in (6, 8):
+        raise ConfigError(f"a check value has 6 or 8 hex digits, not {digits}")
     _quiet_tdes_warnings()
-    return _pyemv_tools.key_check_digits(bytes(key), 3).hex().upper()
+    return _pyemv_tools.key_check_digits(bytes(key), digits // 2).hex().upper()
 
 
 def generate_key() -> bytes:
@@ -102,7 +105,8 @@ def unwrap_working_keys(tmk: bytes, wk: WorkingKeys) -> tuple[bytes, bytes]:
     pik = unwrap_key(tmk, wk.pik)
     mak = unwrap_key(tmk, wk.mak)
     for name, key, expected in (("PIK", pik, wk.pik_kcv), ("MAK", mak, wk.mak_kcv)):
-        got = kcv(key)
+        # As long as the dialect sends it: six hex digits (iso87) or four bytes (cup).
+        got = kcv(key, len(expected)) if len(expected) in (6, 8) else kcv(key)
         if not hmac.compare_digest(got, expected.upper()):
             raise KeyCheckError(
                 f"{name} check value mismatch (host {expected}, computed {got}): "

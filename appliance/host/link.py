@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from appliance.errors import HostError, MacError, NoResponse, NotSent, ProtocolError
 from appliance.host.dialects.base import Dialect, FrameMacError, transmission_stamp
-from appliance.host.messages import HostRequest, HostResponse
+from appliance.host.messages import HostRequest, HostResponse, MessageKind
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +203,10 @@ class HostLink:
         """Load the MAK from the latest sign-on (None before the first one)."""
         with self._lock:
             self._mak = mak
+
+    def supports(self, kind: MessageKind) -> bool:
+        """True when the dialect has a message for ``kind`` (iso87 has no upload end)."""
+        return self.dialect.has_kind(kind)
 
     def set_signon_key(self, key: bytes | None) -> None:
         """Load the TMK-derived key that MACs sign-ons (``keys.signon_key(tmk)``)."""

@@ -27,6 +27,7 @@ class MessageKind(StrEnum):
     ADVICE = "advice"  # 0220 (0221 repeat): a payment stored offline
     SETTLEMENT = "settlement"  # 0500 with batch totals
     BATCH_UPLOAD = "batch_upload"  # 0320, one transaction of the batch
+    BATCH_UPLOAD_END = "batch_upload_end"  # 0320 closing an upload (cup 60.3 = 202)
 
 
 # Response codes that acknowledge a reversal: approved, invalid transaction, unable to locate.
@@ -73,6 +74,9 @@ class OriginalRef:
     batch: int | None = None
     # POS entry mode of the original (two digits), carried by a batch upload without card data.
     entry_mode: str | None = None
+    # False when the wire named only the original's date (cup field 61.3 MMDD), not its
+    # field 7: the host then finds it by TID, STAN, batch and date.
+    exact_time: bool = field(default=True, compare=False)
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,10 @@ class HostRequest:
     batch: int | None = None
     totals: SettlementTotals | None = None
     operator: str | None = None
+    # Why a reversal is sent (cup field 39): 98 no answer, A0 answer failed its MAC,
+    # 96 answer unreadable, 06 outcome unknown for another reason.
+    reason: str | None = None
+    count: int | None = None  # transactions uploaded (batch upload end, cup field 48)
 
 
 @dataclass(frozen=True)

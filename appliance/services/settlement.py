@@ -607,7 +607,8 @@ class Settlement:
                 rec = self._close(rec, SettleResult.BALANCED, resp, host_json)
             else:
                 items = self._upload_items(rec.batch)
-                base = self._allocate_stans(len(items))
+                # one STAN more than the uploads: the upload end, where the dialect has one
+                base = self._allocate_stans(len(items) + 1)
                 rec = self._set(
                     rec,
                     SettleState.UPLOADING,
@@ -623,6 +624,7 @@ class Settlement:
         if rec.state == SettleState.UPLOADING:
             rec = self._upload(rec, progress)
             if rec.final_stan is None:
+                self._upload_end(rec)
                 stan = j.next_stan()
                 at = j.clock().replace(microsecond=0)
                 rec = self._set(rec, SettleState.UPLOADING, final_stan=stan, final_at=_iso(at))
@@ -744,6 +746,41 @@ class Settlement:
             self._hook("uploaded")
         term.monitor.ok(self.journal.clock())
         return self.get(rec.batch)
+
+    def _upload_end(self, rec: SettlementRecord) -> None:
+        """Close the upload where the dialect has a message for it (cup: 0320, 60.3 = 202,
+        48 = the count). Same STAN and time on a resend: the host replays its answer."""
+        term = self.terminal
+        supports = getattr(term.link, "supports", None)
+        if supports is None or not supports(MessageKind.BATCH_UPLOAD_END):
+            return
+        assert rec.upload_stan_base is not None and rec.upload_at is not None
+        req = HostRequest(
+            MessageKind.BATCH_UPLOAD_END,
+            term.tid,
+            term.mid,
+            upload_stan(rec.upload_stan_base, rec.upload_total),
+            rec.upload_at,
+            batch=rec.batch,
+            count=rec.upload_total,
+        )
+        try:
+            answer = term.link.exchange(req)
+        except HostError as exc:
+            term.monitor.no_answer(str(exc))
+            self._note_error(rec, str(exc))
+            raise _retyped(
+                exc,
+                f"end of the batch upload of batch {rec.batch:06d} not answered ({exc}); "
+                f"run countertop settle again to resume",
+            ) from exc
+        if answer.response_code != "00":
+            self._note_error(rec, f"upload end answered {answer.response_code}")
+            raise Refused(
+                f"the host refused the end of the batch upload of batch {rec.batch:06d}: "
+                f"{answer.response_code} {response_text(answer.response_code)}; call the "
+                f"acquirer"
+            )
 
     def _queue_slip(self, rec: SettlementRecord) -> str | None:
         """Queue the Z slip of a closed settlement once (crash-safe via ``slip_queued``)."""

@@ -193,6 +193,23 @@ class TerminalStatus:
         }
 
 
+def reversal_reason(note: str) -> str:
+    """The reason code a reversal gives (cup field 39), from why the reversal is owed.
+
+    A0: the answer failed its MAC; 98: no answer in time (or none at all); 96: an answer that
+    could not be read or a connection that broke; 06: any other unknown outcome (a crash
+    before the answer was journaled).
+    """
+    low = note.lower()
+    if "mac" in low:
+        return "A0"
+    if "no response" in low or "timeout" in low or "within the timeout" in low:
+        return "98"
+    if "undecodable" in low or "connection" in low or "closed" in low:
+        return "96"
+    return "06"
+
+
 def card_columns(card: CardRead | Transaction) -> dict[str, str]:
     """The journal's card columns (masked PAN only) of a card read or an earlier transaction."""
     return {
@@ -826,6 +843,7 @@ class Terminal:
                 currency=self.cur.numeric,
                 batch=txn.batch,
                 original=self._ref(txn),
+                reason=reversal_reason(txn.note),
             )
         blob = self.journal.card_blob(txn.uuid)
         if blob is None:

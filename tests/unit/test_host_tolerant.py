@@ -105,7 +105,9 @@ def test_an_approval_with_fields_the_dialect_does_not_use_is_still_an_approval(
     body = answer_with_extras(dialect)
     resp = dialect.decode_response(body, MAK)
     assert resp.approved and resp.rrn == "632600000123"
-    assert resp.extra_fields == EXTRA
+    # kept raw: every extra field the dialect does not read itself (cup reads 63)
+    assert resp.extra_fields == tuple((f, v) for f, v in EXTRA if f not in dialect.profile.types)
+    assert "44" in dict(resp.extra_fields)
     assert resp.echoed_transmission == "1122130509"  # field 7 of the request, echoed
 
 
@@ -144,3 +146,37 @@ def test_host_totals_still_come_back_with_a_0510(dialect: Dialect) -> None:
     )  # fmt: skip
     out = dialect.decode_response(dialect.encode_response(resp, req, MAK), MAK)
     assert out.host_totals == SettlementTotals(2, 3000, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("note", "code"),
+    [
+        ("response MAC rejected: MAC does not verify", "A0"),
+        ("no response from the host within the timeout", "98"),
+        ("undecodable reply from the host: frame length 0 out of range", "96"),
+        ("recovered at start-up: outcome unknown", "06"),
+    ],
+)
+def test_a_reversal_says_why_it_is_sent(note: str, code: str) -> None:
+    from appliance.services.terminal import reversal_reason
+
+    assert reversal_reason(note) == code
+    d = get_dialect("cup")
+    rev = replace(REQUESTS[MessageKind.REVERSAL], repeat=False, reason=code)
+    doc, _ = iso8583.decode(d.encode_request(rev, MAK), d.profile.spec)
+    assert doc["39"] == code
+
+
+def test_a_cup_settlement_answer_says_out_of_balance_in_48_with_39_approved() -> None:
+    d = get_dialect("cup")
+    req = REQUESTS[MessageKind.SETTLEMENT]
+    resp = HostResponse(
+        MessageKind.SETTLEMENT, req.tid, req.stan, "95", batch=7,
+        host_totals=SettlementTotals(2, 3000, 0, 0),
+    )  # fmt: skip
+    body = d.encode_response(resp, req, MAK)
+    doc, _ = iso8583.decode(body, d.profile.spec)
+    assert doc["39"] == "00"
+    assert doc["48"][:31] == "000000003000" + "002" + "000000000000" + "000" + "2"
+    out = d.decode_response(body, MAK)
+    assert out.response_code == "95" and out.settlement_balanced is False

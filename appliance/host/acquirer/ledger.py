@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -29,9 +30,12 @@ from appliance.host.messages import (
     HostRequest,
     HostResponse,
     MessageKind,
+    OriginalRef,
     SettlementTotals,
     WorkingKeys,
 )
+
+log = logging.getLogger(__name__)
 
 DECLINE_PAN = "4000000000000002"  # always declined 05 (do not honour)
 SCHEMA_VERSION = 1
@@ -293,9 +297,9 @@ class Ledger:
             self._staged_maks.append((req.tid, mak))
             wk = WorkingKeys(
                 pik=keys.wrap_key(tmk, pik),
-                pik_kcv=keys.kcv(pik),
+                pik_kcv=keys.kcv(pik, 8),  # the dialect sends as many digits as it carries
                 mak=keys.wrap_key(tmk, mak),
-                mak_kcv=keys.kcv(mak),
+                mak_kcv=keys.kcv(mak, 8),
             )
             return self._reply(req, "00", working_keys=wk, batch=req.batch)
         if k is MessageKind.ECHO:
@@ -314,6 +318,8 @@ class Ledger:
             return self._settle(db, req)
         if k is MessageKind.BATCH_UPLOAD:
             return self._upload(db, req)
+        if k is MessageKind.BATCH_UPLOAD_END:
+            return self._upload_end(db, req)
         return self._reply(req, "12")
 
     def _record(
@@ -332,9 +338,11 @@ class Ledger:
         auth = _auth_code(rrn) if rc == "00" else None
         pan = req.card.pan if req.card else None
         status = "approved" if rc == "00" else "declined"
+        stamp = transmission_stamp(req.transmitted_at)
         early = db.execute(
-            "DELETE FROM early_reversals WHERE tid=? AND stan=? AND transmitted=?",
-            (req.tid, req.stan, transmission_stamp(req.transmitted_at)),
+            # a reversal that named its original by date only is remembered under MMDD
+            "DELETE FROM early_reversals WHERE tid=? AND stan=? AND transmitted IN (?, ?)",
+            (req.tid, req.stan, stamp, stamp[:4]),
         ).rowcount
         if early:
             status = "reversed"  # its reversal overtook it: answered, but never charged
@@ -383,8 +391,16 @@ class Ledger:
         o = req.original
         if o is None:
             return None
-        sql = "SELECT * FROM transactions WHERE tid=? AND stan=? AND transmitted=?"
-        args: list[Any] = [req.tid, o.stan, transmission_stamp(o.transmitted_at)]
+        if o.exact_time:
+            sql = "SELECT * FROM transactions WHERE tid=? AND stan=? AND transmitted=?"
+            args: list[Any] = [req.tid, o.stan, transmission_stamp(o.transmitted_at)]
+        else:
+            # The dialect names the original by batch, STAN and date only (cup field 61).
+            sql = (
+                "SELECT * FROM transactions WHERE tid=? AND stan=? AND batch IS ? "
+                "AND substr(transmitted, 1, 4)=?"
+            )
+            args = [req.tid, o.stan, o.batch, _early_key(o)]
         if mti_class is not None:
             sql += " AND mti_class=?"
             args.append(mti_class)
@@ -445,7 +461,7 @@ class Ledger:
             # reversal so that, should it arrive, it is booked reversed and never charged.
             db.execute(
                 "INSERT OR IGNORE INTO early_reversals VALUES (?,?,?,?)",
-                (req.tid, o.stan, transmission_stamp(o.transmitted_at), _now().isoformat()),
+                (req.tid, o.stan, _early_key(o), _now().isoformat()),
             )
             return self._reply(req, "25")
         if orig["status"] != "reversed":
@@ -556,6 +572,22 @@ class Ledger:
         )
         return self._reply(req, "00", batch=req.batch)
 
+    def _upload_end(self, db: sqlite3.Connection, req: HostRequest) -> HostResponse:
+        """The end of a batch upload: acknowledged; whether the books now agree is the final
+        0500's answer (a count that differs from what was booked is logged)."""
+        n = db.execute(
+            "SELECT COUNT(*) FROM uploads WHERE tid=? AND batch IS ?", (req.tid, req.batch)
+        ).fetchone()[0]
+        if req.count != n:
+            log.warning(
+                "TID %s batch %s: upload end says %s transactions, %d were booked",
+                req.tid,
+                req.batch,
+                req.count,
+                n,
+            )
+        return self._reply(req, "00", batch=req.batch)
+
     # --------------------------------------------------------------- reading
     def transactions(self) -> list[dict[str, Any]]:
         """Every ledger row, oldest first (masked PANs only)."""
@@ -586,6 +618,12 @@ class Ledger:
                 (day.isoformat(),),
             ).fetchall()
         return [dict(r) for r in rows]
+
+
+def _early_key(o: OriginalRef) -> str:
+    """How an original is keyed when its field 7 is known (MMDDhhmmss) or only its date."""
+    stamp = transmission_stamp(o.transmitted_at)
+    return stamp if o.exact_time else stamp[:4]
 
 
 def _auth_code(rrn: str) -> str:

@@ -14,6 +14,7 @@ import logging
 import string
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -94,6 +95,9 @@ class Profile:
     # Separator between PAN and expiry in track 2 on the wire ("=" in an ASCII field, "D" in
     # BCD); CardFields.track2 always uses "D" (as EMV tag 57 does).
     track2_separator: str = "D"
+    # Items every request of a kind carries with a fixed value (cup: 25 condition code,
+    # 60.4 read capability, 60.5 IC condition code).
+    constants: Mapping[MessageKind, Mapping[str, str]] = dataclass_field(default_factory=dict)
 
 
 class FrameMacError(MacError):
@@ -285,6 +289,10 @@ class Dialect:
         except KeyError:
             raise ProtocolError(f"dialect {self.name} has no {kind} message") from None
 
+    def has_kind(self, kind: MessageKind) -> bool:
+        """True when this dialect has a message for ``kind`` (iso87 has no upload end)."""
+        return kind in self._by_kind
+
     def request_mti(self, req: HostRequest) -> str:
         """The MTI ``req`` is sent with (the repeat MTI when ``req.repeat``)."""
         ks = self.kind_spec(req.kind)
@@ -426,7 +434,12 @@ class Dialect:
             "orig_auth",
             "orig_amount",
             "orig_batch",
+            "orig_date",
             "operator",
+            "reversal_reason",
+            "upload_count",
+            "read_capability",
+            "ic_condition",
         ):
             items.pop(drop, None)
         items["response_code"] = resp.response_code
@@ -443,17 +456,30 @@ class Dialect:
         for drop in ("sale_count", "sale_amount", "refund_count", "refund_amount"):
             # never echo the terminal's totals: field 48 of a 0510 is the host's own
             items.pop(drop, None)
+        for drop in ("totals_result", "foreign_totals"):
+            items.pop(drop, None)
         ht = resp.host_totals
         if ht is not None:
             # A 0510 carries the host's totals in place of the terminal's (field 48).
             items.update(self._totals_items(ht))
+        if (
+            req.kind is MessageKind.SETTLEMENT
+            and "totals_result" in self._part_of
+            and resp.response_code in ("00", "95")
+        ):
+            if ht is None:
+                items.update(self._totals_items(SettlementTotals(0, 0, 0, 0)))
+            items["response_code"] = "00"
+            items["totals_result"] = "1" if resp.response_code == "00" else "2"
+            items["foreign_totals"] = "0" * self._width("foreign_totals", 31)
         wk = resp.working_keys
         if wk is not None:
             items.update(
                 pik=wk.pik.hex().upper(),
-                pik_kcv=wk.pik_kcv,
+                # a check value is sent with as many digits as the dialect carries
+                pik_kcv=wk.pik_kcv[: self._width("pik_kcv", 6)],
                 mak=wk.mak.hex().upper(),
-                mak_kcv=wk.mak_kcv,
+                mak_kcv=wk.mak_kcv[: self._width("mak_kcv", 6)],
             )
         return self._encode(
             mti,
@@ -464,6 +490,12 @@ class Dialect:
         )
 
     # ------------------------------------------------------ items <-> messages
+    def _width(self, item: str, default: int) -> int:
+        """The width of ``item``'s slot in a composite field (``default`` when it has none)."""
+        for f, i in self._part_of.get(item, ()):
+            return self.profile.composite[f][i][1]
+        return default
+
     def _totals_items(self, t: SettlementTotals) -> dict[str, str]:
         """Settlement totals as items, each as wide as the dialect's field part (default 3/12)."""
         widths = {"sale_count": 3, "sale_amount": 12, "refund_count": 3, "refund_amount": 12}
@@ -497,6 +529,14 @@ class Dialect:
         it["stan"] = _d(req.stan, 6)
         it["tid"] = req.tid
         it["mid"] = req.mid
+        it.update(self.profile.constants.get(req.kind, {}))
+        if req.operator:
+            # an operator code is text, left-aligned (cup 63.1 an3: "01 ")
+            it["operator"] = req.operator[:3].ljust(3)
+        if req.reason:
+            it["reversal_reason"] = req.reason
+        if req.count is not None:
+            it["upload_count"] = _d(req.count, self._width("upload_count", 4))
         if req.amount is not None or req.kind is MessageKind.SETTLEMENT:
             # A 0500 names the currency of its totals (field 49) though it has no amount.
             if req.amount is not None:
@@ -520,6 +560,7 @@ class Dialect:
             it["orig_mti"] = self.kind_spec(orig.kind).mti
             it["orig_stan"] = _d(orig.stan, 6)
             it["orig_transmitted"] = transmission_stamp(orig.transmitted_at)
+            it["orig_date"] = it["orig_transmitted"][:4]  # MMDD (cup 61.3)
             it["orig_amount"] = _d(orig.amount, 12)
             if orig.batch is not None:
                 it["orig_batch"] = _d(orig.batch, 6)
@@ -533,6 +574,11 @@ class Dialect:
         if req.totals is not None:
             tt = req.totals
             it.update(self._totals_items(tt))
+            if "totals_result" in self._part_of:
+                # cup 48: result digit 0 in a request; foreign-card totals all zero (the
+                # terminal settles one currency)
+                it["totals_result"] = "0"
+                it["foreign_totals"] = "0" * self._width("foreign_totals", 31)
         allowed = self.profile.request_items.get(req.kind)
         if allowed is not None:
             it = {k: v for k, v in it.items() if k in allowed}
@@ -560,10 +606,13 @@ class Dialect:
                 it.get("proc") if ks.proc_from_original else None,
                 it.get("txn_type") if ks.proc_from_original else None,
             )
+            exact = "orig_transmitted" in it
+            stamp = it["orig_transmitted"] if exact else _need(it, "orig_date") + "000000"
             original = OriginalRef(
                 kind=okind,
                 stan=int(it["orig_stan"]),
-                transmitted_at=infer_year(_need(it, "orig_transmitted"), now),
+                transmitted_at=infer_year(stamp, now),
+                exact_time=exact,
                 amount=int(it.get("orig_amount", it.get("amount", "0"))),
                 rrn=it.get("orig_rrn"),
                 auth_code=it.get("orig_auth"),
@@ -571,7 +620,7 @@ class Dialect:
                 entry_mode=it["entry_mode"][:2] if card is None and "entry_mode" in it else None,
             )
         totals = None
-        if "sale_count" in it:
+        if "sale_count" in it and ks.kind is MessageKind.SETTLEMENT:
             totals = SettlementTotals(
                 sale_count=int(it["sale_count"]),
                 sale_amount=int(_need(it, "sale_amount")),
@@ -591,6 +640,11 @@ class Dialect:
             original=original,
             batch=int(it["batch"]) if "batch" in it else None,
             totals=totals,
+            operator=it.get("operator") or None,
+            reason=it.get("reversal_reason") if ks.kind is MessageKind.REVERSAL else None,
+            count=int(it["upload_count"])
+            if "upload_count" in it and ks.kind is MessageKind.BATCH_UPLOAD_END
+            else None,
         )
 
     def _original_kind(
@@ -633,8 +687,12 @@ class Dialect:
         balanced = None
         host_totals = None
         if ks.kind is MessageKind.SETTLEMENT:
+            if "totals_result" in it and rc == "00":
+                # cup: 39 = 00 and the verdict in 48's result digit (1 balanced, 2 not);
+                # reported as the dialect-neutral 95 when not balanced
+                rc = {"1": "00", "2": "95"}.get(it["totals_result"], "96")
             balanced = {"00": True, "95": False}.get(rc)
-            if "sale_count" in it:
+            if "sale_count" in it and "sale_amount" in it:
                 host_totals = SettlementTotals(
                     sale_count=int(it["sale_count"]),
                     sale_amount=int(_need(it, "sale_amount")),
@@ -701,17 +759,13 @@ class Dialect:
             parts = self.profile.composite.get(f)
             if parts is None:
                 continue
-            pos = 0
-            for name, width in parts:
-                if pos >= len(value):
-                    break
-                chunk = value[pos : pos + width]
-                if len(chunk) != width:
-                    raise ProtocolError(f"field {f} ends inside {name}")
-                items[name] = chunk.strip() if not chunk.strip().isdigit() else chunk
-                pos += width
-            if pos < len(value):
-                raise ProtocolError(f"field {f} has {len(value) - pos} trailing characters")
+            try:
+                items.update(_split(f, value, parts))
+            except ProtocolError:
+                if f not in self._field_items:
+                    raise
+                # cup 48 is either settlement totals or an upload count: the message kind
+                # decides which item is read
         return items
 
     # ------------------------------------------------------- fields <-> bytes
@@ -827,6 +881,23 @@ class Dialect:
         data, mac = raw[: -keys.MAC_LEN], raw[-keys.MAC_LEN :]
         if not keys.mac_matches(mak, data, mac, self.profile.mac_algorithm):
             raise FrameMacError("MAC does not verify", message)
+
+
+def _split(f: str, value: str, parts: tuple[tuple[str, int], ...]) -> dict[str, str]:
+    """The items of composite field ``f``; ProtocolError when ``value`` does not fit."""
+    out: dict[str, str] = {}
+    pos = 0
+    for name, width in parts:
+        if pos >= len(value):
+            break
+        chunk = value[pos : pos + width]
+        if len(chunk) != width:
+            raise ProtocolError(f"field {f} ends inside {name}")
+        out[name] = chunk.strip() if not chunk.strip().isdigit() else chunk
+        pos += width
+    if pos < len(value):
+        raise ProtocolError(f"field {f} has {len(value) - pos} trailing characters")
+    return out
 
 
 def _need(items: Mapping[str, str], name: str) -> str:
