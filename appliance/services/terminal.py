@@ -142,8 +142,6 @@ class OwedReport:
     declined: list[Transaction] = field(default_factory=list)
     still_owed: int = 0
     errors: list[str] = field(default_factory=list)
-    mac_errors: int = 0  # answers whose MAC failed (keys out of step)
-    signed_on_again: bool = False  # an automatic sign-on renewed the keys during the run
 
 
 @dataclass
@@ -259,6 +257,7 @@ class Terminal:
         self.tid: str = config.merchant.tid
         self.mid: str = config.merchant.mid
         self._mak: bytes | None = None
+        self._mac_failures = 0  # answers to owed messages whose MAC failed, ever
         # The TMK-derived key proves to the host that a sign-on comes from this terminal.
         self.link.set_signon_key(keys.signon_key(tmk))
         self._restore_keys()
@@ -888,20 +887,21 @@ class Terminal:
                     report.errors.append(str(exc))
                     report.still_owed = len(self.journal.owed())
                     return report
+            healed = False  # one automatic sign-on per run at most
             for kind in ("reversal", "advice"):
                 if kind not in kinds:
                     continue
                 due = self.journal.clock() if due_only else None
                 todo = self.journal.owed(kind, due_before=due)
-                failed_macs = report.mac_errors
+                failed_macs = self._mac_failures
                 self._send_window(todo, window, report, on_progress)
-                if report.mac_errors > failed_macs:
+                if self._mac_failures > failed_macs:
                     check = self._heal_keys(
-                        f"{report.mac_errors - failed_macs} answers failed their MAC",
-                        again=not heal or report.signed_on_again,
+                        f"{self._mac_failures - failed_macs} answers failed their MAC",
+                        again=not heal or healed,
                     )
                     if check is None:
-                        report.signed_on_again = True
+                        healed = True
                         self._send_window(self.journal.owed(kind), window, report, on_progress)
                     else:
                         report.errors.append(check)
@@ -982,7 +982,7 @@ class Terminal:
         except HostError as exc:
             self.monitor.no_answer(str(exc))
             if isinstance(exc, MacError):
-                report.mac_errors += 1
+                self._mac_failures += 1
             self._owed_failed(owed, exc, report)
             return False
         self.monitor.ok(self.journal.clock())

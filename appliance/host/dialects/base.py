@@ -467,8 +467,9 @@ class Dialect:
             and "totals_result" in self._part_of
             and resp.response_code in ("00", "95")
         ):
-            if ht is None:
-                items.update(self._totals_items(SettlementTotals(0, 0, 0, 0)))
+            if ht is None and req.totals is not None:
+                # a UnionPay 0510 returns the request's 48 with its result digit set
+                items.update(self._totals_items(req.totals))
             items["response_code"] = "00"
             items["totals_result"] = "1" if resp.response_code == "00" else "2"
             items["foreign_totals"] = "0" * self._width("foreign_totals", 31)
