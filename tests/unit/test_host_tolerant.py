@@ -61,7 +61,7 @@ def test_an_iso87_refund_upload_carries_the_refund_processing_code() -> None:
     doc, _ = iso8583.decode(d.encode_request(upload_of(MessageKind.REFUND), MAK), d.profile.spec)
     assert doc["t"] == "0320"
     assert doc["3"] == "200000"
-    assert doc["22"] == "070"
+    assert doc["22"] == "072"  # contactless chip, cannot accept a PIN
     assert doc["37"] == "632600000017" and doc["38"] == "654321"
 
 

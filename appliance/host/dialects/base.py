@@ -547,7 +547,7 @@ class Dialect:
             c: CardFields = req.card
             it["pan"] = c.pan
             it["expiry"] = c.expiry
-            it["entry_mode"] = (c.entry_mode + "0")[:3] if len(c.entry_mode) < 3 else c.entry_mode
+            it["entry_mode"] = _entry_mode(c.entry_mode)
             if c.track2:
                 it["track2"] = c.track2.replace("D", self.profile.track2_separator)
             if c.emv_data:
@@ -571,7 +571,7 @@ class Dialect:
                 it["orig_auth"] = orig.auth_code
             if req.card is None and orig.entry_mode:
                 # a batch upload names how the original was read, without its card data
-                it["entry_mode"] = (orig.entry_mode + "0")[:3]
+                it["entry_mode"] = _entry_mode(orig.entry_mode)
         if req.totals is not None:
             tt = req.totals
             it.update(self._totals_items(tt))
@@ -882,6 +882,12 @@ class Dialect:
         data, mac = raw[: -keys.MAC_LEN], raw[-keys.MAC_LEN :]
         if not keys.mac_matches(mak, data, mac, self.profile.mac_algorithm):
             raise FrameMacError("MAC does not verify", message)
+
+
+def _entry_mode(mode: str) -> str:
+    """Field 22 n3: entry mode n2 + PIN entry capability n1, which is 2 ("cannot accept a
+    PIN") on this terminal: a Pi is no PCI PTS device, so it takes no PINs."""
+    return mode if len(mode) >= 3 else (mode + "2")[:3]
 
 
 def _split(f: str, value: str, parts: tuple[tuple[str, int], ...]) -> dict[str, str]:
