@@ -35,11 +35,11 @@ from typing import Any
 
 from appliance.errors import ConfigError, CountertopError, ProtocolError
 from appliance.host import keys
-from appliance.host.acquirer.faults import FaultSet
-from appliance.host.acquirer.ledger import Ledger
 from appliance.host.dialects import get_dialect
 from appliance.host.dialects.base import Dialect, FrameMacError
 from appliance.host.messages import HostRequest, HostResponse, MessageKind
+from appliance.sim.acquirer.faults import FaultSet
+from appliance.sim.acquirer.ledger import Ledger
 
 log = logging.getLogger(__name__)
 
