@@ -1046,13 +1046,13 @@ class Terminal:
             waiting = self.receipts.waiting()
         from appliance.services.settlement import Settlement
 
-        waiting = Settlement(self).waiting_for_link()
+        settle_waiting = Settlement(self).waiting_for_link()
         out_of_step = self.journal.session_get("keys_state") == "out_of_step"
         link, link_error = self.monitor.state.value, self.monitor.last_error
         if out_of_step:
             link, link_error = LinkState.DEGRADED.value, "keys out of step"
         return TerminalStatus(
-            settlement="due_waiting_for_link" if waiting else "",
+            settlement="due_waiting_for_link" if settle_waiting else "",
             keys="out_of_step" if out_of_step else "ok",
             keys_error=(self.journal.session_get("keys_error") or "") if out_of_step else "",
             link=link,
