@@ -58,6 +58,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     led = acq_sub.add_parser("ledger", help="list what the acquirer approved, declined, reversed")
     _common(led, sub=True)
     led.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    led.add_argument(
+        "--uploads",
+        action="store_true",
+        help="list the batch-upload lines (0320) instead, each as the type it was booked as",
+    )
     led.set_defaults(func=cmd_ledger)
 
     bench = acq_sub.add_parser(
@@ -232,6 +237,9 @@ LEDGER_COLUMNS = (
 )
 
 
+UPLOAD_COLUMNS = ("tid", "batch", "stan", "type", "amount", "rrn", "auth_code", "entry_mode")
+
+
 def cmd_ledger(args: argparse.Namespace) -> int:
     """Print the acquirer's ledger (read straight from its database)."""
     from appliance.sim.acquirer.ledger import Ledger
@@ -241,16 +249,18 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     if not path.exists():
         raise ConfigError(f"no acquirer ledger at {path} (use --ledger PATH)")
     ledger = Ledger(path)
+    uploads = getattr(args, "uploads", False)
     try:
-        rows = ledger.transactions()
+        rows = ledger.uploads() if uploads else ledger.transactions()
     finally:
         ledger.close()
     if args.json:
         emit_json(rows)
         return 0
-    print("  ".join(f"{c:>12}" for c in LEDGER_COLUMNS))
+    columns = UPLOAD_COLUMNS if uploads else LEDGER_COLUMNS
+    print("  ".join(f"{c:>12}" for c in columns))
     for r in rows:
-        print("  ".join(f"{'' if r[c] is None else r[c]!s:>12}" for c in LEDGER_COLUMNS))
+        print("  ".join(f"{'' if r[c] is None else r[c]!s:>12}" for c in columns))
     return 0
 
 
@@ -290,6 +300,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         acq = ReferenceAcquirer("127.0.0.1", 0, args.dialect, Path(tmp) / "acq.db", {tid: tmk})
         port = acq.start()
         link = HostLink("127.0.0.1", port, acq.dialect, connect_timeout=2, response_timeout=10)
+        link.set_signon_key(keys.signon_key(tmk))
         try:
             resp = link.exchange(req(MessageKind.SIGN_ON))
             assert resp.working_keys is not None

@@ -4,7 +4,7 @@
     countertop settle --bench N [--latency-ms MS] [--window W] [--json]
     countertop report x [--json] [--print]
     countertop report z --batch N [--json] [--print]
-    countertop reconcile STATEMENT.csv [--json] [--print]
+    countertop reconcile STATEMENT.csv [--date YYYY-MM-DD ...] [--json] [--print]
 
 ``settle`` exit codes: 0 settled (balanced, or closed out of balance after upload — the slip
 says which; see docs/settlement.md), 1 failed (host unreachable: run again to resume),
@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from appliance.cli import EXIT_FAILED, EXIT_OK, EXIT_OWED
 from appliance.cli.common import add_json, emit_json
 from appliance.domain.money import format_amount
-from appliance.errors import HostError, Refused, ReversalOwed
+from appliance.errors import ConfigError, HostError, Refused, ReversalOwed
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -69,6 +70,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     c = sub.add_parser("reconcile", help="reconcile (对账) an acquirer statement CSV")
     c.add_argument("statement", type=Path, help="statement CSV (columns: docs/settlement.md)")
+    c.add_argument(
+        "--date",
+        action="append",
+        default=[],
+        metavar="YYYY-MM-DD",
+        help="a business day the statement covers (repeatable; default: its lines' days)",
+    )
     add_json(c)
     c.add_argument(
         "--print",
@@ -243,13 +251,22 @@ def cmd_report_z(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# How each discrepancy kind is headed in the plain-text output.
+_KIND_LABEL = {"terminal_only": "NOT AT HOST", "acquirer_only": "NOT AT TERMINAL"}
+
+
 def cmd_reconcile(args: argparse.Namespace) -> int:
     """Reconcile a statement file against the journal."""
     from appliance.services.reconcile import Reconciler
 
     with _terminal(args) as term:
         rc = Reconciler(term)
-        result = rc.reconcile_file(args.statement)
+        for d in args.date:
+            try:
+                date.fromisoformat(d)
+            except ValueError:
+                raise ConfigError(f"--date {d!r} is not YYYY-MM-DD") from None
+        result = rc.reconcile_file(args.statement, args.date)
         jobs = rc.print(result) if args.print else []
         if args.json:
             emit_json({**result.as_dict(), "print_jobs": jobs})
@@ -279,8 +296,9 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
                     f"{format_amount(disc.expected_fee or 0, cur)}"
                 )
             when = disc.when.isoformat() if disc.when else "-"
+            label = _KIND_LABEL.get(disc.kind, disc.kind.upper())
             print(
-                f"  {disc.kind.upper()} ({where}): {disc.type} trace {disc.trace} RRN "
+                f"  {label} ({where}): {disc.type} trace {disc.trace} RRN "
                 f"{disc.rrn or '-'} auth {disc.auth_code or '-'} {when} card "
                 f"{disc.masked_pan or '-'} amount {format_amount(disc.amount, cur)}{extra}"
             )

@@ -124,6 +124,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         cur = term.cur
         print(f"link               {st.link}{'  (' + st.link_error + ')' if st.link_error else ''}")
         print(f"signed on          {'yes' if st.signed_on else 'no'}")
+        if st.keys != "ok":
+            print(f"keys               out of step{': ' + st.keys_error if st.keys_error else ''}")
+        if st.settlement == "due_waiting_for_link":
+            print("settlement         due, waiting for the link (runs when the host answers)")
         print(f"batch              {st.batch:06d}")
         print(f"pending reversals  {st.pending_reversals}")
         oldest = f", oldest {st.stored_oldest:%Y-%m-%d %H:%M} UTC" if st.stored_oldest else ""

@@ -63,11 +63,14 @@ def _tdes(key: bytes) -> Cipher:
     return Cipher(TripleDES(full), modes.ECB())
 
 
-def kcv(key: bytes) -> str:
-    """The key check value of ``key``: six upper-case hex digits."""
+def kcv(key: bytes, digits: int = 6) -> str:
+    """The key check value of ``key`` (3DES of eight zero bytes): ``digits`` upper-case hex
+    digits, six by default; UnionPay sends four bytes (eight digits)."""
     _check_key(key)
+    if digits not in (6, 8):
+        raise ConfigError(f"a check value has 6 or 8 hex digits, not {digits}")
     _quiet_tdes_warnings()
-    return _pyemv_tools.key_check_digits(bytes(key), 3).hex().upper()
+    return _pyemv_tools.key_check_digits(bytes(key), digits // 2).hex().upper()
 
 
 def generate_key() -> bytes:
@@ -102,13 +105,32 @@ def unwrap_working_keys(tmk: bytes, wk: WorkingKeys) -> tuple[bytes, bytes]:
     pik = unwrap_key(tmk, wk.pik)
     mak = unwrap_key(tmk, wk.mak)
     for name, key, expected in (("PIK", pik, wk.pik_kcv), ("MAK", mak, wk.mak_kcv)):
-        got = kcv(key)
+        # As long as the dialect sends it: six hex digits (iso87) or four bytes (cup).
+        got = kcv(key, len(expected)) if len(expected) in (6, 8) else kcv(key)
         if not hmac.compare_digest(got, expected.upper()):
             raise KeyCheckError(
                 f"{name} check value mismatch (host {expected}, computed {got}): "
                 "the terminal master key differs from the host's; re-enter the TMK"
             )
     return pik, mak
+
+
+# Derivation data of the sign-on authentication key (two 8-byte blocks, ASCII).
+SIGNON_DERIVATION = (b"SIGNON-1", b"SIGNON-2")
+
+
+def signon_key(tmk: bytes) -> bytes:
+    """The TMK-derived key that MACs a sign-on (0800/0810): proof that both ends hold the TMK.
+
+    ``E_TMK("SIGNON-1") || E_TMK("SIGNON-2")`` (3DES ECB under the TMK), parity adjusted to
+    odd. Only a holder of the TMK can compute it, so only the terminal can make the host issue
+    new working keys, and only the host can answer with them. See docs/host.md.
+    """
+    _check_tmk(tmk)
+    enc = _tdes(tmk).encryptor()
+    raw = enc.update(b"".join(SIGNON_DERIVATION)) + enc.finalize()
+    _quiet_tdes_warnings()
+    return _pyemv_tools.adjust_key_parity(raw)
 
 
 def combine_components(components: list[bytes]) -> bytes:

@@ -2,7 +2,8 @@
 
 ``HostLink.exchange(req)`` blocks for one answer; ``submit(req)`` returns a Future so several
 requests can be outstanding at once. A reader thread per connection splits frames, decodes
-them and hands each response to the request with the same (MTI class, TID, STAN).
+them and hands each response to the request it answers: the exact response MTI (0210 for a
+0200, never a 0230), the same TID and STAN, and the same field 7 when the answer echoes it.
 
 The contract the services rely on (it decides between "store and retry" and "reverse"):
 
@@ -31,8 +32,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from appliance.errors import HostError, MacError, NoResponse, NotSent, ProtocolError
-from appliance.host.dialects.base import Dialect, FrameMacError
-from appliance.host.messages import HostRequest, HostResponse
+from appliance.host.dialects.base import Dialect, FrameMacError, transmission_stamp
+from appliance.host.messages import HostRequest, HostResponse, MessageKind
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,16 @@ class LinkStats:
 
 @dataclass
 class _Pending:
-    key: tuple[str, str, int]
+    key: tuple[str, str, int]  # (response MTI, TID, STAN)
     future: Future[HostResponse]
     deadline: float
     conn: _Connection
+    transmitted: str  # field 7 of the request: an answer that echoes field 7 must match it
+
+
+def response_mti(request_mti: str) -> str:
+    """The MTI that answers ``request_mti``: 0200 → 0210, 0401 (a repeat) → 0410."""
+    return f"{request_mti[:2]}{int(request_mti[2]) + 1}0"
 
 
 class _Connection:
@@ -151,6 +158,11 @@ class _Connection:
             self.wake_w.close()
 
 
+def _echo_matches(p: _Pending, msg: object) -> bool:
+    echoed = getattr(msg, "echoed_transmission", None)
+    return echoed is None or echoed == p.transmitted
+
+
 def _pending_tls(sock: socket.socket) -> bool:
     # Decrypted bytes already buffered inside an SSL object are invisible to select().
     return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
@@ -184,12 +196,22 @@ class HostLink:
         self._conn: _Connection | None = None
         self._pending: dict[tuple[str, str, int], _Pending] = {}
         self._mak: bytes | None = None
+        self._signon_key: bytes | None = None
 
     # ---------------------------------------------------------------- public
     def set_mak(self, mak: bytes | None) -> None:
         """Load the MAK from the latest sign-on (None before the first one)."""
         with self._lock:
             self._mak = mak
+
+    def supports(self, kind: MessageKind) -> bool:
+        """True when the dialect has a message for ``kind`` (iso87 has no upload end)."""
+        return self.dialect.has_kind(kind)
+
+    def set_signon_key(self, key: bytes | None) -> None:
+        """Load the TMK-derived key that MACs sign-ons (``keys.signon_key(tmk)``)."""
+        with self._lock:
+            self._signon_key = key
 
     def stats(self) -> LinkStats:
         """A snapshot of the link counters."""
@@ -228,16 +250,17 @@ class HostLink:
         """Send several requests in one write; a Future for each, as ``submit`` gives.
 
         Every request is encoded before any byte is sent, so an encoding failure (raised
-        here) sends none of them. A request whose (MTI class, TID, STAN) is already
+        here) sends none of them. A request whose (answer MTI, TID, STAN) is already
         outstanding gets NotSent and is not sent; the others are unaffected.
         """
         with self._lock:
-            mak = self._mak
+            mak, signon = self._mak, self._signon_key
         encoded: list[tuple[bytes, tuple[str, str, int]]] = []
         for req in reqs:
-            body = self.dialect.encode_request(req, mak)
+            key = signon if self.dialect.mac_key_of(req.kind) == "signon" else mak
+            body = self.dialect.encode_request(req, key)
             mti = self.dialect.request_mti(req)
-            encoded.append((self.dialect.frame(body), (mti[:2], req.tid, req.stan)))
+            encoded.append((self.dialect.frame(body), (response_mti(mti), req.tid, req.stan)))
         futs: list[Future[HostResponse]] = []
         for _ in reqs:
             fut: Future[HostResponse] = Future()
@@ -264,13 +287,13 @@ class HostLink:
                 # the connection is alive, so its reader (or its death) will complete it.
                 for (frame, key), fut, req in zip(encoded, futs, reqs, strict=True):
                     if key in self._pending:
-                        # Same MTI class, TID and STAN in flight: answers could not be told
+                        # Same answer MTI, TID and STAN in flight: answers could not be told
                         # apart.
                         fut.set_exception(
                             NotSent(f"a request with STAN {req.stan:06d} is already outstanding")
                         )
                         continue
-                    p = _Pending(key, fut, deadline, conn)
+                    p = _Pending(key, fut, deadline, conn, transmission_stamp(req.transmitted_at))
                     self._pending[key] = p
                     pendings.append(p)
                     data.append(frame)
@@ -379,15 +402,17 @@ class HostLink:
 
     def _deliver(self, body: bytes, conn: _Connection) -> None:
         with self._lock:
-            mak = self._mak
+            mak, signon = self._mak, self._signon_key
         try:
-            resp = self.dialect.decode_response(body, mak)
+            resp = self.dialect.decode_response(body, mak, signon)
         except FrameMacError as exc:
             msg = exc.message
-            key = (self._response_class(body), msg.tid, msg.stan)
+            key = (self.dialect.mti_of(body), msg.tid, msg.stan)
             with self._lock:
                 p = self._pending.get(key)
                 self._stats.mac_errors += 1
+            if p is not None and not _echo_matches(p, msg):
+                p = None
             if p is None:
                 log.warning(
                     "dropping response with bad MAC for no pending request (STAN %s)", msg.stan
@@ -396,9 +421,13 @@ class HostLink:
             self._fail_pending(p, MacError(f"response MAC rejected: {exc}"))
             return
         # Other ProtocolErrors propagate to the reader, which fails the whole connection.
-        key = (self._response_class(body), resp.tid, resp.stan)
+        key = (self.dialect.mti_of(body), resp.tid, resp.stan)
         with self._lock:
-            p = self._pending.pop(key, None)
+            p = self._pending.get(key)
+            if p is not None and not _echo_matches(p, resp):
+                p = None  # same STAN, another field 7: an answer to some other request
+            if p is not None:
+                del self._pending[key]
             if p is None:
                 self._stats.unmatched += 1
             else:
@@ -417,9 +446,6 @@ class HostLink:
             return
         if not p.future.done():
             p.future.set_result(resp)
-
-    def _response_class(self, body: bytes) -> str:
-        return self.dialect.mti_of(body)[:2]
 
     def _fail_pending(self, p: _Pending, exc: HostError) -> None:
         with self._lock:

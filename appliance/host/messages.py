@@ -6,7 +6,7 @@ services never see field numbers. Times are timezone-aware UTC.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -27,6 +27,7 @@ class MessageKind(StrEnum):
     ADVICE = "advice"  # 0220 (0221 repeat): a payment stored offline
     SETTLEMENT = "settlement"  # 0500 with batch totals
     BATCH_UPLOAD = "batch_upload"  # 0320, one transaction of the batch
+    BATCH_UPLOAD_END = "batch_upload_end"  # 0320 closing an upload (cup 60.3 = 202)
 
 
 # Response codes that acknowledge a reversal: approved, invalid transaction, unable to locate.
@@ -71,6 +72,11 @@ class OriginalRef:
     rrn: str | None = None
     auth_code: str | None = None
     batch: int | None = None
+    # POS entry mode of the original (two digits), carried by a batch upload without card data.
+    entry_mode: str | None = None
+    # False when the wire named only the original's date (cup field 61.3 MMDD), not its
+    # field 7: the host then finds it by TID, STAN, batch and date.
+    exact_time: bool = field(default=True, compare=False)
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,10 @@ class HostRequest:
     batch: int | None = None
     totals: SettlementTotals | None = None
     operator: str | None = None
+    # Why a reversal is sent (cup field 39): 98 no answer, A0 answer failed its MAC,
+    # 96 answer unreadable, 06 outcome unknown for another reason.
+    reason: str | None = None
+    count: int | None = None  # transactions uploaded (batch upload end, cup field 48)
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,12 @@ class HostResponse:
     settlement_balanced: bool | None = None
     # The host's own batch totals in a 0510 (field 48), when the dialect carries them.
     host_totals: SettlementTotals | None = None
+    # Field 7 as the answer echoed it (MMDDhhmmss), for matching the answer to its request;
+    # None when the dialect or the host does not echo it.
+    echoed_transmission: str | None = field(default=None, compare=False)
+    # Fields the dialect does not use, kept as received (field number, value as decoded):
+    # a tolerant reader logs them and acts on the fields it knows.
+    extra_fields: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property
     def approved(self) -> bool:

@@ -11,7 +11,10 @@ terminal is idle, and acts on it:
   return is noticed quickly;
 - when the link comes back up, everything owed is forwarded at once (the retry back-off was
   set while the host was unreachable); while it stays up, what falls due is forwarded
-  (``terminal.send_owed(due_only=True)``). Reversals go first, then stored payments.
+  (``terminal.send_owed(due_only=True)``). Reversals go first, then stored payments;
+- once nothing is owed and the link is up, a scheduled settlement that could not run (the
+  link was down at ``settlement.time``, or it was cut mid-upload) is run (or resumed) under
+  the same settlement lock the timer and the CLI take; the Z slip is queued when it closes.
 
 ``tick()`` is one step, synchronous, and returns the seconds until the next: tests drive it
 with a fake clock. ``start()`` runs it in a daemon thread; ``stop()`` ends that thread.
@@ -50,6 +53,7 @@ class LinkWorker:
         self.clock = clock
         self.checks = 0  # echoes sent
         self.forwards = 0  # forwarding runs started
+        self.settlements = 0  # overdue settlements run (or resumed)
         self.failures = 0  # consecutive failed checks (drives the back-off)
         self._last_ok_seen = terminal.monitor.last_ok
         self._last_check: float | None = None
@@ -91,6 +95,8 @@ class LinkWorker:
             # Back-off times were set while the host was unreachable: when it returns,
             # everything owed goes now; afterwards only what is due.
             self._forward(due_only=was_up)
+            if self.state == LinkState.ONLINE and not self.terminal.journal.owed():
+                self._settle_overdue()
         self._was_up = self.state == LinkState.ONLINE
         self._failed_seen = monitor.failed_total
         self._count_tick()
@@ -140,6 +146,27 @@ class LinkWorker:
                 report.still_owed,
                 f" ({report.errors[-1]})" if report.errors else "",
             )
+
+    def _settle_overdue(self) -> None:
+        from appliance.services.settlement import Settlement
+
+        st = Settlement(self.terminal)
+        if not st.overdue():
+            return
+        self.settlements += 1
+        try:
+            # wait=0: if the timer or the CLI is settling right now, it finishes the job.
+            out = st.settle(operator="auto", wait=0)
+        except CountertopError as exc:
+            log.warning("overdue settlement did not complete: %s", exc)
+            return
+        self._last_ok_seen = self.terminal.monitor.last_ok
+        rec = out.record
+        log.info(
+            "overdue settlement of batch %06d: %s",
+            rec.batch,
+            rec.result.value if rec.result else rec.state.value,
+        )
 
     def _count_tick(self) -> None:
         with self._cond:

@@ -8,6 +8,7 @@ chooses the journal rows in scope, stores the last result in the journal (table
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,11 +40,22 @@ class Reconciler:
         self.journal = terminal.journal
         self.config = terminal.config
 
-    def reconcile_text(self, text: str, *, name: str = "") -> Reconciliation:
-        """Match statement CSV ``text``; the result is stored as the last reconciliation."""
+    def reconcile_text(
+        self, text: str, *, name: str = "", dates: Sequence[str] = ()
+    ) -> Reconciliation:
+        """Match statement CSV ``text``; the result is stored as the last reconciliation.
+
+        The statement covers the business days of its lines and ``dates`` (YYYY-MM-DD). A
+        statement with no lines and no ``dates`` names no day: it is taken to cover every day
+        the journal holds, so each approval in it is reported not at host (an empty
+        statement never "matches" a journal with approvals).
+        """
         lines, bad = parse_statement(text)
         journal = self.journal.transactions()
-        dates = sorted({line.settlement_date.isoformat() for line in lines})
+        days = {line.settlement_date.isoformat() for line in lines} | set(dates)
+        if not days and not bad:
+            days = {t.updated_at.astimezone(UTC).date().isoformat() for t in journal}
+        dates = sorted(days)
         result = reconcile(
             lines,
             journal,
@@ -56,13 +68,13 @@ class Reconciler:
         self._store(result)
         return result
 
-    def reconcile_file(self, path: Path) -> Reconciliation:
-        """Match the statement at ``path``."""
+    def reconcile_file(self, path: Path, dates: Sequence[str] = ()) -> Reconciliation:
+        """Match the statement at ``path`` (covering its lines' days and ``dates``)."""
         try:
             text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read the statement {path}: {exc}") from exc
-        return self.reconcile_text(text, name=path.name)
+        return self.reconcile_text(text, name=path.name, dates=dates)
 
     def _store(self, result: Reconciliation) -> None:
         with self.journal.unit() as uow:

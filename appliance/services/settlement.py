@@ -41,6 +41,7 @@ from appliance.domain.settlement import (
     SettleState,
     batch_totals,
     check_settle_transition,
+    latest_scheduled,
     parse_hhmm,
     settlement_due,
     totals_equal,
@@ -60,6 +61,7 @@ from appliance.host.messages import (
     response_text,
 )
 from appliance.journal.journal import _dt, _iso
+from appliance.services.oplock import OperationLock
 
 if TYPE_CHECKING:
     from appliance.services.terminal import Terminal
@@ -281,6 +283,23 @@ class Settlement:
             r = self.journal.conn.execute("SELECT MAX(cut_at) FROM settlements").fetchone()
         return _dt(r[0]) if r and r[0] else None
 
+    def overdue(self, now: datetime | None = None) -> bool:
+        """Should a scheduled settlement already have run? (The link worker settles then.)
+
+        True for an interrupted settlement, or when the settlement is due and the open batch
+        already held a transaction at the latest scheduled time: the timer ran (or should
+        have) while the host could not be reached. A batch opened after that time waits for
+        the next scheduled run.
+        """
+        if self.unfinished() is not None:
+            return True
+        now = now or self.journal.clock()
+        if not self.due(now):
+            return False
+        first = self.journal.transactions(batch=self.journal.batch, limit=1)
+        scheduled = latest_scheduled(now, parse_hhmm(self.config.settlement.time), self.journal.tz)
+        return bool(first) and first[0].created_at <= scheduled
+
     def due(self, now: datetime | None = None) -> bool:
         """Is the daily settlement due (``settle --if-due``)? An interrupted one always is."""
         if self.unfinished() is not None:
@@ -362,13 +381,42 @@ class Settlement:
 
     # ---- settling -----------------------------------------------------------------------------
 
-    def settle(self, *, operator: str = "", on_progress: Progress | None = None) -> SettleOutcome:
+    def settle(
+        self,
+        *,
+        operator: str = "",
+        on_progress: Progress | None = None,
+        wait: float | None = None,
+    ) -> SettleOutcome:
         """Settle: resume an interrupted settlement, else cut the open batch and settle it.
+
+        The whole run holds the settlement lock (``state_dir/settlement.lock``), which the
+        CLI, the timer and the kiosk's link worker all take: one settlement at a time across
+        processes (``wait`` seconds at most, then Refused).
 
         Raises ReversalOwed / Refused when something is still owed to the host (nothing is
         cut then), HostError when the host cannot be reached or answers with an error (the
-        settlement stays journaled and the next call resumes it).
+        settlement stays journaled and the next call resumes it; until it closes, status
+        says "settlement due, waiting for the link").
         """
+        lock = OperationLock(
+            self.config.state_dir / "settlement.lock", wait=120.0 if wait is None else wait
+        )
+        with lock.hold("settlement"):
+            try:
+                out = self._settle(operator, on_progress)
+            except HostError:
+                self.journal.session_set(settlement_waiting="1")
+                raise
+        self.journal.session_set(settlement_waiting="")
+        return out
+
+    def waiting_for_link(self) -> bool:
+        """True while a due settlement could not reach the host (it runs when the link is
+        back)."""
+        return self.journal.session_get("settlement_waiting") == "1" and self.overdue()
+
+    def _settle(self, operator: str, on_progress: Progress | None) -> SettleOutcome:
         progress = on_progress or (lambda _p, _d, _t: None)
         self._queue_pending_slips()
         rec = self.unfinished()
@@ -559,7 +607,8 @@ class Settlement:
                 rec = self._close(rec, SettleResult.BALANCED, resp, host_json)
             else:
                 items = self._upload_items(rec.batch)
-                base = self._allocate_stans(len(items))
+                # one STAN more than the uploads: the upload end, where the dialect has one
+                base = self._allocate_stans(len(items) + 1)
                 rec = self._set(
                     rec,
                     SettleState.UPLOADING,
@@ -575,6 +624,7 @@ class Settlement:
         if rec.state == SettleState.UPLOADING:
             rec = self._upload(rec, progress)
             if rec.final_stan is None:
+                self._upload_end(rec)
                 stan = j.next_stan()
                 at = j.clock().replace(microsecond=0)
                 rec = self._set(rec, SettleState.UPLOADING, final_stan=stan, final_at=_iso(at))
@@ -696,6 +746,41 @@ class Settlement:
             self._hook("uploaded")
         term.monitor.ok(self.journal.clock())
         return self.get(rec.batch)
+
+    def _upload_end(self, rec: SettlementRecord) -> None:
+        """Close the upload where the dialect has a message for it (cup: 0320, 60.3 = 202,
+        48 = the count). Same STAN and time on a resend: the host replays its answer."""
+        term = self.terminal
+        supports = getattr(term.link, "supports", None)
+        if supports is None or not supports(MessageKind.BATCH_UPLOAD_END):
+            return
+        assert rec.upload_stan_base is not None and rec.upload_at is not None
+        req = HostRequest(
+            MessageKind.BATCH_UPLOAD_END,
+            term.tid,
+            term.mid,
+            upload_stan(rec.upload_stan_base, rec.upload_total),
+            rec.upload_at,
+            batch=rec.batch,
+            count=rec.upload_total,
+        )
+        try:
+            answer = term.link.exchange(req)
+        except HostError as exc:
+            term.monitor.no_answer(str(exc))
+            self._note_error(rec, str(exc))
+            raise _retyped(
+                exc,
+                f"end of the batch upload of batch {rec.batch:06d} not answered ({exc}); "
+                f"run countertop settle again to resume",
+            ) from exc
+        if answer.response_code != "00":
+            self._note_error(rec, f"upload end answered {answer.response_code}")
+            raise Refused(
+                f"the host refused the end of the batch upload of batch {rec.batch:06d}: "
+                f"{answer.response_code} {response_text(answer.response_code)}; call the "
+                f"acquirer"
+            )
 
     def _queue_slip(self, rec: SettlementRecord) -> str | None:
         """Queue the Z slip of a closed settlement once (crash-safe via ``slip_queued``)."""

@@ -26,6 +26,7 @@ from appliance.errors import (
     CardReadError,
     HostError,
     KeyCheckError,
+    MacError,
     NoResponse,
     NotFound,
     NotSent,
@@ -35,6 +36,7 @@ from appliance.errors import (
     Refused,
     ReversalOwed,
 )
+from appliance.host import keys
 from appliance.host.messages import (
     REVERSAL_ACK_CODES,
     CardFields,
@@ -73,6 +75,10 @@ class HostLinkPort(Protocol):
 
     def set_mak(self, mak: bytes | None) -> None:
         """Use ``mak`` for MACs from now on."""
+        ...
+
+    def set_signon_key(self, key: bytes | None) -> None:
+        """Use ``key`` (derived from the TMK) to MAC sign-ons."""
         ...
 
     def close(self) -> None:
@@ -156,10 +162,18 @@ class TerminalStatus:
     printer: str
     print_jobs_waiting: int
     currency: str
+    keys: str = "ok"  # ok | out_of_step (answers failed their MAC; a sign-on is due or failed)
+    keys_error: str = ""  # what the technician must check when signing on again did not help
+    # "" | "due_waiting_for_link": a scheduled settlement could not reach the host; it runs
+    # by itself when the link is back (kiosk link worker, settlement timer retries)
+    settlement: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """The stable machine-readable form."""
         return {
+            "settlement": self.settlement,
+            "keys": self.keys,
+            "keys_error": self.keys_error,
             "link": self.link,
             "link_error": self.link_error,
             "pending_reversals": self.pending_reversals,
@@ -175,6 +189,23 @@ class TerminalStatus:
             "print_jobs_waiting": self.print_jobs_waiting,
             "currency": self.currency,
         }
+
+
+def reversal_reason(note: str) -> str:
+    """The reason code a reversal gives (cup field 39), from why the reversal is owed.
+
+    A0: the answer failed its MAC; 98: no answer in time (or none at all); 96: an answer that
+    could not be read or a connection that broke; 06: any other unknown outcome (a crash
+    before the answer was journaled).
+    """
+    low = note.lower()
+    if "mac" in low:
+        return "A0"
+    if "no response" in low or "timeout" in low or "within the timeout" in low:
+        return "98"
+    if "undecodable" in low or "connection" in low or "closed" in low:
+        return "96"
+    return "06"
 
 
 def card_columns(card: CardRead | Transaction) -> dict[str, str]:
@@ -226,6 +257,9 @@ class Terminal:
         self.tid: str = config.merchant.tid
         self.mid: str = config.merchant.mid
         self._mak: bytes | None = None
+        self._mac_failures = 0  # answers to owed messages whose MAC failed, ever
+        # The TMK-derived key proves to the host that a sign-on comes from this terminal.
+        self.link.set_signon_key(keys.signon_key(tmk))
         self._restore_keys()
 
     # ---- keys and sign-on -----------------------------------------------------------------
@@ -269,6 +303,12 @@ class Terminal:
                 operator=operator or None,
             )
             resp = self._exchange(req)
+            if resp.response_code == "A0":
+                raise KeyCheckError(
+                    f"the host could not verify this terminal's sign-on (A0): the terminal "
+                    f"master key loaded here is not the one the acquirer holds for TID "
+                    f"{self.tid}; re-load it under dual control (countertop provision)"
+                )
             if not resp.approved:
                 raise Refused(
                     f"sign-on refused by the host: {resp.response_code} "
@@ -293,8 +333,51 @@ class Terminal:
                 log.warning("host sign-on named batch %06d, already settled here", resp.batch)
             self._mak = mak
             self.link.set_mak(mak)
+            self.journal.session_set(keys_state="ok", keys_error="")
             self.journal.audit(operator or "-", "sign_on", f"batch {self.journal.batch}")
             return resp
+
+    # ---- keys out of step -----------------------------------------------------------------
+
+    def _keys_out_of_step(self, why: str, check: str = "") -> None:
+        """Answers fail their MAC: say so (status DEGRADED, "keys out of step") until healed."""
+        self.monitor.no_answer(f"keys out of step: {why}")
+        self.journal.session_set(keys_state="out_of_step", keys_error=check)
+
+    def _heal_keys(self, why: str, *, again: bool = False) -> str | None:
+        """One automatic sign-on after an answer failed its MAC; None when it renewed the keys.
+
+        Otherwise (or when ``again``: the MAC failed even with keys from a fresh sign-on) the
+        returned text says exactly what the technician must check.
+        """
+        checklist = (
+            f"answers from the host still fail the MAC check with working keys from a "
+            f"fresh sign-on: check (1) that no other device signs on as TID {self.tid} "
+            f"(each sign-on replaces the keys), (2) that host.dialect "
+            f"({self.config.host.dialect}) is the acquirer's (it fixes the MAC "
+            f"algorithm), (3) that the terminal master key matches the acquirer's "
+            f"(countertop provision)"
+        )
+        if again:
+            self._keys_out_of_step(why, checklist)
+            return checklist
+        self._keys_out_of_step(why)
+        log.warning("answer failed its MAC (%s): signing on again for fresh keys", why)
+        try:
+            self.sign_on()
+        except KeyCheckError as exc:
+            check = str(exc)
+        except MacError:
+            check = checklist  # even the sign-on answer fails its MAC (under the TMK's key)
+        except HostError as exc:
+            check = (
+                f"the automatic sign-on after a MAC failure did not complete ({exc}); "
+                f"sign on again when the host answers (countertop sign-on)"
+            )
+        else:
+            return None
+        self._keys_out_of_step(why, check)
+        return check
 
     def _batch_settled(self, batch: int) -> bool:
         """True when ``batch`` was already cut for settlement (see services/settlement.py)."""
@@ -425,32 +508,44 @@ class Terminal:
             card = card or self._read_or_outcome(amount, "00", cancel, on_step)
             if isinstance(card, Outcome):
                 return card
-            txn = self.journal.begin(
-                TxnType.SALE,
-                amount,
-                self.cur.alpha,
-                **card_columns(card),
-                operator=operator,
-            )
+            read: CardRead = card
             fields = CardFields.of(card)
-            if not online:
-                return self._offline(txn, fields, "the host is unreachable")
-            req = HostRequest(
-                MessageKind.SALE,
-                self.tid,
-                self.mid,
-                txn.stan,
-                txn.transmitted_at,
-                amount=amount,
-                currency=self.cur.numeric,
-                card=fields,
-                batch=txn.batch,
-                operator=operator or None,
-            )
-            return self._send_financial(txn, req, fields)
+
+            def attempt(again: Callable[[], Outcome] | None) -> Outcome:
+                txn = self.journal.begin(
+                    TxnType.SALE,
+                    amount,
+                    self.cur.alpha,
+                    **card_columns(read),
+                    operator=operator,
+                )
+                if not online:
+                    return self._offline(txn, fields, "the host is unreachable")
+                req = HostRequest(
+                    MessageKind.SALE,
+                    self.tid,
+                    self.mid,
+                    txn.stan,
+                    txn.transmitted_at,
+                    amount=amount,
+                    currency=self.cur.numeric,
+                    card=fields,
+                    batch=txn.batch,
+                    operator=operator or None,
+                )
+                return self._send_financial(txn, req, fields, again=again)
+
+            # Once only: if the answer fails its MAC, the keys are renewed and the first
+            # attempt is reversed (acknowledged), the sale is sent again as a new transaction.
+            return attempt(lambda: attempt(None))
 
     def _send_financial(
-        self, txn: Transaction, req: HostRequest, fields: CardFields | None
+        self,
+        txn: Transaction,
+        req: HostRequest,
+        fields: CardFields | None,
+        *,
+        again: Callable[[], Outcome] | None = None,
     ) -> Outcome:
         try:
             resp = self._exchange(req)
@@ -481,8 +576,29 @@ class Terminal:
             if not isinstance(exc, HostError):
                 raise
             self.indicators.show(IndicatorState.ERROR)
-            self.send_owed(kinds=("reversal",))
+            check = None
+            if isinstance(exc, MacError):
+                # Keys out of step (a sign-on cut after the host issued new keys, or another
+                # sign-on as this TID): one automatic sign-on, then the owed reversal.
+                check = self._heal_keys(str(exc), again=again is None)
+            # After a MAC failure the keys were just renewed (or could not be): a reversal
+            # that fails its MAC now is a repeated failure, not a reason to sign on again.
+            self.send_owed(kinds=("reversal",), heal=not isinstance(exc, MacError))
             txn = self.journal.get(txn.uuid)
+            healed = isinstance(exc, MacError) and check is None and again is not None
+            if healed and txn.state == TxnState.REVERSED:
+                log.info("keys renewed and STAN %06d reversed: sending again", txn.stan)
+                return again()
+            if check is not None:
+                return Outcome(
+                    "failed",
+                    txn,
+                    f"Answers from the host fail the MAC check (keys out of step); the "
+                    f"transaction was cancelled and nothing is charged. {check}",
+                    f"主机应答MAC校验错（密钥不同步），交易已冲正，未扣款。请技术人员检查："
+                    f"终端号 {self.tid} 是否被其他设备签到、主机报文格式"
+                    f"（{self.config.host.dialect}）与主密钥（TMK）是否与收单机构一致。",
+                )
             return Outcome(
                 "failed",
                 txn,
@@ -702,6 +818,7 @@ class Terminal:
             rrn=t.rrn,
             auth_code=t.auth_code,
             batch=t.batch,
+            entry_mode=t.entry_mode or None,
         )
 
     def _stub(self, txn: Transaction, kind: str | None = None) -> None:
@@ -725,6 +842,7 @@ class Terminal:
                 currency=self.cur.numeric,
                 batch=txn.batch,
                 original=self._ref(txn),
+                reason=reversal_reason(txn.note),
             )
         blob = self.journal.card_blob(txn.uuid)
         if blob is None:
@@ -749,12 +867,15 @@ class Terminal:
         window: int | None = None,
         due_only: bool = False,
         on_progress: Callable[[int, int, int], None] | None = None,
+        heal: bool = True,
     ) -> OwedReport:
         """Deliver owed messages: reversals first, then advices, ``window`` at a time.
 
         Each message is marked attempted before it is sent, so a repeat after a crash goes out
         as 0401/0221 with the same STAN and transmission time: the host answers it, never
         charging twice. Failures stay owed with exponential back-off; nothing is dropped.
+        When answers fail their MAC (keys out of step) and ``heal``, one automatic sign-on
+        renews the keys and the messages still owed are sent once more.
         """
         report = OwedReport()
         window = window or self.config.host.window
@@ -766,12 +887,24 @@ class Terminal:
                     report.errors.append(str(exc))
                     report.still_owed = len(self.journal.owed())
                     return report
+            healed = False  # one automatic sign-on per run at most
             for kind in ("reversal", "advice"):
                 if kind not in kinds:
                     continue
                 due = self.journal.clock() if due_only else None
                 todo = self.journal.owed(kind, due_before=due)
+                failed_macs = self._mac_failures
                 self._send_window(todo, window, report, on_progress)
+                if self._mac_failures > failed_macs:
+                    check = self._heal_keys(
+                        f"{self._mac_failures - failed_macs} answers failed their MAC",
+                        again=not heal or healed,
+                    )
+                    if check is None:
+                        healed = True
+                        self._send_window(self.journal.owed(kind), window, report, on_progress)
+                    else:
+                        report.errors.append(check)
                 if self.journal.owed("reversal"):
                     break  # advices wait until every reversal is acknowledged
             report.still_owed = len(self.journal.owed())
@@ -848,6 +981,8 @@ class Terminal:
             return False
         except HostError as exc:
             self.monitor.no_answer(str(exc))
+            if isinstance(exc, MacError):
+                self._mac_failures += 1
             self._owed_failed(owed, exc, report)
             return False
         self.monitor.ok(self.journal.clock())
@@ -909,9 +1044,19 @@ class Terminal:
             printer = self.printer.status().value
         if self.receipts is not None and hasattr(self.receipts, "waiting"):
             waiting = self.receipts.waiting()
+        from appliance.services.settlement import Settlement
+
+        settle_waiting = Settlement(self).waiting_for_link()
+        out_of_step = self.journal.session_get("keys_state") == "out_of_step"
+        link, link_error = self.monitor.state.value, self.monitor.last_error
+        if out_of_step:
+            link, link_error = LinkState.DEGRADED.value, "keys out of step"
         return TerminalStatus(
-            link=self.monitor.state.value,
-            link_error=self.monitor.last_error,
+            settlement="due_waiting_for_link" if settle_waiting else "",
+            keys="out_of_step" if out_of_step else "ok",
+            keys_error=(self.journal.session_get("keys_error") or "") if out_of_step else "",
+            link=link,
+            link_error=link_error,
             pending_reversals=sum(1 for o in owed if o.kind == "reversal"),
             stored_count=stored_count,
             stored_amount=stored_amount,

@@ -149,7 +149,7 @@ def test_no_full_pan_anywhere_after_a_shift(
 def test_sign_on_whose_key_check_value_does_not_match_is_refused_and_stores_no_keys(
     shop: Shop,
 ) -> None:
-    """The acquirer holds a different TMK: the working keys it sends fail their check values."""
+    """The acquirer holds a different TMK: it cannot verify the sign-on (A0, no keys issued)."""
     from appliance.bootstrap import build_terminal
     from appliance.host.keys import generate_key
 
@@ -160,21 +160,25 @@ def test_sign_on_whose_key_check_value_does_not_match_is_refused_and_stores_no_k
     term = build_terminal(shop.cfg)
     shop.terminal = term
     assert not term.signed_on
-    with pytest.raises(KeyCheckError, match="check value mismatch"):
+    with pytest.raises(KeyCheckError, match="terminal master key loaded here is not the one"):
         term.sign_on("01")
     assert not term.signed_on
     assert not any(term.journal.session_get(k) for k in ("pik", "mak", "pik_kcv", "mak_kcv"))
 
 
 def test_a_tampered_mac_is_not_taken_as_an_answer(shop: Shop) -> None:
-    """The acquirer approves but corrupts the MAC: the sale is reversed, never approved."""
+    """The acquirer approves but corrupts the MAC: that attempt is reversed, never approved.
+
+    (The terminal then signs on again and sends the sale once more as a new transaction,
+    which the untampered answer approves.)"""
     shop.acquirer.set_fault("bad_mac", count=1)
     out = shop.terminal.sale(1000, operator="01")
-    assert out.result != "approved"
-    txn = out.txn
-    assert txn is not None and txn.state in (TxnState.REVERSAL_OWED, TxnState.REVERSED)
+    tampered = [t for t in shop.terminal.transactions() if out.txn and t.uuid != out.txn.uuid]
+    assert len(tampered) == 1
     shop.terminal.send_owed()
-    assert shop.terminal.journal.get(txn.uuid).state == TxnState.REVERSED
+    assert shop.terminal.journal.get(tampered[0].uuid).state == TxnState.REVERSED
+    assert out.result == "approved" and out.txn is not None
+    assert out.txn.stan != tampered[0].stan
 
 
 def test_provisioning_with_a_wrong_component_check_value_refuses(

@@ -355,3 +355,33 @@ def test_a_sale_overtaken_by_its_reversal_is_never_charged(
     link.exchange(s)  # …which then arrives late
     assert row(acquirer, s.stan)["status"] == "reversed"
     assert acquirer.books.statement(datetime.now(UTC).date()) == []
+
+
+@pytest.mark.parametrize("kind", [MessageKind.VOID, MessageKind.REFUND])
+def test_a_void_or_refund_overtaken_by_its_own_reversal_leaves_the_sale_charged(
+    acquirer: ReferenceAcquirer, link: HostLink, kind: MessageKind
+) -> None:
+    s = sale(1500)
+    r = link.exchange(s)
+    follow = follow_up(kind, ref(s, r), 1500 if kind is MessageKind.VOID else 500)
+    answer = HostResponse(kind, TID, follow.stan, "00")
+    rev = reversal_of(follow, answer, kind)
+    assert link.exchange(rev).response_code == "25"  # not seen yet: remembered
+    link.exchange(follow)  # arrives after its reversal
+    assert row(acquirer, follow.stan, kind.value)["status"] == "reversed"
+    sale_row = row(acquirer, s.stan)
+    assert (sale_row["status"], sale_row["refunded"]) == ("approved", 0)
+    listed = acquirer.books.statement(datetime.now(UTC).date())
+    assert [(x["type"], x["amount"]) for x in listed] == [("sale", 1500)]
+
+
+@pytest.mark.parametrize("kind", [MessageKind.VOID, MessageKind.REFUND])
+def test_a_late_void_or_refund_of_a_reversed_sale_is_refused(
+    acquirer: ReferenceAcquirer, link: HostLink, kind: MessageKind
+) -> None:
+    s = sale(1500)
+    r = link.exchange(s)
+    assert link.exchange(reversal_of(s, r)).response_code == "00"
+    follow = follow_up(kind, ref(s, r), 1500 if kind is MessageKind.VOID else 500)
+    assert link.exchange(follow).response_code == "12"
+    assert row(acquirer, s.stan)["status"] == "reversed"

@@ -71,12 +71,15 @@ def acquirer(tmp_path: Path, dialect_name: str) -> Iterator[ReferenceAcquirer]:
 
 
 def make_link(acq: ReferenceAcquirer, timeout: float = 2.0) -> HostLink:
-    return HostLink(
+    link = HostLink(
         "127.0.0.1", acq.port, acq.dialect, connect_timeout=1.0, response_timeout=timeout
     )
+    link.set_signon_key(keys.signon_key(TMK))
+    return link
 
 
 def sign_on(link: HostLink) -> HostResponse:
+    link.set_signon_key(keys.signon_key(TMK))
     resp = link.exchange(HostRequest(MessageKind.SIGN_ON, TID, MID, next(_stans), stamp()))
     assert resp.working_keys is not None
     _pik, mak = keys.unwrap_working_keys(TMK, resp.working_keys)

@@ -106,6 +106,7 @@ def acquirer(tmp_path: Path) -> Iterator[ReferenceAcquirer]:
 
 def _signed_on_link(acq: ReferenceAcquirer) -> HostLink:
     link = HostLink("127.0.0.1", acq.port, acq.dialect, connect_timeout=1.0, response_timeout=5.0)
+    link.set_signon_key(keys.signon_key(TMK))
     resp = link.exchange(HostRequest(MessageKind.SIGN_ON, TID, MID, next(_stans), stamp()))
     assert resp.working_keys is not None
     link.set_mak(keys.unwrap_working_keys(TMK, resp.working_keys)[1])

@@ -100,3 +100,35 @@ def test_injections_need_enough_lines(shop: Shop) -> None:
         run(shop, "reversed_charged")
     with pytest.raises(ConfigError, match="unknown discrepancy"):
         run(shop, "typo")
+
+
+def test_an_empty_statement_reports_every_approval_as_not_at_host(shop: Shop) -> None:
+    from appliance.domain.reconcile import statement_csv
+
+    sold = [shop.terminal.sale(a, operator="01").txn for a in (1000, 2000)]
+    empty = statement_csv([])  # a header and no lines: the acquirer lists nothing
+    result = Reconciler(shop.terminal).reconcile_text(empty, name="empty.csv")
+    assert not result.clean
+    assert sorted((d.kind, d.amount) for d in result.discrepancies) == [
+        ("terminal_only", 1000),
+        ("terminal_only", 2000),
+    ]
+    assert {d.txn_uuid for d in result.discrepancies} == {t.uuid for t in sold if t}
+    dated = Reconciler(shop.terminal).reconcile_text(empty, dates=[day().isoformat()])
+    assert len(dated.discrepancies) == 2
+    other_day = Reconciler(shop.terminal).reconcile_text(empty, dates=["2001-01-01"])
+    assert other_day.clean  # a statement of a day without sales lacks nothing
+
+
+def test_the_reconcile_command_heads_a_one_sided_approval_not_at_host(
+    shop: Shop, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from appliance.cli import main
+    from appliance.domain.reconcile import statement_csv
+
+    shop.terminal.sale(1000, operator="01")
+    path = tmp_path / "empty.csv"
+    path.write_text(statement_csv([]), encoding="utf-8")
+    assert main(["--config", str(shop.cfg.path), "reconcile", str(path)]) != 0
+    out = capsys.readouterr().out
+    assert "NOT AT HOST" in out and "all lines match" not in out

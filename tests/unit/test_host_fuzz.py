@@ -38,9 +38,12 @@ def _mutate(rng: random.Random, frame: bytes) -> bytes:
 def _corpus(name: str) -> tuple[list[bytes], list[bytes]]:
     d = get_dialect(name)
     requests, responses = [], []
+    digits = 8 if name == "cup" else 6
     for kind, req in REQUESTS.items():
+        if not d.has_kind(kind):
+            continue
         requests.append(d.encode_request(req, MAK))
-        wk = WorkingKeys(b"\x11" * 16, "AAAAAA", b"\x22" * 16, "BBBBBB")
+        wk = WorkingKeys(b"\x11" * 16, "A" * digits, b"\x22" * 16, "B" * digits)
         resp = HostResponse(
             kind,
             req.tid,

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import string
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -55,6 +56,9 @@ class KindSpec:
     ``proc`` None means no processing code, unless ``proc_from_original`` (reversals repeat
     the original's).
     ``txn_type`` is a dialect's own transaction type code (CUP field 60.1), or None.
+    With ``proc_from_original`` (a reversal, a batch upload) the message repeats the
+    original's processing code and, where the dialect has one, its transaction type code, so
+    the host can tell a refund from a sale.
     """
 
     kind: MessageKind
@@ -65,6 +69,9 @@ class KindSpec:
     txn_type: str | None = None
     mac: bool = True
     proc_from_original: bool = False
+    # Which key MACs it: "mak" (the working MAK) or "signon" (the TMK-derived sign-on key,
+    # ``keys.signon_key``: there is no MAK before a sign-on).
+    mac_key: str = "mak"
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,12 @@ class Profile:
     mac_algorithm: str = "x919"  # keys.MAC_ALGORITHMS
     required_response: tuple[str, ...] = ("11", "39", "41")
     required_request: tuple[str, ...] = ("11", "41")
+    # Separator between PAN and expiry in track 2 on the wire ("=" in an ASCII field, "D" in
+    # BCD); CardFields.track2 always uses "D" (as EMV tag 57 does).
+    track2_separator: str = "D"
+    # Items every request of a kind carries with a fixed value (cup: 25 condition code,
+    # 60.4 read capability, 60.5 IC condition code).
+    constants: Mapping[MessageKind, Mapping[str, str]] = dataclass_field(default_factory=dict)
 
 
 class FrameMacError(MacError):
@@ -276,6 +289,10 @@ class Dialect:
         except KeyError:
             raise ProtocolError(f"dialect {self.name} has no {kind} message") from None
 
+    def has_kind(self, kind: MessageKind) -> bool:
+        """True when this dialect has a message for ``kind`` (iso87 has no upload end)."""
+        return kind in self._by_kind
+
     def request_mti(self, req: HostRequest) -> str:
         """The MTI ``req`` is sent with (the repeat MTI when ``req.repeat``)."""
         ks = self.kind_spec(req.kind)
@@ -284,6 +301,10 @@ class Dialect:
     def is_maced(self, kind: MessageKind) -> bool:
         """True when messages of ``kind`` (and their responses) carry a MAC."""
         return self.kind_spec(kind).mac
+
+    def mac_key_of(self, kind: MessageKind) -> str:
+        """ "mak" or "signon": which key MACs messages of ``kind``."""
+        return self.kind_spec(kind).mac_key
 
     def _match_kind(self, mti: str, items: Mapping[str, str], response: bool) -> KindSpec:
         req_mti = f"{mti[:2]}{int(mti[2]) - 1}{mti[3]}" if response else mti
@@ -315,11 +336,20 @@ class Dialect:
         """
         ks = self.kind_spec(req.kind)
         items = self._request_to_items(req, ks)
+        if ks.mac and mak is None and ks.mac_key == "signon":
+            raise KeyCheckError("no sign-on key: the terminal master key (TMK) is not loaded")
         return self._encode(self.request_mti(req), items, mak if ks.mac else None, ks.mac)
 
-    def decode_response(self, frame: bytes, mak: bytes | None) -> HostResponse:
-        """Decode and validate a response body; MacError (FrameMacError) on a missing/bad MAC."""
-        mti, items, fields, raw = self._decode(frame)
+    def decode_response(
+        self, frame: bytes, mak: bytes | None, signon_key: bytes | None = None
+    ) -> HostResponse:
+        """Decode and validate a response body; MacError (FrameMacError) on a missing/bad MAC.
+
+        Tolerant: a field this dialect does not use (but can parse: every field of the
+        standard's table is in the spec) is kept raw in ``extra_fields`` and logged, never a
+        reason to refuse an answer whose MAC over the frame as received verifies.
+        """
+        mti, items, fields, raw = self._decode(frame, tolerant=True)
         ks = self._match_kind(mti, items, response=True)
         for f in self.profile.required_response:
             if f not in fields:
@@ -329,17 +359,43 @@ class Dialect:
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             # e.g. a composite subfield (a key, a count) that is not what its slot holds
             raise ProtocolError(f"response {mti} has an invalid value: {exc!r}") from exc
-        if ks.mac:
-            self._verify_mac(raw, fields, mak, resp)
+        extras = tuple(
+            (f, fields[f])
+            for f in sorted(fields, key=lambda x: int(x))
+            if f not in self._rules and f not in self.profile.mac_fields
+        )
+        if extras or "transmitted" in items:
+            resp = replace(resp, extra_fields=extras, echoed_transmission=items.get("transmitted"))
+        unmaced_refusal = (
+            # A refused sign-on from a host that cannot compute our sign-on key (an unknown
+            # TID) carries no MAC; it issues no keys, so believing it only leaves the
+            # terminal not signed on, which a path attacker could achieve by dropping frames.
+            ks.mac_key == "signon"
+            and not resp.approved
+            and not set(self.profile.mac_fields) & set(fields)
+        )
+        if ks.mac and not unmaced_refusal:
+            self._verify_mac(raw, fields, signon_key if ks.mac_key == "signon" else mak, resp)
+        if extras:
+            log.info(
+                "answer %s STAN %06d carries fields this dialect does not use, kept raw: %s",
+                mti,
+                resp.stan,
+                ", ".join(f for f, _ in extras),
+            )
         return resp
 
     # --------------------------------------------------------------- host side
     def decode_request(
-        self, frame: bytes, mak_lookup: Callable[[str], bytes | None]
+        self,
+        frame: bytes,
+        mak_lookup: Callable[[str], bytes | None],
+        signon_lookup: Callable[[str], bytes | None] | None = None,
     ) -> HostRequest:
         """Decode and validate a request body; FrameMacError when its MAC is missing or wrong.
 
-        ``mak_lookup(tid)`` gives the MAK issued to that terminal (None if none).
+        ``mak_lookup(tid)`` gives the MAK issued to that terminal (None if none);
+        ``signon_lookup(tid)`` its sign-on key (``keys.signon_key`` of its TMK).
         """
         mti, items, fields, raw = self._decode(frame)
         if mti[2] not in "024":
@@ -353,7 +409,8 @@ class Dialect:
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             raise ProtocolError(f"request {mti} has an invalid value: {exc!r}") from exc
         if ks.mac:
-            self._verify_mac(raw, fields, mak_lookup(req.tid), req)
+            lookup = mak_lookup if ks.mac_key == "mak" else (signon_lookup or (lambda _t: None))
+            self._verify_mac(raw, fields, lookup(req.tid), req)
         return req
 
     def encode_response(self, resp: HostResponse, req: HostRequest, mak: bytes | None) -> bytes:
@@ -377,7 +434,12 @@ class Dialect:
             "orig_auth",
             "orig_amount",
             "orig_batch",
+            "orig_date",
             "operator",
+            "reversal_reason",
+            "upload_count",
+            "read_capability",
+            "ic_condition",
         ):
             items.pop(drop, None)
         items["response_code"] = resp.response_code
@@ -394,21 +456,47 @@ class Dialect:
         for drop in ("sale_count", "sale_amount", "refund_count", "refund_amount"):
             # never echo the terminal's totals: field 48 of a 0510 is the host's own
             items.pop(drop, None)
+        for drop in ("totals_result", "foreign_totals"):
+            items.pop(drop, None)
         ht = resp.host_totals
         if ht is not None:
             # A 0510 carries the host's totals in place of the terminal's (field 48).
             items.update(self._totals_items(ht))
+        if (
+            req.kind is MessageKind.SETTLEMENT
+            and "totals_result" in self._part_of
+            and resp.response_code in ("00", "95")
+        ):
+            if ht is None and req.totals is not None:
+                # a UnionPay 0510 returns the request's 48 with its result digit set
+                items.update(self._totals_items(req.totals))
+            items["response_code"] = "00"
+            items["totals_result"] = "1" if resp.response_code == "00" else "2"
+            items["foreign_totals"] = "0" * self._width("foreign_totals", 31)
         wk = resp.working_keys
         if wk is not None:
             items.update(
                 pik=wk.pik.hex().upper(),
-                pik_kcv=wk.pik_kcv,
+                # a check value is sent with as many digits as the dialect carries
+                pik_kcv=wk.pik_kcv[: self._width("pik_kcv", 6)],
                 mak=wk.mak.hex().upper(),
-                mak_kcv=wk.mak_kcv,
+                mak_kcv=wk.mak_kcv[: self._width("mak_kcv", 6)],
             )
-        return self._encode(mti, items, mak if ks.mac else None, ks.mac and mak is not None)
+        return self._encode(
+            mti,
+            items,
+            mak if ks.mac else None,
+            ks.mac and mak is not None,
+            extra=dict(resp.extra_fields),
+        )
 
     # ------------------------------------------------------ items <-> messages
+    def _width(self, item: str, default: int) -> int:
+        """The width of ``item``'s slot in a composite field (``default`` when it has none)."""
+        for f, i in self._part_of.get(item, ()):
+            return self.profile.composite[f][i][1]
+        return default
+
     def _totals_items(self, t: SettlementTotals) -> dict[str, str]:
         """Settlement totals as items, each as wide as the dialect's field part (default 3/12)."""
         widths = {"sale_count": 3, "sale_amount": 12, "refund_count": 3, "refund_amount": 12}
@@ -422,16 +510,19 @@ class Dialect:
         it: dict[str, str] = {}
         orig = req.original
         proc = ks.proc
+        txn_type = ks.txn_type
         if ks.proc_from_original:
             if orig is None:
                 raise ProtocolError(f"a {req.kind} needs the original transaction")
-            proc = self.kind_spec(orig.kind).proc or "000000"
+            oks = self.kind_spec(orig.kind)
+            proc = oks.proc or "000000"
+            txn_type = oks.txn_type or txn_type
         if proc is not None:
             it["proc"] = proc
         if ks.netmgmt is not None:
             it["netmgmt"] = ks.netmgmt
-        if ks.txn_type is not None:
-            it["txn_type"] = ks.txn_type
+        if txn_type is not None:
+            it["txn_type"] = txn_type
         it["transmitted"] = transmission_stamp(req.transmitted_at)
         t = req.transmitted_at.astimezone(UTC)
         it["local_time"] = f"{t.hour:02d}{t.minute:02d}{t.second:02d}"
@@ -439,16 +530,26 @@ class Dialect:
         it["stan"] = _d(req.stan, 6)
         it["tid"] = req.tid
         it["mid"] = req.mid
-        if req.amount is not None:
-            it["amount"] = _d(req.amount, 12)
+        it.update(self.profile.constants.get(req.kind, {}))
+        if req.operator:
+            # an operator code is text, left-aligned (cup 63.1 an3: "01 ")
+            it["operator"] = req.operator[:3].ljust(3)
+        if req.reason:
+            it["reversal_reason"] = req.reason
+        if req.count is not None:
+            it["upload_count"] = _d(req.count, self._width("upload_count", 4))
+        if req.amount is not None or req.kind is MessageKind.SETTLEMENT:
+            # A 0500 names the currency of its totals (field 49) though it has no amount.
+            if req.amount is not None:
+                it["amount"] = _d(req.amount, 12)
             it["currency"] = req.currency
         if req.card is not None:
             c: CardFields = req.card
             it["pan"] = c.pan
             it["expiry"] = c.expiry
-            it["entry_mode"] = (c.entry_mode + "0")[:3] if len(c.entry_mode) < 3 else c.entry_mode
+            it["entry_mode"] = _entry_mode(c.entry_mode)
             if c.track2:
-                it["track2"] = c.track2
+                it["track2"] = c.track2.replace("D", self.profile.track2_separator)
             if c.emv_data:
                 it["emv"] = c.emv_data.hex().upper()
             if c.pan_sequence:
@@ -460,6 +561,7 @@ class Dialect:
             it["orig_mti"] = self.kind_spec(orig.kind).mti
             it["orig_stan"] = _d(orig.stan, 6)
             it["orig_transmitted"] = transmission_stamp(orig.transmitted_at)
+            it["orig_date"] = it["orig_transmitted"][:4]  # MMDD (cup 61.3)
             it["orig_amount"] = _d(orig.amount, 12)
             if orig.batch is not None:
                 it["orig_batch"] = _d(orig.batch, 6)
@@ -467,9 +569,17 @@ class Dialect:
                 it["orig_rrn"] = orig.rrn
             if orig.auth_code:
                 it["orig_auth"] = orig.auth_code
+            if req.card is None and orig.entry_mode:
+                # a batch upload names how the original was read, without its card data
+                it["entry_mode"] = _entry_mode(orig.entry_mode)
         if req.totals is not None:
             tt = req.totals
             it.update(self._totals_items(tt))
+            if "totals_result" in self._part_of:
+                # cup 48: result digit 0 in a request; foreign-card totals all zero (the
+                # terminal settles one currency)
+                it["totals_result"] = "0"
+                it["foreign_totals"] = "0" * self._width("foreign_totals", 31)
         allowed = self.profile.request_items.get(req.kind)
         if allowed is not None:
             it = {k: v for k, v in it.items() if k in allowed}
@@ -483,7 +593,7 @@ class Dialect:
             card = CardFields(
                 pan=it["pan"],
                 expiry=it.get("expiry", ""),
-                track2=it.get("track2"),
+                track2=it["track2"].replace("=", "D") if "track2" in it else None,
                 emv_data=bytes.fromhex(it.get("emv", "")),
                 entry_mode=it.get("entry_mode", "07")[:2],
                 pan_sequence=it.get("pan_seq"),
@@ -493,19 +603,25 @@ class Dialect:
             # Only a reversal repeats the original's processing code; a void or refund has
             # its own, so its original is named by MTI alone.
             okind = self._original_kind(
-                it.get("orig_mti", ""), it.get("proc") if ks.proc_from_original else None
+                it.get("orig_mti", ""),
+                it.get("proc") if ks.proc_from_original else None,
+                it.get("txn_type") if ks.proc_from_original else None,
             )
+            exact = "orig_transmitted" in it
+            stamp = it["orig_transmitted"] if exact else _need(it, "orig_date") + "000000"
             original = OriginalRef(
                 kind=okind,
                 stan=int(it["orig_stan"]),
-                transmitted_at=infer_year(_need(it, "orig_transmitted"), now),
+                transmitted_at=infer_year(stamp, now),
+                exact_time=exact,
                 amount=int(it.get("orig_amount", it.get("amount", "0"))),
                 rrn=it.get("orig_rrn"),
                 auth_code=it.get("orig_auth"),
                 batch=int(it["orig_batch"]) if "orig_batch" in it else None,
+                entry_mode=it["entry_mode"][:2] if card is None and "entry_mode" in it else None,
             )
         totals = None
-        if "sale_count" in it:
+        if "sale_count" in it and ks.kind is MessageKind.SETTLEMENT:
             totals = SettlementTotals(
                 sale_count=int(it["sale_count"]),
                 sale_amount=int(_need(it, "sale_amount")),
@@ -525,11 +641,18 @@ class Dialect:
             original=original,
             batch=int(it["batch"]) if "batch" in it else None,
             totals=totals,
+            operator=it.get("operator") or None,
+            reason=it.get("reversal_reason") if ks.kind is MessageKind.REVERSAL else None,
+            count=int(it["upload_count"])
+            if "upload_count" in it and ks.kind is MessageKind.BATCH_UPLOAD_END
+            else None,
         )
 
-    def _original_kind(self, orig_mti: str, proc: str | None) -> MessageKind:
+    def _original_kind(
+        self, orig_mti: str, proc: str | None, txn_type: str | None = None
+    ) -> MessageKind:
         # Dialects without the original MTI on the wire (cup) name the original by its
-        # processing code only; a sale is the default original.
+        # processing code and transaction type code; a sale is the default original.
         candidates = [
             k
             for k in self.profile.kinds
@@ -537,6 +660,10 @@ class Dialect:
         ]
         if orig_mti and not candidates:
             raise ProtocolError(f"original MTI {orig_mti!r} is not one this dialect sends")
+        if txn_type is not None:
+            for k in candidates:
+                if k.proc is not None and k.proc == proc and k.txn_type == txn_type:
+                    return k.kind
         for k in candidates:
             if k.proc is not None and k.proc == proc:
                 return k.kind
@@ -561,8 +688,12 @@ class Dialect:
         balanced = None
         host_totals = None
         if ks.kind is MessageKind.SETTLEMENT:
+            if "totals_result" in it and rc == "00":
+                # cup: 39 = 00 and the verdict in 48's result digit (1 balanced, 2 not);
+                # reported as the dialect-neutral 95 when not balanced
+                rc = {"1": "00", "2": "95"}.get(it["totals_result"], "96")
             balanced = {"00": True, "95": False}.get(rc)
-            if "sale_count" in it:
+            if "sale_count" in it and "sale_amount" in it:
                 host_totals = SettlementTotals(
                     sale_count=int(it["sale_count"]),
                     sale_amount=int(_need(it, "sale_amount")),
@@ -629,22 +760,33 @@ class Dialect:
             parts = self.profile.composite.get(f)
             if parts is None:
                 continue
-            pos = 0
-            for name, width in parts:
-                if pos >= len(value):
-                    break
-                chunk = value[pos : pos + width]
-                if len(chunk) != width:
-                    raise ProtocolError(f"field {f} ends inside {name}")
-                items[name] = chunk.strip() if not chunk.strip().isdigit() else chunk
-                pos += width
-            if pos < len(value):
-                raise ProtocolError(f"field {f} has {len(value) - pos} trailing characters")
+            try:
+                items.update(_split(f, value, parts))
+            except ProtocolError:
+                if f not in self._field_items:
+                    raise
+                # cup 48 is either settlement totals or an upload count: the message kind
+                # decides which item is read
         return items
 
     # ------------------------------------------------------- fields <-> bytes
-    def _encode(self, mti: str, items: Mapping[str, str], mak: bytes | None, maced: bool) -> bytes:
+    def _encode(
+        self,
+        mti: str,
+        items: Mapping[str, str],
+        mak: bytes | None,
+        maced: bool,
+        extra: Mapping[str, str] | None = None,
+    ) -> bytes:
         fields = self._items_to_fields(items)
+        self._validate(fields)
+        if extra:
+            # Fields a host adds that this dialect does not use (the reference acquirer's
+            # ``extra_fields`` fault): sent as given, checked only by the spec's lengths.
+            for f, v in extra.items():
+                if f in fields or f not in self.profile.spec or f in ("t", "p", "1", "h"):
+                    raise ProtocolError(f"field {f} cannot be added to {mti}")
+                fields[f] = v
         fields["t"] = mti
         # pyiso8583 adds keys ("p", "1", "t" normalised) to what it is given: a fresh shallow
         # copy is enough, every value is an immutable str.
@@ -655,7 +797,6 @@ class Dialect:
                 raise KeyCheckError("no MAK loaded: sign on to the host first")
             mac_field = self._mac_field(fields)
             doc[mac_field] = "00" * keys.MAC_LEN
-        self._validate(fields)
         try:
             raw, _ = iso8583.encode(doc, self.profile.spec)
         except (iso8583.EncodeError, KeyError, ValueError, TypeError) as exc:
@@ -671,7 +812,15 @@ class Dialect:
         primary, secondary = self.profile.mac_fields
         return primary if self._high_fields.isdisjoint(fields) else secondary
 
-    def _decode(self, frame: bytes) -> tuple[str, dict[str, str], dict[str, str], bytes]:
+    def _decode(
+        self, frame: bytes, *, tolerant: bool = False
+    ) -> tuple[str, dict[str, str], dict[str, str], bytes]:
+        """MTI, items, fields and raw bytes of ``frame``.
+
+        ``tolerant`` (answers): a field the spec can parse but the dialect does not use is
+        left out of the items (it stays in ``fields``) instead of refusing the frame; its
+        bytes are still under the MAC, which is checked over the frame exactly as received.
+        """
         if not isinstance(frame, bytes | bytearray):
             raise ProtocolError("a frame must be bytes")
         raw = bytes(frame)
@@ -690,8 +839,11 @@ class Dialect:
         if sec is not None and int(sec[:2], 16) & 0x80:
             raise ProtocolError("tertiary bitmap (field 65) is not supported")
         fields = {k: v for k, v in doc.items() if k not in ("t", "p", "1", "h")}
-        self._validate(fields)
-        items = self._fields_to_items(fields)
+        known = fields
+        if tolerant:
+            known = {k: v for k, v in fields.items() if k in self._rules}
+        self._validate(known)
+        items = self._fields_to_items(known)
         for need in ("stan", "tid"):
             if need not in items:
                 raise ProtocolError(f"message {mti} lacks {need}")
@@ -730,6 +882,29 @@ class Dialect:
         data, mac = raw[: -keys.MAC_LEN], raw[-keys.MAC_LEN :]
         if not keys.mac_matches(mak, data, mac, self.profile.mac_algorithm):
             raise FrameMacError("MAC does not verify", message)
+
+
+def _entry_mode(mode: str) -> str:
+    """Field 22 n3: entry mode n2 + PIN entry capability n1, which is 2 ("cannot accept a
+    PIN") on this terminal: a Pi is no PCI PTS device, so it takes no PINs."""
+    return mode if len(mode) >= 3 else (mode + "2")[:3]
+
+
+def _split(f: str, value: str, parts: tuple[tuple[str, int], ...]) -> dict[str, str]:
+    """The items of composite field ``f``; ProtocolError when ``value`` does not fit."""
+    out: dict[str, str] = {}
+    pos = 0
+    for name, width in parts:
+        if pos >= len(value):
+            break
+        chunk = value[pos : pos + width]
+        if len(chunk) != width:
+            raise ProtocolError(f"field {f} ends inside {name}")
+        out[name] = chunk.strip() if not chunk.strip().isdigit() else chunk
+        pos += width
+    if pos < len(value):
+        raise ProtocolError(f"field {f} has {len(value) - pos} trailing characters")
+    return out
 
 
 def _need(items: Mapping[str, str], name: str) -> str:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import iso8583.specs
+
 from appliance.host.dialects.base import KindSpec, Profile
 from appliance.host.messages import MessageKind as K
 
@@ -61,7 +63,16 @@ FIELDS: dict[str, tuple[str, int, int, str, str]] = {
     "128": (B, 0, 8, "b", "MAC"),
 }
 
+# Every field of ISO 8583:1987 is parseable (pyiso8583's own table of the standard's formats),
+# so an answer carrying a field we do not use (15, 32, 44, 63 …) is read and kept raw rather
+# than refused; only the fields in FIELDS have content rules. Field 65 (a tertiary bitmap in
+# pyiso8583 4.x) stays undefined and is refused.
+_STANDARD = {
+    f: dict(v) for f, v in iso8583.specs.default_ascii.items() if f.isdigit() and f != "65"
+}
+
 SPEC: dict[str, dict[str, Any]] = {
+    **_STANDARD,
     "h": _f(A, 0, 0, "Header"),
     "t": _f(A, 0, 4, "MTI"),
     "p": _f(B, 0, 8, "Primary bitmap"),
@@ -72,7 +83,7 @@ SPEC: dict[str, dict[str, Any]] = {
 TYPES: dict[str, str] = {f: t for f, (_e, _l, _m, t, _d) in FIELDS.items()}
 
 KINDS: tuple[KindSpec, ...] = (
-    KindSpec(K.SIGN_ON, "0800", netmgmt="001", mac=False),
+    KindSpec(K.SIGN_ON, "0800", netmgmt="001", mac_key="signon"),
     KindSpec(K.ECHO, "0800", netmgmt="301", mac=False),
     KindSpec(K.SALE, "0200", proc="000000"),
     KindSpec(K.VOID, "0200", proc="020000"),
@@ -80,7 +91,8 @@ KINDS: tuple[KindSpec, ...] = (
     KindSpec(K.REVERSAL, "0400", repeat_mti="0401", proc_from_original=True),
     KindSpec(K.ADVICE, "0220", repeat_mti="0221", proc="000000"),
     KindSpec(K.SETTLEMENT, "0500", proc="920000"),
-    KindSpec(K.BATCH_UPLOAD, "0320", proc="000000"),
+    # field 3 is the uploaded transaction's own processing code (a refund stays a refund)
+    KindSpec(K.BATCH_UPLOAD, "0320", proc_from_original=True),
 )
 
 SIMPLE: dict[str, str] = {
@@ -157,4 +169,5 @@ PROFILE = Profile(
     simple=SIMPLE,
     composite=COMPOSITE,
     request_items=REQUEST_ITEMS,
+    track2_separator="=",
 )

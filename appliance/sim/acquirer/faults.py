@@ -22,6 +22,9 @@ FAULTS: dict[str, str] = {
     "garbage": "decide and commit, then reply with a frame of random bytes",
     "bad_mac": "decide and commit, then reply with a corrupted MAC",
     "latency": "add `ms` milliseconds (default 200) before every reply",
+    "extra_fields": "answers carry fields 15, 32, 44 and 63 (as real hosts add), under the MAC",
+    "totals_mismatch": "answer the next 0500 of a batch out of balance (95) until it is uploaded",
+    "rotate_keys": "issue new working keys to the TID, as a parallel sign-on would",
 }
 
 _PARAMS: dict[str, dict[str, type]] = {

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -29,9 +30,12 @@ from appliance.host.messages import (
     HostRequest,
     HostResponse,
     MessageKind,
+    OriginalRef,
     SettlementTotals,
     WorkingKeys,
 )
+
+log = logging.getLogger(__name__)
 
 DECLINE_PAN = "4000000000000002"  # always declined 05 (do not honour)
 SCHEMA_VERSION = 1
@@ -58,7 +62,8 @@ CREATE INDEX IF NOT EXISTS tx_batch ON transactions (tid, batch);
 CREATE INDEX IF NOT EXISTS tx_date ON transactions (business_date);
 CREATE TABLE IF NOT EXISTS uploads (
     id INTEGER PRIMARY KEY, tid TEXT NOT NULL, batch INTEGER, stan INTEGER NOT NULL,
-    type TEXT NOT NULL, amount INTEGER NOT NULL, masked_pan TEXT, created_at TEXT NOT NULL);
+    type TEXT NOT NULL, amount INTEGER NOT NULL, masked_pan TEXT, created_at TEXT NOT NULL,
+    rrn TEXT, auth_code TEXT, entry_mode TEXT);
 CREATE TABLE IF NOT EXISTS settlements (
     id INTEGER PRIMARY KEY, tid TEXT NOT NULL, batch INTEGER,
     terminal_totals TEXT NOT NULL, host_totals TEXT NOT NULL, response_code TEXT NOT NULL,
@@ -120,6 +125,8 @@ class Ledger:
         # stages its new MAK here and it replaces the cached one only once committed.
         self._maks: dict[str, bytes | None] = {}
         self._staged_maks: list[tuple[str, bytes]] = []
+        # (TID, batch) whose next 0500 is answered out of balance (fault totals_mismatch)
+        self._mismatch: set[tuple[str, int | None]] = set()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -131,6 +138,10 @@ class Ledger:
                 for stmt in _SCHEMA.split(";"):
                     if stmt.strip():
                         self._db.execute(stmt)
+                cols = {r[1] for r in self._db.execute("PRAGMA table_info(uploads)")}
+                for col in ("rrn", "auth_code", "entry_mode"):
+                    if col not in cols:  # a ledger made before uploads said what they were
+                        self._db.execute(f"ALTER TABLE uploads ADD COLUMN {col} TEXT")
                 self._db.execute(
                     "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
@@ -169,6 +180,21 @@ class Ledger:
             mak = bytes(row["mak"]) if row else None
             self._maks[tid] = mak
         return mak
+
+    def rotate_keys(self, tid: str) -> None:
+        """Issue new working keys to ``tid`` without telling it (a parallel sign-on)."""
+        with self._lock, self._tx() as db:
+            mak = keys.generate_key()
+            db.execute(
+                "INSERT OR REPLACE INTO keys VALUES (?,?,?,?)",
+                (tid, keys.generate_key(), mak, _now().isoformat()),
+            )
+            self._staged_maks.append((tid, mak))
+
+    def mismatch_next(self, tid: str, batch: int | None) -> None:
+        """Answer the next 0500 of ``batch`` out of balance unless the batch was uploaded."""
+        with self._lock:
+            self._mismatch.add((tid, batch))
 
     # ------------------------------------------------------------- answering
     def answer(
@@ -271,9 +297,9 @@ class Ledger:
             self._staged_maks.append((req.tid, mak))
             wk = WorkingKeys(
                 pik=keys.wrap_key(tmk, pik),
-                pik_kcv=keys.kcv(pik),
+                pik_kcv=keys.kcv(pik, 8),  # the dialect sends as many digits as it carries
                 mak=keys.wrap_key(tmk, mak),
-                mak_kcv=keys.kcv(mak),
+                mak_kcv=keys.kcv(mak, 8),
             )
             return self._reply(req, "00", working_keys=wk, batch=req.batch)
         if k is MessageKind.ECHO:
@@ -292,6 +318,8 @@ class Ledger:
             return self._settle(db, req)
         if k is MessageKind.BATCH_UPLOAD:
             return self._upload(db, req)
+        if k is MessageKind.BATCH_UPLOAD_END:
+            return self._upload_end(db, req)
         return self._reply(req, "12")
 
     def _record(
@@ -310,9 +338,11 @@ class Ledger:
         auth = _auth_code(rrn) if rc == "00" else None
         pan = req.card.pan if req.card else None
         status = "approved" if rc == "00" else "declined"
+        stamp = transmission_stamp(req.transmitted_at)
         early = db.execute(
-            "DELETE FROM early_reversals WHERE tid=? AND stan=? AND transmitted=?",
-            (req.tid, req.stan, transmission_stamp(req.transmitted_at)),
+            # a reversal that named its original by date only is remembered under MMDD
+            "DELETE FROM early_reversals WHERE tid=? AND stan=? AND transmitted IN (?, ?)",
+            (req.tid, req.stan, stamp, stamp[:4]),
         ).rowcount
         if early:
             status = "reversed"  # its reversal overtook it: answered, but never charged
@@ -361,8 +391,16 @@ class Ledger:
         o = req.original
         if o is None:
             return None
-        sql = "SELECT * FROM transactions WHERE tid=? AND stan=? AND transmitted=?"
-        args: list[Any] = [req.tid, o.stan, transmission_stamp(o.transmitted_at)]
+        if o.exact_time:
+            sql = "SELECT * FROM transactions WHERE tid=? AND stan=? AND transmitted=?"
+            args: list[Any] = [req.tid, o.stan, transmission_stamp(o.transmitted_at)]
+        else:
+            # The dialect names the original by batch, STAN and date only (cup field 61).
+            sql = (
+                "SELECT * FROM transactions WHERE tid=? AND stan=? AND batch IS ? "
+                "AND substr(transmitted, 1, 4)=?"
+            )
+            args = [req.tid, o.stan, o.batch, _early_key(o)]
         if mti_class is not None:
             sql += " AND mti_class=?"
             args.append(mti_class)
@@ -383,9 +421,15 @@ class Ledger:
         resp = self._record(
             db, req, mti, "void", amount, rc, original_id=orig["id"] if orig else None
         )
-        if rc == "00":
+        if rc == "00" and not self._overtaken(db, resp):
             db.execute("UPDATE transactions SET status='voided' WHERE id=?", (orig["id"],))
         return resp
+
+    def _overtaken(self, db: sqlite3.Connection, resp: HostResponse) -> bool:
+        """True when the request just booked was reversed before it arrived (booked
+        reversed): a void or refund that never took effect must not touch its original."""
+        row = db.execute("SELECT status FROM transactions WHERE rrn=?", (resp.rrn,)).fetchone()
+        return row is not None and row["status"] == "reversed"
 
     def _refund(self, db: sqlite3.Connection, req: HostRequest, mti: str) -> HostResponse:
         orig = self._find_original(db, req)
@@ -401,7 +445,7 @@ class Ledger:
         resp = self._record(
             db, req, mti, "refund", amount, rc, original_id=orig["id"] if orig else None
         )
-        if rc == "00":
+        if rc == "00" and not self._overtaken(db, resp):
             db.execute(
                 "UPDATE transactions SET refunded = refunded + ? WHERE id=?", (amount, orig["id"])
             )
@@ -417,7 +461,7 @@ class Ledger:
             # reversal so that, should it arrive, it is booked reversed and never charged.
             db.execute(
                 "INSERT OR IGNORE INTO early_reversals VALUES (?,?,?,?)",
-                (req.tid, o.stan, transmission_stamp(o.transmitted_at), _now().isoformat()),
+                (req.tid, o.stan, _early_key(o), _now().isoformat()),
             )
             return self._reply(req, "25")
         if orig["status"] != "reversed":
@@ -482,6 +526,13 @@ class Ledger:
             else {}
         )
         rc = "00" if terminal == host else "95"
+        if (req.tid, req.batch) in self._mismatch:
+            self._mismatch.discard((req.tid, req.batch))
+            uploaded = db.execute(
+                "SELECT 1 FROM uploads WHERE tid=? AND batch IS ?", (req.tid, req.batch)
+            ).fetchone()
+            if uploaded is None:
+                rc = "95"  # as a host whose books lost track of the batch: upload wanted
         db.execute(
             "INSERT INTO settlements (tid, batch, terminal_totals, host_totals, response_code, "
             "created_at) VALUES (?,?,?,?,?,?)",
@@ -497,21 +548,44 @@ class Ledger:
 
     def _upload(self, db: sqlite3.Connection, req: HostRequest) -> HostResponse:
         o = req.original
-        typ = str(o.kind) if o else "sale"
+        if o is None:
+            return self._reply(req, "30", batch=req.batch)  # an upload must name its original
+        # Booked as what the original was (its processing code / type code on the wire):
+        # a refund uploaded counts as a refund, an offline sale (advice) as a sale.
+        typ = str(o.kind)
         pan = req.card.pan if req.card else None
         db.execute(
-            "INSERT INTO uploads (tid, batch, stan, type, amount, masked_pan, created_at) "
-            "VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO uploads (tid, batch, stan, type, amount, masked_pan, created_at, "
+            "rrn, auth_code, entry_mode) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
                 req.tid,
                 req.batch,
-                o.stan if o else req.stan,
+                o.stan,
                 typ,
                 req.amount or 0,
                 mask_pan(pan) if pan else None,
                 _now().isoformat(),
+                o.rrn,
+                o.auth_code,
+                o.entry_mode or (req.card.entry_mode if req.card else None),
             ),
         )
+        return self._reply(req, "00", batch=req.batch)
+
+    def _upload_end(self, db: sqlite3.Connection, req: HostRequest) -> HostResponse:
+        """The end of a batch upload: acknowledged; whether the books now agree is the final
+        0500's answer (a count that differs from what was booked is logged)."""
+        n = db.execute(
+            "SELECT COUNT(*) FROM uploads WHERE tid=? AND batch IS ?", (req.tid, req.batch)
+        ).fetchone()[0]
+        if req.count != n:
+            log.warning(
+                "TID %s batch %s: upload end says %s transactions, %d were booked",
+                req.tid,
+                req.batch,
+                req.count,
+                n,
+            )
         return self._reply(req, "00", batch=req.batch)
 
     # --------------------------------------------------------------- reading
@@ -519,6 +593,12 @@ class Ledger:
         """Every ledger row, oldest first (masked PANs only)."""
         with self._lock:
             rows = self._db.execute("SELECT * FROM transactions ORDER BY id").fetchall()
+        return [dict(r) for r in rows]
+
+    def uploads(self) -> list[dict[str, Any]]:
+        """Every batch-upload line (0320) booked, oldest first, as the type it was uploaded as."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM uploads ORDER BY id").fetchall()
         return [dict(r) for r in rows]
 
     def settlements(self) -> list[dict[str, Any]]:
@@ -538,6 +618,12 @@ class Ledger:
                 (day.isoformat(),),
             ).fetchall()
         return [dict(r) for r in rows]
+
+
+def _early_key(o: OriginalRef) -> str:
+    """How an original is keyed when its field 7 is known (MMDDhhmmss) or only its date."""
+    stamp = transmission_stamp(o.transmitted_at)
+    return stamp if o.exact_time else stamp[:4]
 
 
 def _auth_code(rrn: str) -> str:

@@ -29,19 +29,30 @@ import ssl
 import struct
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from appliance.errors import ConfigError, CountertopError, ProtocolError
+from appliance.host import keys
 from appliance.host.dialects import get_dialect
 from appliance.host.dialects.base import Dialect, FrameMacError
-from appliance.host.messages import HostRequest, HostResponse
+from appliance.host.messages import HostRequest, HostResponse, MessageKind
 from appliance.sim.acquirer.faults import FaultSet
 from appliance.sim.acquirer.ledger import Ledger
 
 log = logging.getLogger(__name__)
 
 _GROUP_MAX = 256  # most requests decided in one ledger commit
+
+# What the ``extra_fields`` fault adds to every answer: fields real hosts send that no dialect
+# here uses (settlement date, acquirer ID, additional response data, private data).
+EXTRA_FIELDS = (
+    ("15", "1202"),
+    ("32", "48020000"),
+    ("44", "ISSUER NOTE"),
+    ("63", "ADDITIONAL HOST DATA"),
+)
 
 # What a connection's reader hands the decider: the socket, its write lock, its writer's
 # queue, and the frame body.
@@ -367,6 +378,19 @@ class ReferenceAcquirer:
     def _mak_lookup(self, tid: str) -> bytes | None:
         return self._ledger.mak(tid) if self._ledger else None
 
+    def _signon_lookup(self, tid: str) -> bytes | None:
+        # A sign-on must be MACed with the key derived from this TID's TMK: proof that the
+        # sender holds the TMK, so no one else can make us rotate a terminal's keys.
+        tmk = self.terminals.get(tid)
+        return keys.signon_key(tmk) if tmk is not None else None
+
+    def _answer_key(self, req: HostRequest, resp: HostResponse) -> bytes | None:
+        if self.dialect.mac_key_of(req.kind) == "signon":
+            # A refused sign-on goes without a MAC: the sender did not prove it holds the
+            # TMK, so a MAC under it would prove nothing to it (and it carries no keys).
+            return self._signon_lookup(req.tid) if resp.approved else None
+        return self._mak_lookup(req.tid)
+
     def _decide_loop(self) -> None:
         """Take every request waiting, decide them in one commit, then release their answers."""
         while not self._stop.is_set():
@@ -397,7 +421,7 @@ class ReferenceAcquirer:
                 self.requests_seen += 1
             mac_ok = True
             try:
-                req = self.dialect.decode_request(body, self._mak_lookup)
+                req = self.dialect.decode_request(body, self._mak_lookup, self._signon_lookup)
             except FrameMacError as exc:
                 assert isinstance(exc.message, HostRequest)
                 req, mac_ok = exc.message, False
@@ -408,6 +432,19 @@ class ReferenceAcquirer:
             if self.faults.hit("drop_request"):
                 log.info("fault drop_request: STAN %06d ignored", req.stan)
                 continue
+            if (
+                mac_ok
+                and req.kind is not MessageKind.SIGN_ON
+                and req.tid in self.terminals
+                and self.faults.hit("rotate_keys")
+            ):
+                # As if another sign-on as this TID had just been answered: the request was
+                # MACed with the key the host no longer holds, and the answer goes out under
+                # the new one.
+                ledger.rotate_keys(req.tid)
+                mac_ok = False
+            if req.kind is MessageKind.SETTLEMENT and self.faults.hit("totals_mismatch"):
+                ledger.mismatch_next(req.tid, req.batch)
             mti = self.dialect.request_mti(req)
             tmk = self.terminals.get(req.tid)
             if tmk is not None and req.tid in self.mids and self.mids[req.tid] != req.mid:
@@ -446,13 +483,20 @@ class ReferenceAcquirer:
         """The framed answer as the faults want it (None: not to be sent)."""
         # An unknown or never-signed-on terminal gets its answer without a MAC (there is no
         # key to make one); the terminal rejects it as a MAC failure, as it should.
-        mak = self._mak_lookup(req.tid)
+        mak = self._answer_key(req, resp)
         kind_maced = self.dialect.is_maced(req.kind)
         try:
             body = self.dialect.encode_response(resp, req, mak)
         except CountertopError:
             log.exception("cannot encode the answer to STAN %06d", req.stan)
             return None
+        if self.faults.hit("extra_fields"):
+            try:
+                body = self.dialect.encode_response(
+                    replace(resp, extra_fields=EXTRA_FIELDS), req, mak
+                )
+            except CountertopError:
+                log.exception("cannot add fields to the answer to STAN %06d", req.stan)
         if self.faults.hit("drop_response"):
             log.info("fault drop_response: answer to STAN %06d not sent", req.stan)
             return None
