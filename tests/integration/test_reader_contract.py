@@ -60,7 +60,7 @@ def rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
     ("card", "pan", "scheme", "apdus"),
     [
         ("visa", "4761739001010119", "VISA", 4),
-        ("mastercard", "5413330089010434", "MASTERCARD", 5),
+        ("mastercard", "5413330089010434", "MASTERCARD", 6),
         ("unionpay", "6234567890123456780", "UNIONPAY", 5),
         ("decline", "4000000000000002", "VISA", 4),
         ("wrong-length", "4761739001010119", "VISA", 6),
@@ -151,7 +151,7 @@ def test_a_long_record_arrives_whole(rig: Rig):
     rules = [
         {"command": r.pattern, "response": r.responses[0].hex()} for r in find_profile("visa").rules
     ]
-    rules[3]["response"] = record
+    rules[-1]["response"] = record
     rig.present(parse_profile({"name": "long-record", "apdus": rules}))
     read = rig.reader.read_card(CONTEXT, timeout=5)
     assert read.pan == "4761739001010119" and read.expiry == "3112"
