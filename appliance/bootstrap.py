@@ -7,7 +7,6 @@ silently to a mock. Nothing here runs at import time.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from appliance.cardvault import CardVault
@@ -131,38 +130,7 @@ def build_terminal(cfg: Config, *, recover: bool = True, **overrides: Any) -> Te
 
 
 def build_receipts(cfg: Config, journal: Journal, printer: Any) -> Any:
-    """The print queue that turns journal rows into stubs (None until receipts are available)."""
-    try:
-        from appliance.services.printing import PrintQueue
-    except ImportError:
-        return None
+    """The print queue that turns journal rows into stubs."""
+    from appliance.services.printing import PrintQueue
+
     return PrintQueue(cfg, journal, printer)
-
-
-def demo_paths(path: Path) -> dict[str, Path]:
-    """Where ``config init --demo`` puts the state dir and secrets for a config at ``path``."""
-    state = path.parent / "state"
-    return {
-        "state": state,
-        "tmk": state / "secrets" / "tmk.hex",
-        "data": state / "secrets" / "data.key",
-    }
-
-
-def acquirer_for(cfg: Config, *, port: int | None = None, control_port: int | None = None) -> Any:
-    """A reference acquirer that knows this terminal (its TID, MID and TMK), not yet started.
-
-    Its ledger lives in ``state_dir/acquirer/ledger.db``. Used by the demo, the tests and the
-    torture harness; ``countertop acquirer --config`` builds the same thing.
-    """
-    from appliance.host.acquirer.server import ReferenceAcquirer
-
-    return ReferenceAcquirer(
-        "127.0.0.1",
-        cfg.host.port if port is None else port,
-        cfg.host.dialect,
-        cfg.state_dir / "acquirer" / "ledger.db",
-        {cfg.merchant.tid: cfg.tmk()},
-        {cfg.merchant.tid: cfg.merchant.mid},
-        control_port=control_port,
-    )

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from appliance.bootstrap import acquirer_for, build_terminal
-from appliance.cli.config_cmd import free_port, init_demo
+from appliance.bootstrap import build_terminal
 from appliance.config import Config, load_config
 from appliance.domain.transactions import MONEY_MOVED, TxnState, TxnType
 from appliance.services.terminal import Terminal
+from appliance.sim.shop import acquirer_for, free_port, init_demo
 
 
 @dataclass
@@ -37,12 +37,17 @@ def open_shop(
     tmp: Path, *, dialect: str = "iso87", response_timeout: float = 1.0, **overrides: Any
 ) -> Shop:
     """A fresh shop in ``tmp`` with a short response timeout (faults resolve quickly)."""
-    path = init_demo(tmp / "terminal.toml", port=free_port())
-    text = path.read_text(encoding="utf-8")
-    text = text.replace('dialect = "iso87"', f'dialect = "{dialect}"')
-    text = text.replace("response_timeout = 5.0", f"response_timeout = {response_timeout}")
-    text = text.replace("connect_timeout = 2.0", "connect_timeout = 1.0")
-    path.write_text(text, encoding="utf-8")
+    path = init_demo(
+        tmp / "terminal.toml",
+        port=free_port(),
+        overrides={
+            "host": {
+                "dialect": dialect,
+                "response_timeout": response_timeout,
+                "connect_timeout": 1.0,
+            }
+        },
+    )
     cfg = load_config(path)
     acq = acquirer_for(cfg, control_port=0)
     acq.start()

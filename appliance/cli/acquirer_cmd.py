@@ -26,7 +26,7 @@ DEFAULT_PORT = 8583
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``acquirer`` and its subcommands."""
-    from appliance.host.acquirer.faults import FAULTS
+    from appliance.sim.acquirer.faults import FAULTS
 
     p = sub.add_parser(
         "acquirer",
@@ -156,7 +156,7 @@ def _parse_kv(items: list[str], where: str) -> dict[str, str]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the acquirer until interrupted."""
-    from appliance.host.acquirer.server import ReferenceAcquirer
+    from appliance.sim.acquirer.server import ReferenceAcquirer
 
     s = _settings(args)
     cfg = s["cfg"]
@@ -232,7 +232,7 @@ LEDGER_COLUMNS = (
 
 def cmd_ledger(args: argparse.Namespace) -> int:
     """Print the acquirer's ledger (read straight from its database)."""
-    from appliance.host.acquirer.ledger import Ledger
+    from appliance.sim.acquirer.ledger import Ledger
 
     s = _settings(args)
     path: Path = s["ledger"]
@@ -259,9 +259,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
     from appliance.host import keys
-    from appliance.host.acquirer.server import ReferenceAcquirer
     from appliance.host.link import HostLink
     from appliance.host.messages import CardFields, HostRequest, MessageKind
+    from appliance.sim.acquirer.server import ReferenceAcquirer
 
     n = max(1, args.n)
     tid, mid, tmk = "10000001", "898310048160001", keys.generate_key()
@@ -333,8 +333,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_fault(args: argparse.Namespace) -> int:
     """Switch a fault on a running acquirer through its control port."""
-    from appliance.host.acquirer.faults import parse_params
-    from appliance.host.acquirer.server import control
+    from appliance.sim.acquirer.faults import parse_params
+    from appliance.sim.acquirer.server import control
 
     s = _settings(args)
     if args.clear:
@@ -355,11 +355,11 @@ def cmd_fault(args: argparse.Namespace) -> int:
 
 
 def cmd_statement(args: argparse.Namespace) -> int:
-    """Write the acquirer's statement of one day (see appliance/host/acquirer/statement.py)."""
+    """Write the acquirer's statement of one day (see appliance/sim/acquirer/statement.py)."""
     from datetime import date
 
-    from appliance.host.acquirer.ledger import Ledger
-    from appliance.host.acquirer.statement import statement_text
+    from appliance.sim.acquirer.ledger import Ledger
+    from appliance.sim.acquirer.statement import statement_text
 
     s = _settings(args)
     path: Path = s["ledger"]

@@ -1,7 +1,7 @@
 """``countertop bench NAME|all [k=v ...]`` and ``countertop torture --trials N``.
 
-Benches are found through ``appliance.bench`` (name → ``module:function``); one whose module
-is not in this build is skipped with the reason. ``k=v`` (or ``--k v``) arguments are passed
+Benches are found through ``appliance.bench`` (name → ``module:function``); a bench that
+cannot be imported is an error (never a silent skip). ``k=v`` (or ``--k v``) arguments are passed
 to the bench function as keyword arguments (numbers are converted), e.g.
 ``countertop bench drain n=200`` or ``countertop bench ui --sales 20``. Exit 1 when a bench
 misses its target (``ok`` false, or any value of its ``pass`` dict false).
@@ -63,26 +63,33 @@ def _missed(result: dict[str, Any]) -> bool:
     return result.get("ok") is False or (isinstance(passes, dict) and not all(passes.values()))
 
 
+def _todo(bench: Any, name: str) -> list[tuple[str, Any]] | None:
+    """The benches to run for ``name`` ("all" or one), or None for an unknown name."""
+    if name == "all":
+        return list(bench.available().items())
+    if name not in bench.names():
+        return None
+    return [(name, bench.resolve(name))]
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Run one bench, or every available one."""
+    """Run one bench, or every bench."""
     from appliance import bench
 
     kwargs, as_json = _kwargs(args.params)
     args.json = args.json or as_json
-    if args.name == "all":
-        found, skipped = bench.available()
-        todo = list(found.items())
-    else:
-        if args.name not in bench.names():
-            print(
-                f"countertop bench: no bench {args.name!r}; known: {', '.join(bench.names())}",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
-        try:
-            todo, skipped = [(args.name, bench.resolve(args.name))], {}
-        except ImportError as exc:
-            todo, skipped = [], {args.name: str(exc)}
+    try:
+        todo = _todo(bench, args.name)
+    except ImportError as exc:
+        # A bench ships with the product: failing to import it is a bug, reported, not skipped.
+        print(f"countertop bench: {args.name}: cannot import the bench: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if todo is None:
+        print(
+            f"countertop bench: no bench {args.name!r}; known: {', '.join(bench.names())}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     results: dict[str, Any] = {}
     failed = False
     for name, fn in todo:
@@ -99,19 +106,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(f"{name}:")
             for key, value in result.items():
                 print(f"  {key:24} {value}")
-    for name, why in skipped.items():
-        if not args.json:
-            print(f"{name}: skipped: {why}")
     if args.json:
-        emit_json({"results": results, "skipped": skipped})
-    if not todo:
-        return EXIT_FAILED
+        emit_json({"results": results})
     return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_torture(args: argparse.Namespace) -> int:
     """Kill -9 a terminal mid-shift N times; exit 1 on any invariant violation."""
-    from appliance.torture import Torture
+    from appliance.sim.torture import Torture
 
     def progress(r: Any) -> None:
         if args.json:

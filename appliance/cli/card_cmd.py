@@ -107,8 +107,8 @@ def cmd_read(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Time the EMV kernel per read (transport excluded)."""
+    from appliance.bench.emv import bench_card
     from appliance.cli.common import emit_json
-    from appliance.emv.bench import bench_card
 
     if args.n < 1:
         raise ConfigError("-n must be at least 1")

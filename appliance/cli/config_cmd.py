@@ -3,57 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import sys
 from pathlib import Path
 
-from appliance.bootstrap import demo_paths
 from appliance.cli.common import config_from
 from appliance.config import template
 from appliance.errors import ConfigError
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def write_secret(path: Path, data: bytes) -> None:
-    """Write a secret file with mode 0600 (created that way, never world-readable)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-
-
-def init_demo(out: Path, *, port: int | None = None) -> Path:
-    """Write a demo config (mock drivers, local reference acquirer) plus its state dir and keys."""
-    paths = demo_paths(out)
-    overrides = {
-        "merchant": {"mid": "898310048160001", "tid": "10000001", "name": "演示商店 Demo Shop"},
-        "host": {
-            "address": "127.0.0.1",
-            "port": port or free_port(),
-            "response_timeout": 5.0,
-            "connect_timeout": 2.0,
-        },
-        "keys": {"tmk_file": str(paths["tmk"]), "data_key_file": str(paths["data"])},
-        "state": {"dir": str(paths["state"])},
-        "ui": {"demo_panel": True},
-    }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(template(overrides), encoding="utf-8")
-    if not paths["tmk"].exists():
-        from appliance.host.keys import generate_key
-
-        # Odd parity, like every real TMK: config check reports a key without it.
-        write_secret(paths["tmk"], generate_key().hex().upper().encode() + b"\n")
-    if not paths["data"].exists():
-        write_secret(paths["data"], os.urandom(32))
-    return out
+from appliance.sim.shop import demo_paths, init_demo
 
 
 def cmd_init(args: argparse.Namespace) -> int:

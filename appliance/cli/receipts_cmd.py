@@ -88,7 +88,7 @@ def _write_job(doc: object, stem: Path, columns: int, chinese: str) -> None:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Print ``bench_receipt()`` as JSON; exit 1 when a size target is missed."""
-    from appliance.receipts.bench import bench_receipt
+    from appliance.bench.receipts import bench_receipt
 
     result = bench_receipt(args.columns)
     print(json.dumps(result, indent=2))

@@ -105,7 +105,7 @@ def _progress(phase: str, done: int, total: int) -> None:
 def cmd_settle(args: argparse.Namespace) -> int:
     """Settle (or resume), print the result."""
     if args.bench:
-        from appliance.services.settlement_bench import bench_settle
+        from appliance.bench.settlement import bench_settle
 
         res = bench_settle(
             args.bench, args.latency_ms, window=args.window, separate=not args.same_process

@@ -101,8 +101,8 @@ def _start_link_worker(backend: Any) -> Any:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The whole appliance on mock drivers with the reference acquirer on loopback."""
+    from appliance.sim.demo import run_headless, run_interactive
     from ui.app import parse_resolution
-    from ui.demo import run_headless, run_interactive
 
     size = parse_resolution(args.size)
     if args.headless or args.out or not _has_display():
@@ -122,7 +122,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_screenshots(args: argparse.Namespace) -> int:
     """Regenerate the README screenshots (every resolution × language)."""
     os.environ["SDL_VIDEODRIVER"] = "dummy"
-    from ui.screenshots import write_screenshots
+    from appliance.sim.screenshots import write_screenshots
 
     for path in write_screenshots(Path(args.out)):
         print(path)
@@ -148,7 +148,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo.set_defaults(func=cmd_demo)
 
     # ``countertop bench ui`` is found by the bench group (appliance/cli/bench_cmd.py) through
-    # the registry in appliance/bench.py, which maps "ui" to ui.bench:bench_ui.
+    # the registry in appliance/bench/__init__.py, which maps "ui" to appliance.bench.ui:bench_ui.
 
     shots = sub.add_parser("screenshots", help="regenerate the README screenshots")
     shots.add_argument("--out", metavar="DIR", default="docs/screenshots")

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from appliance.cli import main
-from appliance.cli.config_cmd import free_port, init_demo
 from appliance.config import load_config
+from appliance.sim.shop import free_port, init_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -40,13 +40,14 @@ def test_arguments_reach_the_bench_and_a_missed_target_exits_1(
     assert code == 1
 
 
-def test_an_unavailable_bench_is_skipped_with_its_reason(
+def test_a_bench_that_cannot_be_imported_fails_loudly(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(bench.KNOWN, "ghost", "appliance.no_such_module:bench_ghost")
-    code, out, _ = run(capsys, "bench", "ghost")
+    code, out, err = run(capsys, "bench", "ghost")
     assert code == 1
-    assert "ghost: skipped: bench ghost: appliance.no_such_module is not available" in out
+    assert out == ""
+    assert "ghost: cannot import the bench" in err and "no_such_module" in err
 
 
 def test_bench_sale_reports_overhead_and_floor(capsys: pytest.CaptureFixture[str]) -> None:

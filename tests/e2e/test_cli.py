@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from appliance.bootstrap import acquirer_for
 from appliance.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
-from appliance.cli.config_cmd import init_demo
 from appliance.config import load_config
+from appliance.sim.shop import acquirer_for, init_demo
 
 PAN = "4761739001010119"
 

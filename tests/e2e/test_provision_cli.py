@@ -275,7 +275,7 @@ def test_credentials_dir_holds_the_secrets_as_systemd_credentials(
 def test_config_check_names_every_problem(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from appliance.cli.config_cmd import init_demo
+    from appliance.sim.shop import init_demo
 
     cfg_path = init_demo(tmp_path / "terminal.toml", port=9)
     cfg = load_config(cfg_path)
@@ -297,7 +297,7 @@ def test_config_check_names_every_problem(
 def test_config_check_refuses_a_tmk_without_odd_parity(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from appliance.cli.config_cmd import init_demo
+    from appliance.sim.shop import init_demo
 
     cfg_path = init_demo(tmp_path / "terminal.toml", port=9)
     cfg = load_config(cfg_path)

@@ -9,8 +9,8 @@ import pytest
 
 from appliance.cli import main
 from appliance.config import template
+from appliance.sim.udp_card import UdpCard
 from drivers.reader.profile import find_profile
-from drivers.reader.udp_card import UdpCard
 
 
 def test_card_read_shows_the_masked_pan_and_never_the_full_one(capsys):

@@ -1,5 +1,5 @@
 """The crash torture test: a scripted shift killed with SIGKILL at random moments, restarted,
-drained, and checked against the acquirer's ledger after every trial (appliance.torture)."""
+drained, and checked against the acquirer's ledger after every trial (appliance.sim.torture)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.torture import DEFAULT_SHIFT_CMD, FAULT_SETTINGS, Torture, run_fault_trial
+from appliance.sim.torture import DEFAULT_SHIFT_CMD, FAULT_SETTINGS, Torture, run_fault_trial
 
 TRIALS = 50
 

@@ -15,8 +15,8 @@ import pytest
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
+from appliance.sim.demo import DemoShop, Shift, open_demo_shop
 from ui.app import RESOLUTIONS, App
-from ui.demo import DemoShop, Shift, open_demo_shop
 from ui.widgets import MIN_TOUCH
 
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from appliance.cli.config_cmd import free_port, init_demo
+from appliance.sim.shop import free_port, init_demo
 
 
 def test_run_notifies_ready_pings_the_watchdog_and_stops_on_sigterm(tmp_path: Path) -> None:

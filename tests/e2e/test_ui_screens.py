@@ -16,8 +16,8 @@ import pytest
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
+from appliance.sim.demo import DemoShop, Shift, open_demo_shop
 from ui.app import App
-from ui.demo import DemoShop, Shift, open_demo_shop
 
 
 @pytest.fixture(scope="module")
@@ -330,7 +330,7 @@ def test_demo_cli_runs_the_scripted_shift_headless(
 
 
 def test_demo_side_panel_taps_cards_and_cuts_the_link(shop: DemoShop) -> None:
-    from ui.demo import PANEL_W, DemoPanel
+    from appliance.sim.demo import PANEL_W, DemoPanel
 
     a = App(shop.backend, size=(800, 480), language="en", panel_width=PANEL_W)
     panel = DemoPanel(shop, pygame.Rect(800, 0, PANEL_W, 480))

@@ -12,8 +12,6 @@ import pytest
 
 from appliance.cli import main as cli_main
 from appliance.errors import MacError
-from appliance.host.acquirer.ledger import DECLINE_PAN, decide_payment
-from appliance.host.acquirer.server import ReferenceAcquirer, control
 from appliance.host.link import HostLink
 from appliance.host.messages import (
     CardFields,
@@ -23,6 +21,8 @@ from appliance.host.messages import (
     OriginalRef,
     SettlementTotals,
 )
+from appliance.sim.acquirer.ledger import DECLINE_PAN, decide_payment
+from appliance.sim.acquirer.server import ReferenceAcquirer, control
 from tests.integration.test_host_link import (
     CARD,
     MID,

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from appliance.errors import MacError, NoResponse, NotSent
-from appliance.host.acquirer.server import ReferenceAcquirer
 from appliance.host.link import HostLink
 from appliance.host.messages import HostRequest, HostResponse
+from appliance.sim.acquirer.server import ReferenceAcquirer
 from tests.integration.test_host_link import MID, TID, TMK, make_link, sale, sign_on
 
 FAULTS = {

@@ -14,10 +14,10 @@ import pytest
 
 from appliance.errors import KeyCheckError, MacError, NoResponse, NotSent, ProtocolError
 from appliance.host import keys
-from appliance.host.acquirer.server import ReferenceAcquirer
 from appliance.host.dialects import get_dialect
 from appliance.host.link import HostLink
 from appliance.host.messages import CardFields, HostRequest, HostResponse, MessageKind
+from appliance.sim.acquirer.server import ReferenceAcquirer
 
 TID, MID = "10000001", "898310048160001"
 TMK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from appliance.errors import ConfigError, PrinterError
+from appliance.sim.printer_net import FakeNetworkPrinter
 from drivers.printer import make_printer, make_profile
 from drivers.printer.base import PrinterStatus
 from drivers.printer.escpos_printer import PatientNetwork, decode_status
 from drivers.printer.mock import MockPrinter
-from drivers.printer.netsim import FakeNetworkPrinter
 
 PROFILE = make_profile(58)
 

@@ -1,7 +1,7 @@
 """One contract for every ReceiptPrinter that can run here: the mock and a network printer.
 
 The network printer is the real python-escpos ``Network`` connection talking to a local TCP
-server that plays the printer (``drivers.printer.netsim``).
+server that plays the printer (``appliance.sim.printer_net``).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import pytest
 
 from appliance.errors import PrinterError
+from appliance.sim.printer_net import FakeNetworkPrinter
 from drivers.printer import make_printer, make_profile
 from drivers.printer.base import PrinterStatus, ReceiptPrinter
 from drivers.printer.mock import MockPrinter
-from drivers.printer.netsim import FakeNetworkPrinter
 
 JOB = b"\x1b@" + b"".join(b"line %03d of the receipt\n" % i for i in range(200)) + b"\x1dV\x00"
 

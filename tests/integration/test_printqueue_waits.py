@@ -12,7 +12,7 @@ import pytest
 
 from appliance.journal import Journal
 from appliance.services.printing import PrintQueue
-from appliance.torture import make_shop_config
+from appliance.sim.torture import make_shop_config
 from drivers.printer.base import PrinterStatus
 from drivers.printer.mock import MockPrinter
 

@@ -1,7 +1,7 @@
 """The CardReader contract, run against the mock and against the nfcpy reader.
 
 The nfcpy reader talks to a simulated ISO-DEP card through nfcpy's real ``udp`` device
-(``drivers.reader.udp_card``), each test on its own port; both play the same JSON profiles.
+(``appliance.sim.udp_card``), each test on its own port; both play the same JSON profiles.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from appliance.errors import (
     ReadCancelled,
     ReadTimeout,
 )
+from appliance.sim.udp_card import UdpCard
 from drivers.reader.base import CardReader, ReadContext, ReaderStatus
 from drivers.reader.mock import MockReader
 from drivers.reader.nfc import NfcReader
 from drivers.reader.profile import CardProfile, find_profile, parse_profile
-from drivers.reader.udp_card import UdpCard
 
 CONTEXT = ReadContext(amount=2_500)
 

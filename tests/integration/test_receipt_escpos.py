@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from appliance.bench.receipts import TARGET_FS_BYTES, TARGET_LATIN_BYTES, bench_receipt
 from appliance.domain.receipts import LANGS, Line, build_receipt, has_cjk, layout
 from appliance.errors import ConfigError
 from appliance.receipts import samples
-from appliance.receipts.bench import TARGET_FS_BYTES, TARGET_LATIN_BYTES, bench_receipt
 from appliance.receipts.escpos import render_escpos
 from appliance.receipts.raster import export_pdf, render_png
 from appliance.receipts.samples import SAMPLE_KINDS, SAMPLE_PAN, sample_document

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from appliance.errors import ConfigError, NotFound
-from appliance.host.acquirer.statement import statement_text
 from appliance.services.reconcile import Reconciler
+from appliance.sim.acquirer.statement import statement_text
 from tests.shop import Shop
 
 

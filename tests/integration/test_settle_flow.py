@@ -37,7 +37,7 @@ def sales(shop: Shop, *amounts: int, operator: str = "01") -> None:
 
 def unknown_to_host(shop: Shop, *amounts: int) -> None:
     """Approved sales the acquirer never saw (so the first 0500 is out of balance)."""
-    from appliance.services.settlement_bench import _fill
+    from appliance.bench.settlement import _fill
 
     j = shop.terminal.journal
     before = len(j.transactions())

@@ -7,7 +7,7 @@ import socket
 import struct
 from pathlib import Path
 
-from appliance.host.acquirer.server import ReferenceAcquirer, control
+from appliance.sim.acquirer.server import ReferenceAcquirer, control
 
 
 def test_the_control_channel_survives_clients_that_die_before_reading_the_reply(

@@ -11,8 +11,8 @@ import pytest
 
 from appliance.domain.transactions import TxnType
 from appliance.journal import Journal
-from appliance.shift import ToldLog
-from appliance.torture import check
+from appliance.sim.shift import ToldLog
+from appliance.sim.torture import check
 
 TID = "10000001"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from appliance.errors import ConfigError
-from appliance.host.acquirer.faults import FaultSet
+from appliance.sim.acquirer.faults import FaultSet
 
 
 def test_probability_faults_are_repeatable_with_a_seed() -> None:

@@ -1,4 +1,4 @@
-"""The bench registry: names map to import paths; unavailable benches are skipped with a reason."""
+"""The bench registry: names map to import paths; a bench that cannot be imported is an error."""
 
 from __future__ import annotations
 
@@ -7,35 +7,41 @@ from typing import Any
 import pytest
 
 from appliance import bench
+from appliance.bench import terminal
+from appliance.bench.stats import percentile
 
 
 def test_every_known_bench_names_a_module_and_a_function() -> None:
     for name, target in bench.KNOWN.items():
         module, sep, attr = target.partition(":")
-        assert sep and module and attr, name
+        assert sep and module.startswith("appliance.bench.") and attr, name
+
+
+def test_every_known_bench_resolves_to_a_function() -> None:
+    found = bench.available()
+    assert set(bench.KNOWN) <= set(found)
+    assert all(callable(fn) for fn in found.values())
 
 
 def test_the_terminal_benches_resolve() -> None:
-    assert bench.resolve("sale") is bench.bench_sale
-    assert bench.resolve("drain") is bench.bench_drain
+    assert bench.resolve("sale") is terminal.bench_sale
+    assert bench.resolve("drain") is terminal.bench_drain
 
 
-def test_a_bench_whose_module_is_missing_is_skipped_with_the_reason(
+def test_a_bench_whose_module_is_missing_is_an_error_not_a_skip(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(bench.KNOWN, "ghost", "appliance.no_such_module:bench_ghost")
     with pytest.raises(ImportError, match="no_such_module"):
         bench.resolve("ghost")
-    found, skipped = bench.available()
-    assert "ghost" not in found
-    assert "appliance.no_such_module" in skipped["ghost"]
-    assert "sale" in found
+    with pytest.raises(ImportError):
+        bench.available()
 
 
-def test_a_module_without_the_function_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(bench.KNOWN, "half", "appliance.bench:bench_nothing")
-    _, skipped = bench.available()
-    assert "has no function bench_nothing" in skipped["half"]
+def test_a_module_without_the_function_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(bench.KNOWN, "half", "appliance.bench.terminal:bench_nothing")
+    with pytest.raises(AttributeError, match="bench_nothing"):
+        bench.resolve("half")
 
 
 def test_a_registered_bench_is_listed_and_runs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,6 +57,14 @@ def test_a_registered_bench_is_listed_and_runs(monkeypatch: pytest.MonkeyPatch) 
 
 def test_percentiles_are_nearest_rank() -> None:
     xs = [float(x) for x in range(1, 101)]
-    assert bench._pct(xs, 50) == 50.0
-    assert bench._pct(xs, 99) == 99.0
-    assert bench._pct([7.0], 99) == 7.0
+    assert percentile(xs, 50) == 50.0
+    assert percentile(xs, 99) == 99.0
+    assert percentile(list(reversed(xs)), 1) == 1.0
+    assert percentile([7.0], 99) == 7.0
+
+
+def test_a_percentile_of_nothing_or_out_of_range_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no values"):
+        percentile([], 50)
+    with pytest.raises(ValueError, match="outside"):
+        percentile([1.0], 101)

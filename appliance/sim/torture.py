@@ -2,7 +2,7 @@
 
 Each trial gets a fresh demo shop (config, keys, journal) and a fresh reference acquirer run
 in this process (its ledger is a file: it survives whatever happens to the terminal). The
-scripted shift (``appliance.shift``) runs as a subprocess; after it says READY the harness
+scripted shift (``appliance.sim.shift``) runs as a subprocess; after it says READY the harness
 waits a seeded random time and sends SIGKILL (the first trial runs to the end and measures
 how long a shift takes, which bounds the random delay). Then, like a terminal booting after
 a power cut, it builds the terminal from the same config (recovery queues reversals for
@@ -35,7 +35,7 @@ from typing import Any
 
 from appliance.domain.transactions import MONEY_MOVED, TxnState, TxnType
 
-DEFAULT_SHIFT_CMD: tuple[str, ...] = (sys.executable, "-m", "appliance.shift")
+DEFAULT_SHIFT_CMD: tuple[str, ...] = (sys.executable, "-m", "appliance.sim.shift")
 LIVE = ("approved", "voided", "refunded")  # ledger statuses in which money moved
 
 
@@ -146,18 +146,17 @@ def make_shop_config(
     print_after_forward: bool = True,
 ) -> Any:
     """A demo config in ``directory`` with short host timeouts (faults resolve quickly)."""
-    from appliance.cli.config_cmd import free_port, init_demo
     from appliance.config import load_config
+    from appliance.sim.shop import free_port, init_demo
 
-    path = init_demo(directory / "terminal.toml", port=port or free_port())
-    text = path.read_text(encoding="utf-8")
+    overrides: dict[str, dict[str, Any]] = {
+        "host": {"response_timeout": response_timeout, "connect_timeout": connect_timeout}
+    }
     if tid:
-        text = text.replace('tid = "10000001"', f'tid = "{tid}"')
+        overrides["merchant"] = {"tid": tid}
     if not print_after_forward:
-        text = text.replace("print_after_forward = true", "print_after_forward = false")
-    text = text.replace("response_timeout = 5.0", f"response_timeout = {response_timeout}")
-    text = text.replace("connect_timeout = 2.0", f"connect_timeout = {connect_timeout}")
-    path.write_text(text, encoding="utf-8")
+        overrides["receipts"] = {"print_after_forward": False}
+    path = init_demo(directory / "terminal.toml", port=port or free_port(), overrides=overrides)
     return load_config(path)
 
 
@@ -280,7 +279,7 @@ class Torture:
     def _acquirer(self) -> Any:
         """The one reference acquirer of this run (every trial's shop has its own TID)."""
         if self.acq is None:
-            from appliance.host.acquirer.server import ReferenceAcquirer
+            from appliance.sim.acquirer.server import ReferenceAcquirer
 
             self.workdir.mkdir(parents=True, exist_ok=True)
             self.acq = ReferenceAcquirer(
@@ -317,7 +316,7 @@ class Torture:
 
     def trial(self, i: int, *, kill: bool = True, prepared: _Prepared | None = None) -> TrialResult:
         """One trial: shift, maybe kill -9 at a random moment, restart, drain, check."""
-        from appliance.shift import DONE, READY, ToldLog
+        from appliance.sim.shift import DONE, READY, ToldLog
 
         p = prepared or self.prepare(i)
         acq, proc, cfg = self._acquirer(), p.proc, p.cfg
@@ -448,8 +447,9 @@ def run_fault_trial(
 ) -> list[str]:
     """Sales (and a void) while ``fault`` is on, then the fault clears, the terminal restarts
     and drains: returns the invariant violations (empty: none)."""
-    from appliance.bootstrap import acquirer_for, build_terminal
+    from appliance.bootstrap import build_terminal
     from appliance.errors import CountertopError
+    from appliance.sim.shop import acquirer_for
 
     cfg = make_shop_config(Path(workdir), response_timeout=0.3, connect_timeout=0.3)
     acq = acquirer_for(cfg, control_port=0)
@@ -494,6 +494,6 @@ def run_fault_trial(
 
 
 def _entry(op: str, outcome: Any) -> dict[str, Any]:
-    from appliance.shift import _told_entry
+    from appliance.sim.shift import _told_entry
 
     return _told_entry(op, outcome)

@@ -74,8 +74,8 @@ class DemoShop:
         this build has no reconciliation."""
         if importlib.util.find_spec("appliance.services.reconcile") is None:
             return False
-        from appliance.host.acquirer.statement import statement_text
         from appliance.services.reconcile import Reconciler
+        from appliance.sim.acquirer.statement import statement_text
 
         cfg, terminal = self.cfg, self.backend.terminal
         text = statement_text(
@@ -102,16 +102,16 @@ class DemoShop:
 def prepare_demo(directory: Path) -> Path:
     """Write a demo config in ``directory`` (``config init --demo``) with demo operators."""
     from appliance.bootstrap import open_journal
-    from appliance.cli.config_cmd import free_port, init_demo
     from appliance.config import load_config
     from appliance.operators import OperatorStore
+    from appliance.sim.shop import free_port, init_demo
 
-    path = init_demo(directory / "terminal.toml", port=free_port())
-    text = path.read_text(encoding="utf-8")
     # A demo link gives up quickly so a cut cable shows within seconds, not half a minute.
-    text = text.replace("response_timeout = 5.0", "response_timeout = 2.0")
-    text = text.replace("connect_timeout = 2.0", "connect_timeout = 1.0")
-    path.write_text(text, encoding="utf-8")
+    path = init_demo(
+        directory / "terminal.toml",
+        port=free_port(),
+        overrides={"host": {"response_timeout": 2.0, "connect_timeout": 1.0}},
+    )
     journal = open_journal(load_config(path))
     try:
         store = OperatorStore(journal.conn)
@@ -153,8 +153,8 @@ def demo_backend(cfg: Any, *, auto_card: bool = False, deferred: bool = False) -
 
 def open_demo_shop(directory: Path | None = None, *, auto_card: bool = False) -> DemoShop:
     """A fresh demo shop in ``directory`` (a temporary one by default)."""
-    from appliance.bootstrap import acquirer_for
     from appliance.config import load_config
+    from appliance.sim.shop import acquirer_for
 
     tmp = None
     if directory is None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 
+from appliance.bench.stats import percentile
 from appliance.emv.kernel import read_emv
 from appliance.errors import ConfigError
 
@@ -44,11 +45,6 @@ def _recorded(card: str, cards_dir: Path | None) -> list[bytes]:
     return answers
 
 
-def _percentile(sorted_ms: list[float], pct: float) -> float:
-    index = min(len(sorted_ms) - 1, max(0, round(pct / 100 * len(sorted_ms)) - 1))
-    return sorted_ms[index]
-
-
 def bench_card(
     n: int = 1000, cards: Sequence[str] = DEFAULT_CARDS, cards_dir: Path | None = None
 ) -> dict[str, object]:
@@ -75,10 +71,10 @@ def bench_card(
         read_emv(transceive, terminal, unpredictable_number=un)
         samples.append((time.process_time() - start) * 1000)
     samples.sort()
-    p99 = _percentile(samples, 99)
+    p99 = percentile(samples, 99)
     return {
         "reads": n,
-        "p50_ms": round(_percentile(samples, 50), 4),
+        "p50_ms": round(percentile(samples, 50), 4),
         "p99_ms": round(p99, 4),
         "max_ms": round(samples[-1], 4),
         "apdus": {card: len(tape) for card, tape in tapes.items()},

@@ -75,7 +75,7 @@ def _fill(journal: Any, n: int, currency: str) -> None:
 
 def _acquirer_process(cfg_path: Path, latency_ms: float) -> subprocess.Popen[bytes]:
     """The reference acquirer in its own process (as a real host is): started, listening."""
-    from appliance.cli.config_cmd import free_port
+    from appliance.sim.shop import free_port
 
     cmd = [
         sys.executable,
@@ -116,10 +116,10 @@ def bench_settle(
     With ``separate`` (the default) the acquirer runs in its own process, as a real host does,
     and ``terminal_cpu_ms_per_upload`` is this process's CPU time alone.
     """
-    from appliance.bootstrap import acquirer_for, build_terminal
-    from appliance.cli.config_cmd import free_port, init_demo
+    from appliance.bootstrap import build_terminal
     from appliance.config import load_config
     from appliance.services.settlement import Settlement
+    from appliance.sim.shop import acquirer_for, free_port, init_demo
 
     with tempfile.TemporaryDirectory(prefix="countertop-bench-") as tmp:
         path = init_demo(Path(tmp) / "terminal.toml", port=free_port())

@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from appliance.errors import ConfigError, CountertopError, ProtocolError
-from appliance.host.acquirer.faults import FaultSet
-from appliance.host.acquirer.ledger import Ledger
 from appliance.host.dialects import get_dialect
 from appliance.host.dialects.base import Dialect, FrameMacError
 from appliance.host.messages import HostRequest, HostResponse
+from appliance.sim.acquirer.faults import FaultSet
+from appliance.sim.acquirer.ledger import Ledger
 
 log = logging.getLogger(__name__)
 

@@ -1,93 +1,18 @@
-"""The bench registry: ``countertop bench NAME`` runs a function that returns a dict of figures.
-
-Benches live next to the code they measure. This module only knows their import paths
-(``module:function``); a bench whose module is not importable in this build is skipped with
-the reason, so the group works on any branch or install. Each bench takes keyword arguments
-only (all optional) and returns a JSON-serialisable dict, with a ``target`` and ``ok`` where
-the project states one.
-
-Speed goes here, never into tests: tests assert behaviour, benches report figures.
-"""
+"""Benches of the terminal itself: ``sale`` (overhead against the floor) and ``drain``."""
 
 from __future__ import annotations
 
-import importlib
-import math
 import os
 import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-BenchFn = Callable[..., dict[str, Any]]
-
-# name → "module:function". Order is the order of ``countertop bench all``.
-KNOWN: dict[str, str] = {
-    "sale": "appliance.bench:bench_sale",
-    "drain": "appliance.bench:bench_drain",
-    "card": "appliance.emv.bench:bench_card",
-    "receipt": "appliance.receipts.bench:bench_receipt",
-    "ui": "ui.bench:bench_ui",
-    "settle": "appliance.services.settlement_bench:bench_settle",
-    "reprint": "appliance.services.reprint_bench:bench_reprint",
-}
-
-_extra: dict[str, BenchFn] = {}
-
-
-def register(name: str, fn: BenchFn) -> None:
-    """Add (or replace) a bench at run time, e.g. from a plug-in or a test."""
-    _extra[name] = fn
-
-
-def names() -> list[str]:
-    """Every bench name, known ones first."""
-    return [*KNOWN, *(n for n in _extra if n not in KNOWN)]
-
-
-def resolve(name: str) -> BenchFn:
-    """The bench function for ``name``.
-
-    Raises KeyError for a name nobody registered and ImportError (with the reason) when its
-    module or function is not available in this build.
-    """
-    if name in _extra:
-        return _extra[name]
-    target = KNOWN[name]
-    module, _, attr = target.partition(":")
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as exc:
-        raise ImportError(f"bench {name}: {module} is not available ({exc})") from exc
-    fn = getattr(mod, attr, None)
-    if not callable(fn):
-        raise ImportError(f"bench {name}: {module} has no function {attr}")
-    return fn  # type: ignore[no-any-return]
-
-
-def available() -> tuple[dict[str, BenchFn], dict[str, str]]:
-    """(name → function for the benches this build has, name → why the others are skipped)."""
-    found: dict[str, BenchFn] = {}
-    skipped: dict[str, str] = {}
-    for name in names():
-        try:
-            found[name] = resolve(name)
-        except ImportError as exc:
-            skipped[name] = str(exc)
-    return found, skipped
-
-
-# ---- the terminal's own benches ----------------------------------------------------------------
-
-
-def _pct(values: list[float], p: float) -> float:
-    """The ``p``-th percentile (nearest rank) of ``values``."""
-    xs = sorted(values)
-    return xs[min(len(xs) - 1, max(0, math.ceil(p / 100 * len(xs)) - 1))]
+from appliance.bench.stats import percentile
 
 
 class _TimedLink:
@@ -116,11 +41,11 @@ def _acquirer_process(cfg: Any) -> Iterator[int]:
     import subprocess
     import sys
 
-    from appliance.cli.config_cmd import free_port
+    from appliance.sim.shop import free_port
 
     control_port = free_port()
     code = (
-        "import sys; from appliance.bootstrap import acquirer_for; "
+        "import sys; from appliance.sim.shop import acquirer_for; "
         "from appliance.config import load_config; "
         f"a = acquirer_for(load_config(sys.argv[1]), control_port={control_port}); a.start(); "
         "print('READY', flush=True); sys.stdin.read(); a.stop()"
@@ -151,7 +76,7 @@ def _acquirer_process(cfg: Any) -> Iterator[int]:
 def _shop(tmp: Path, **config: Any) -> Iterator[tuple[Any, int, Any]]:
     """A demo shop in ``tmp``: (config, acquirer control port, terminal)."""
     from appliance.bootstrap import build_terminal
-    from appliance.torture import make_shop_config
+    from appliance.sim.torture import make_shop_config
 
     cfg = make_shop_config(tmp, response_timeout=5.0, connect_timeout=2.0, **config)
     with _acquirer_process(cfg) as control_port:
@@ -269,16 +194,16 @@ def bench_sale(n: int = 300) -> dict[str, Any]:
                     floors.append(f)
         finally:
             floor.close()
-    p50, floor_p50 = _pct(overheads, 50) * 1000, _pct(floors, 50) * 1000
+    p50, floor_p50 = percentile(overheads, 50) * 1000, percentile(floors, 50) * 1000
     return {
         "sales": n,
-        "sale_p50_ms": round(_pct(totals, 50) * 1000, 3),
-        "sale_p99_ms": round(_pct(totals, 99) * 1000, 3),
+        "sale_p50_ms": round(percentile(totals, 50) * 1000, 3),
+        "sale_p99_ms": round(percentile(totals, 99) * 1000, 3),
         "overhead_p50_ms": round(p50, 3),
-        "overhead_p99_ms": round(_pct(overheads, 99) * 1000, 3),
+        "overhead_p99_ms": round(percentile(overheads, 99) * 1000, 3),
         "frame_bytes": floor.frame,
-        "commit_p50_ms": round(_pct(floor.commits, 50) * 1000, 3),
-        "loopback_p50_ms": round(_pct(floor.trips, 50) * 1000, 3),
+        "commit_p50_ms": round(percentile(floor.commits, 50) * 1000, 3),
+        "loopback_p50_ms": round(percentile(floor.trips, 50) * 1000, 3),
         "floor_p50_ms": round(floor_p50, 3),
         "overhead_over_floor": round(p50 / floor_p50, 2),
         "target": "overhead p50 <= 2 x floor",
@@ -335,7 +260,7 @@ def _drain_once(n: int, window: int, latency_ms: float, stubs: bool) -> dict[str
         tempfile.TemporaryDirectory(prefix="bench-drain-") as d,
         _shop(Path(d), print_after_forward=stubs) as shop,
     ):
-        from appliance.host.acquirer.server import control
+        from appliance.sim.acquirer.server import control
 
         _cfg, control_port, term = shop
         term.sign_on("01")

@@ -10,8 +10,8 @@ from ui.i18n import LANGUAGES
 
 def write_screenshots(out: Path) -> list[Path]:
     """Sign-in, amount, present card, result and status for each size × language."""
+    from appliance.sim.demo import Shift, open_demo_shop
     from ui.app import App
-    from ui.demo import Shift, open_demo_shop
 
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

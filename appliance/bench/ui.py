@@ -1,7 +1,7 @@
 """``countertop bench ui``: start-up time, memory, idle CPU and frame times of the touchscreen.
 
 The reference acquirer runs in this process; the terminal with its UI runs in a child process
-(``python -m ui.bench child MODE CONFIG``) so each figure is the terminal's alone:
+(``python -m appliance.bench.ui child MODE CONFIG``) so each figure is the terminal's alone:
 
 - ``first_frame_s``: child process spawn → first frame flipped (target ≤ 1.0 s); the terminal
   (journal, devices) is then still being built by the backend's worker, as in ``countertop run``
@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from appliance.bench.stats import percentile
 
 TARGETS: dict[str, float] = {
     "first_frame_s": 1.0,
@@ -49,7 +51,7 @@ def _child(
     result)."""
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ui.bench", "child", mode, str(config), *args],
+        [sys.executable, "-m", "appliance.bench.ui", "child", mode, str(config), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -69,9 +71,9 @@ def _child(
 
 def bench_ui(sales: int = 100, idle_seconds: float = 10.0) -> dict[str, Any]:
     """Measure the four figures (see the module docstring) and compare them with the targets."""
-    from appliance.bootstrap import acquirer_for
     from appliance.config import load_config
-    from ui.demo import prepare_demo
+    from appliance.sim.demo import prepare_demo
+    from appliance.sim.shop import acquirer_for
 
     with tempfile.TemporaryDirectory(prefix="countertop-bench-") as tmp:
         path = prepare_demo(Path(tmp))
@@ -107,15 +109,14 @@ def _rss_mb() -> float:
 
 
 def _p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2) if ordered else 0.0
+    return round(percentile(values, 99), 2) if values else 0.0
 
 
 def child_main(mode: str, config: str, *args: str) -> int:
     """The terminal side of one measurement (runs in its own process)."""
     from appliance.config import load_config
+    from appliance.sim.demo import DemoShop, Shift, demo_backend
     from ui.app import App
-    from ui.demo import DemoShop, Shift, demo_backend
 
     cfg = load_config(config)
     backend = demo_backend(cfg, deferred=True)  # as ``countertop run`` builds it

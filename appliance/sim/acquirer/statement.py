@@ -22,7 +22,7 @@ from typing import Any
 
 from appliance.domain.reconcile import expected_fee, line_net, statement_csv
 from appliance.errors import ConfigError
-from appliance.host.acquirer.ledger import Ledger
+from appliance.sim.acquirer.ledger import Ledger
 
 INJECTIONS: tuple[str, ...] = ("missing", "amount", "fee", "unknown", "reversed_charged")
 

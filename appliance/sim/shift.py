@@ -1,6 +1,6 @@
 """A scripted shop shift, run as its own process by the crash torture test.
 
-``python -m appliance.shift CONFIG SEED --told PATH [--control-port PORT]`` builds the terminal
+``python -m appliance.sim.shift CONFIG SEED --told PATH [--control-port PORT]`` builds the terminal
 from CONFIG (recovering whatever a previous crash left), signs on, takes online sales, voids
 one, cuts the link (the reference acquirer's ``refuse`` fault, via its control port), takes
 offline sales, restores the link and forwards everything owed.
@@ -100,7 +100,7 @@ def run_shift(
     from appliance.bootstrap import build_terminal
     from appliance.config import load_config
     from appliance.errors import CountertopError
-    from appliance.host.acquirer.server import control
+    from appliance.sim.acquirer.server import control
 
     rng = random.Random(seed)
     cfg = load_config(config)
@@ -163,8 +163,8 @@ def run_shift(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry: ``python -m appliance.shift CONFIG SEED --told PATH``."""
-    p = argparse.ArgumentParser(prog="python -m appliance.shift", description=__doc__)
+    """Command-line entry: ``python -m appliance.sim.shift CONFIG SEED --told PATH``."""
+    p = argparse.ArgumentParser(prog="python -m appliance.sim.shift", description=__doc__)
     p.add_argument("config")
     p.add_argument("seed", type=int)
     p.add_argument("--told", required=True, type=Path, help="the fsync'd record of outcomes")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import statistics
 import tempfile
 import time
 import uuid
@@ -11,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from appliance.bench.stats import percentile
 from appliance.journal import Journal
 from appliance.services.reprint import select
 
@@ -66,7 +66,7 @@ def bench_reprint(rows: int = 200_000, lookups: int = 500) -> dict[str, Any]:
         journal.close()
 
     def pct(xs: list[float], q: float) -> float:
-        return round(statistics.quantiles(xs, n=100)[int(q) - 1], 3)
+        return round(percentile(xs, q), 3)
 
     return {
         "rows": rows,
