@@ -23,6 +23,7 @@ MESSAGES: dict[str, str] = {
     "card.cancelled": "Card read cancelled",
     "card.timeout": "No card was presented in time",
     "card.multiple": "More than one card in the field: present only one card",
+    "reader.offline": "The card reader is not connected: check its cable and power",
     "card.removed": "Card removed too early: hold the card still until the beep",
     "card.unreadable": "This card cannot be read here: use another card",
     "card.no_contactless": (

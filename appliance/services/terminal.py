@@ -13,7 +13,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,6 +22,9 @@ from appliance.domain.card import CardRead
 from appliance.domain.money import format_amount
 from appliance.domain.offline import OfflineLimits, StoredSummary, decide_offline
 from appliance.domain.transactions import Transaction, TxnState, TxnType
+from appliance.emv.kernel import with_sequence_counter
+from appliance.emv.messages import translate
+from appliance.emv.risk import KERNEL_SCHEMES, KernelParams, SchemeLimits, offline_refusal
 from appliance.errors import (
     CardReadError,
     HostError,
@@ -58,6 +61,9 @@ log = logging.getLogger(__name__)
 
 # Advice answers that mean "try again later" rather than a final decline.
 RETRYABLE_CODES = frozenset({"91", "96"})
+# Response code journaled when the card itself declined (AAC): EMV Book 4 Annex A6
+# "Z1 offline declined"; no message reaches the host.
+CARD_DECLINED = "Z1"
 
 
 class HostLinkPort(Protocol):
@@ -98,6 +104,8 @@ class Outcome:
     message_zh: str
     response_code: str | None = None
     limit: str | None = None
+    code: str | None = None  # message code (appliance.emv.messages) when the card decided
+    params: dict[str, Any] = field(default_factory=dict)
 
     def message(self, lang: str = "en") -> str:
         """The message in ``lang``."""
@@ -124,6 +132,10 @@ class Outcome:
             "message": self.message_en,
             "message_zh": self.message_zh,
             "limit": self.limit,
+            "code": self.code,
+            "decision": t.decision if t else None,
+            "tvr": t.tvr if t else None,
+            "cvm": t.cvm if t else None,
         }
 
 
@@ -192,6 +204,39 @@ def _zh_en(en: str, zh: str) -> tuple[str, str]:
     return en, zh
 
 
+def _coded(result: str, txn: Transaction | None, code: str, **kw: Any) -> Outcome:
+    """An outcome whose message is a card/kernel message code, translated from the catalogs."""
+    params = kw.pop("params", None) or {}
+    return Outcome(
+        result,
+        txn,
+        translate(code, params, "en"),
+        translate(code, params, "zh_CN"),
+        code=code,
+        params=params,
+        **kw,
+    )
+
+
+def kernel_params(config: Config) -> KernelParams:
+    """The EMV kernel's parameters from config ``[emv]``."""
+    emv = config.emv
+    limits = {
+        scheme: SchemeLimits(
+            contactless=emv.contactless_limit[scheme],
+            cvm=emv.cvm_limit[scheme],
+            floor=emv.floor_limit[scheme],
+        )
+        for scheme in KERNEL_SCHEMES
+    }
+    return KernelParams(
+        limits=limits,
+        signature=emv.signature,
+        accept_offline_tc=emv.accept_offline_tc,
+        deny_offline=frozenset(emv.deny_offline),
+    )
+
+
 class Terminal:
     """The use cases of the terminal, over injected ports. Thread-safe: one operation at a time."""
 
@@ -225,6 +270,7 @@ class Terminal:
         self.cur = config.currency
         self.tid: str = config.merchant.tid
         self.mid: str = config.merchant.mid
+        self.kernel_params = kernel_params(config)
         self._mak: bytes | None = None
         self._restore_keys()
 
@@ -365,18 +411,24 @@ class Terminal:
         txn_type: str,
         cancel: threading.Event | None,
         on_step: Callable[[str], None] | None,
+        online: bool = True,
     ) -> CardRead:
         step = on_step or (lambda _s: None)
         step("present_card")
         self.indicators.show(IndicatorState.READY)
+        local = self.journal.clock().astimezone(self.journal.tz)
         try:
             card = self.reader.read_card(
                 ReadContext(
                     amount=amount,
                     currency_numeric=self.cur.numeric,
                     country_numeric=self.config.merchant.country_numeric,
-                    txn_date=self.journal.clock().astimezone(self.journal.tz).date(),
+                    txn_date=local.date(),
                     txn_type=txn_type,
+                    online=online,
+                    params=self.kernel_params,
+                    ifd_serial=self.tid,
+                    txn_time=local,
                 ),
                 timeout=self.config.reader.timeout,
                 cancel=cancel,
@@ -394,15 +446,20 @@ class Terminal:
         txn_type: str,
         cancel: threading.Event | None,
         on_step: Callable[[str], None] | None,
+        online: bool = True,
     ) -> CardRead | Outcome:
         """Read a card, or the outcome to report when the read was cancelled or failed."""
         try:
-            return self._read(amount, txn_type, cancel, on_step)
+            return self._read(amount, txn_type, cancel, on_step, online)
         except ReadCancelled:
             self.indicators.show(IndicatorState.IDLE)
             return Outcome("cancelled", None, *_zh_en("Cancelled", "已取消"))
-        except (CardReadError, ReaderOffline) as exc:
-            return Outcome("failed", None, str(exc), f"读卡失败：{exc}")
+        except CardReadError as exc:
+            log.info("card read failed: %s", exc)
+            return _coded("failed", None, exc.code, params=exc.params)
+        except ReaderOffline as exc:
+            log.warning("card reader offline: %s", exc)
+            return _coded("failed", None, "reader.offline")
 
     def sale(
         self,
@@ -416,13 +473,18 @@ class Terminal:
         """消费: read a card, ask the host, and commit the answer; store offline if unreachable."""
         with self._busy, self.oplock.hold():
             self._check_amount(amount)
+            self._check_contactless_limit(amount)
             online = self._clear_reversals()
             if online:
                 try:
                     self._ensure_signed_on(operator)
                 except NotSent:
                     online = False
-            card = card or self._read_or_outcome(amount, "00", cancel, on_step)
+            # The card is asked for an offline approval (TC) only when the link is known to be
+            # down (an exchange failed since the last success), not merely not yet used.
+            known_down = self.monitor.state == LinkState.OFFLINE and bool(self.monitor.last_error)
+            card_online = online and not known_down
+            card = card or self._read_or_outcome(amount, "00", cancel, on_step, card_online)
             if isinstance(card, Outcome):
                 return card
             txn = self.journal.begin(
@@ -431,9 +493,20 @@ class Terminal:
                 self.cur.alpha,
                 **card_columns(card),
                 operator=operator,
+                decision=card.decision,
+                tvr=card.tvr,
+                cvm=card.cvm,
             )
-            fields = CardFields.of(card)
-            if not online:
+            if card.decision == "AAC":
+                # The card declined: final, and no request goes to the host (Book 3 §9.3).
+                txn = self.journal.record_outcome(
+                    txn.uuid, approved=False, response_code=CARD_DECLINED, rrn=None, auth_code=None
+                )
+                self.indicators.show(IndicatorState.ERROR)
+                return _coded("declined", txn, "card.declined_by_card", response_code=CARD_DECLINED)
+            fields = self._fields(card, txn)
+            if not online or card.decision == "TC":
+                # A TC is the card's offline approval: it goes to the host as an advice later.
                 return self._offline(txn, fields, "the host is unreachable")
             req = HostRequest(
                 MessageKind.SALE,
@@ -519,8 +592,25 @@ class Terminal:
             resp.response_code,
         )
 
+    def _check_contactless_limit(self, amount: int) -> None:
+        """Refuse before the tap what no scheme accepts contactless (the kernel re-checks the
+        card's own scheme once it is known)."""
+        limit = self.kernel_params.max_contactless()
+        if amount > limit:
+            raise Refused(
+                f"amount {format_amount(amount, self.cur)} is over the contactless limit "
+                f"{format_amount(limit, self.cur)} {self.cur.alpha}: use another payment method"
+            )
+
+    def _fields(self, card: CardRead, txn: Transaction) -> CardFields:
+        """The request's card fields; field 55 gets the STAN as sequence counter (9F41)."""
+        fields = CardFields.of(card)
+        if fields.emv_data:
+            fields = replace(fields, emv_data=with_sequence_counter(fields.emv_data, txn.stan))
+        return fields
+
     def _offline(self, txn: Transaction, fields: CardFields, why: str) -> Outcome:
-        """A never-sent sale: store it if the offline limits allow, else NOT_SENT."""
+        """A never-sent sale: store it if the card and the offline limits allow, else NOT_SENT."""
         lim = self.config.limits
         count, total = self.journal.count_amount((TxnState.STORED,))
         decision = decide_offline(
@@ -550,6 +640,18 @@ class Terminal:
                 f"主机不可达，脱机交易被拒：{decision.message}。未扣款。",
                 limit=decision.limit,
             )
+        refusal = offline_refusal(
+            decision=txn.decision,
+            tvr=bytes.fromhex(txn.tvr),
+            expired=False,
+            params=self.kernel_params,
+        )
+        if refusal is not None:
+            txn = self.journal.mark_not_sent(
+                txn.uuid, f"{why}; offline refused by the card data: {refusal.code}"
+            )
+            self.indicators.show(IndicatorState.ERROR)
+            return _coded("refused", txn, refusal.code, params=refusal.params, limit="emv")
         txn = self.journal.store_offline(txn.uuid, self.vault.seal(txn.uuid, fields))
         self.indicators.show(IndicatorState.SUCCESS)
         self._stub(txn, kind="offline")
@@ -667,9 +769,12 @@ class Terminal:
                 **card_columns(card),
                 original=orig,
                 operator=operator,
+                decision=card.decision,
+                tvr=card.tvr,
+                cvm=card.cvm,
             )
             self.journal.audit(operator or "-", "refund", f"trace {orig.trace} amount {amount}")
-            fields = CardFields.of(card)
+            fields = self._fields(card, txn)
             req = HostRequest(
                 MessageKind.REFUND,
                 self.tid,
