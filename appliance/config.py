@@ -225,6 +225,13 @@ SCHEMA: dict[str, dict[str, tuple[Any, Check, str]]] = {
         "cvm_limit": (100_000, _MONEY, "above this amount the stub has a signature line"),
     },
     "emv": {
+        "deferred_arqc": (
+            False,
+            _bool,
+            "store a sale whose online cryptogram (ARQC) could not be sent because the host "
+            "became unreachable after the tap, for forwarding (deferred authorisation; only "
+            "with the acquirer's agreement)",
+        ),
         "contactless_limit": (
             {"VISA": 1_000_000, "MASTERCARD": 1_000_000, "UNIONPAY": 1_000_000},
             _scheme_money({"VISA": 1_000_000, "MASTERCARD": 1_000_000, "UNIONPAY": 1_000_000}),

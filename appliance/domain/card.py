@@ -69,6 +69,7 @@ class CardRead:
     card_name: str = field(default="", compare=False)  # mock profile name, for tests and demo
     kernel: str = ""  # visa-qvsdc | mastercard | unionpay-qpboc
     decision: str = ""  # the card's cryptogram: ARQC (go online), TC (offline), AAC (declined)
+    requested: str = ""  # what the terminal asked the card for: ARQC (online) or TC (offline)
     tvr: str = ""  # terminal verification results (95), hex
     cvm: str = ""  # CVM results (9F34), hex
     cvm_method: str = ""  # no_cvm | signature | cdcvm

@@ -579,6 +579,7 @@ def _read(transceive: Transceive, terminal: TerminalData, un: bytes) -> CardRead
         apdu_count=card.count,
         kernel=KERNEL_NAMES[cand.kernel],
         decision=decision,
+        requested="TC" if want_offline else "ARQC",
         tvr=risk.tvr_bytes(names).hex().upper(),
         cvm=cvm.results.hex().upper(),
         cvm_method=cvm.method,

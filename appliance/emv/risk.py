@@ -98,6 +98,7 @@ class KernelParams:
     limits: Mapping[str, SchemeLimits] = field(default_factory=lambda: DEFAULT_LIMITS)
     signature: bool = True  # the merchant stub has a signature line the cardholder signs
     accept_offline_tc: bool = False  # store-and-forward the card's offline approval (TC)
+    deferred_arqc: bool = False  # store an ARQC the host could not be sent (deferred auth)
     deny_offline: frozenset[str] = frozenset(DEFAULT_DENY_OFFLINE)
 
     def limits_for(self, scheme: str) -> SchemeLimits:
@@ -110,9 +111,9 @@ class KernelParams:
 
     @property
     def terminal_type(self) -> bytes:
-        """9F35 (Book 4 Annex A1): 21 attended online-only merchant terminal; 22 when it
-        may also approve offline (store-and-forward of the card's TC is configured)."""
-        return bytes.fromhex("22" if self.accept_offline_tc else "21")
+        """9F35 (Book 4 Annex A1): 21 attended online-only merchant terminal; 22 (offline
+        with online capability) when store-and-forward of a TC or a deferred ARQC is on."""
+        return bytes.fromhex("22" if self.accept_offline_tc or self.deferred_arqc else "21")
 
     @property
     def capabilities(self) -> bytes:
@@ -311,20 +312,28 @@ class OfflineRefusal:
 def offline_refusal(
     *,
     decision: str,
+    requested: str,
     tvr: bytes,
-    expired: bool,
     params: KernelParams,
 ) -> OfflineRefusal | None:
-    """Whether a card read may be stored offline (None) or why not.
+    """Whether a never-sent card payment may be stored for forwarding (None) or why not.
 
-    Refused: an expired or not yet effective card; a card whose cryptogram asks for the
-    issuer (ARQC) or declines (AAC), or a TC when TC store-and-forward is not configured;
-    any TVR bit configured as "deny offline".
+    Refused: an expired or not yet effective card; a card that declined (AAC); a card that
+    asked for the issuer (ARQC although the terminal asked for an offline approval); a TC
+    unless ``accept_offline_tc``; an ARQC the terminal asked for (the host became
+    unreachable after the tap) unless ``deferred_arqc``; any TVR bit configured as
+    "deny offline".
     """
     names = tvr_names(tvr)
-    if expired or "expired" in names or "not_yet_effective" in names:
+    if "expired" in names or "not_yet_effective" in names:
         return OfflineRefusal("card.offline_expired")
-    if decision != "TC" or not params.accept_offline_tc:
+    if decision == "TC":
+        allowed = params.accept_offline_tc
+    elif decision == "ARQC":
+        allowed = requested == "ARQC" and params.deferred_arqc
+    else:
+        allowed = False
+    if not allowed:
         return OfflineRefusal("card.offline_online_required")
     denied = [n for n in names if n in params.deny_offline]
     if denied:

@@ -81,6 +81,10 @@ class HostLinkPort(Protocol):
         """Use ``mak`` for MACs from now on."""
         ...
 
+    def reach(self) -> str:
+        """Connect now if not connected; "" when connected, else why not (optional)."""
+        ...
+
     def close(self) -> None:
         """Close the connection."""
         ...
@@ -233,6 +237,7 @@ def kernel_params(config: Config) -> KernelParams:
         limits=limits,
         signature=emv.signature,
         accept_offline_tc=emv.accept_offline_tc,
+        deferred_arqc=emv.deferred_arqc,
         deny_offline=frozenset(emv.deny_offline),
     )
 
@@ -480,10 +485,9 @@ class Terminal:
                     self._ensure_signed_on(operator)
                 except NotSent:
                     online = False
-            # The card is asked for an offline approval (TC) only when the link is known to be
-            # down (an exchange failed since the last success), not merely not yet used.
-            known_down = self.monitor.state == LinkState.OFFLINE and bool(self.monitor.last_error)
-            card_online = online and not known_down
+            # Pre-dial: the card must be asked the right question (online cryptogram, or an
+            # offline approval when the host cannot be reached), so connect before the tap.
+            card_online = online and self._reach()
             card = card or self._read_or_outcome(amount, "00", cancel, on_step, card_online)
             if isinstance(card, Outcome):
                 return card
@@ -507,7 +511,7 @@ class Terminal:
             fields = self._fields(card, txn)
             if not online or card.decision == "TC":
                 # A TC is the card's offline approval: it goes to the host as an advice later.
-                return self._offline(txn, fields, "the host is unreachable")
+                return self._offline(txn, fields, "the host is unreachable", card.requested)
             req = HostRequest(
                 MessageKind.SALE,
                 self.tid,
@@ -520,10 +524,14 @@ class Terminal:
                 batch=txn.batch,
                 operator=operator or None,
             )
-            return self._send_financial(txn, req, fields)
+            return self._send_financial(txn, req, fields, card.requested)
 
     def _send_financial(
-        self, txn: Transaction, req: HostRequest, fields: CardFields | None
+        self,
+        txn: Transaction,
+        req: HostRequest,
+        fields: CardFields | None,
+        requested: str = "ARQC",
     ) -> Outcome:
         try:
             resp = self._exchange(req)
@@ -539,7 +547,7 @@ class Terminal:
             )
         except NotSent as exc:
             if txn.type == TxnType.SALE and fields is not None:
-                return self._offline(txn, fields, str(exc))
+                return self._offline(txn, fields, str(exc), requested)
             txn = self.journal.mark_not_sent(txn.uuid, str(exc))
             self.indicators.show(IndicatorState.ERROR)
             return Outcome(
@@ -592,6 +600,16 @@ class Terminal:
             resp.response_code,
         )
 
+    def _reach(self) -> bool:
+        """True when the host link is (or could be) connected; a failure is recorded."""
+        reach = getattr(self.link, "reach", None)
+        if reach is None:
+            return True  # a link without pre-dial: find out when the request is sent
+        why = reach()
+        if why:
+            self.monitor.unreachable(why)
+        return not why
+
     def _check_contactless_limit(self, amount: int) -> None:
         """Refuse before the tap what no scheme accepts contactless (the kernel re-checks the
         card's own scheme once it is known)."""
@@ -609,7 +627,9 @@ class Terminal:
             fields = replace(fields, emv_data=with_sequence_counter(fields.emv_data, txn.stan))
         return fields
 
-    def _offline(self, txn: Transaction, fields: CardFields, why: str) -> Outcome:
+    def _offline(
+        self, txn: Transaction, fields: CardFields, why: str, requested: str = "ARQC"
+    ) -> Outcome:
         """A never-sent sale: store it if the card and the offline limits allow, else NOT_SENT."""
         lim = self.config.limits
         count, total = self.journal.count_amount((TxnState.STORED,))
@@ -642,8 +662,8 @@ class Terminal:
             )
         refusal = offline_refusal(
             decision=txn.decision,
+            requested=requested,
             tvr=bytes.fromhex(txn.tvr),
-            expired=False,
             params=self.kernel_params,
         )
         if refusal is not None:
