@@ -505,6 +505,7 @@ def _read(transceive: Transceive, terminal: TerminalData, un: bytes) -> CardRead
         track2_expiry=t2_expiry,
         country_numeric=terminal.country_numeric,
         txn_type=terminal.txn_type,
+        usage_checks=cand.kernel == KERNEL_MASTERCARD,
     )
     if over_floor:
         tvr.add("floor_limit_exceeded")
@@ -545,9 +546,10 @@ def _read(transceive: Transceive, terminal: TerminalData, un: bytes) -> CardRead
             s.notes.append("card answered TC to a request for an online cryptogram")
             decision = "ARQC"
         ctq = data.get("9F6C", b"\x00")
-        if decision == "TC" and ctq[0] & 0x20:
-            # CTQ b6 "go online if offline data authentication fails": ODA is not done here.
-            s.notes.append("card asks to go online when ODA is not performed")
+        if decision == "TC" and ctq[0] & 0x30:
+            # CTQ b6/b5 "go online / switch interface if offline data authentication fails":
+            # ODA is not performed here, so the offline approval cannot stand.
+            s.notes.append("card wants ODA for an offline approval: not accepted offline")
             decision = "ARQC"
         if "9F27" not in data:
             # Derived from the IAD's CVR: field 55 carries the CID the decision came from.

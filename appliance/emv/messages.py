@@ -70,8 +70,8 @@ MESSAGES: dict[str, str] = {
         "charged, try again when the link is back"
     ),
     "card.offline_tvr": (
-        "The bank is unreachable and this card cannot be accepted offline (check: {bits}): "
-        "nothing was charged"
+        "The bank is unreachable and the terminal's checks of this card do not allow it "
+        "offline: nothing was charged"
     ),
 }
 

@@ -168,11 +168,16 @@ def processing_restrictions(
     track2_expiry: str | None,
     country_numeric: str,
     txn_type: str,
+    usage_checks: bool = True,
 ) -> set[str]:
-    """Book 3 §10.4: application version, usage control, effective and expiry dates."""
+    """Book 3 §10.4: application version, usage control, effective and expiry dates.
+
+    ``usage_checks`` False leaves out the version and usage-control checks: C-3 (and qPBOC)
+    readers check only the dates; C-2 (Mastercard) checks all four.
+    """
     bits: set[str] = set()
     icc_version = card.get("9F08")
-    if icc_version is not None and icc_version != APP_VERSIONS.get(scheme):
+    if usage_checks and icc_version is not None and icc_version != APP_VERSIONS.get(scheme):
         bits.add("different_app_versions")
     expires = expiry_date(card, track2_expiry)
     if expires is not None and today > expires:
@@ -182,7 +187,7 @@ def processing_restrictions(
         if effective is not None and today < effective:
             bits.add("not_yet_effective")
     auc = card.get("9F07")
-    if auc is not None and len(auc) == 2 and txn_type == "00":
+    if usage_checks and auc is not None and len(auc) == 2 and txn_type == "00":
         issuer_country = card.get("5F28", b"").hex().lstrip("0")
         domestic = issuer_country == country_numeric.lstrip("0")
         # Byte 1: b6/b4 domestic goods/services, b5/b3 international, b1 non-ATM terminals.
