@@ -201,7 +201,7 @@ KERNEL_REFUSALS = [
     ("visa-record-fails", 2_500, "card.unreadable"),
     ("mastercard-genac-fails", 2_500, "card.unreadable"),
     ("mastercard-pin-only", 150_000, "card.pin_required"),
-    ("amex", 2_500, "card.unsupported_kernel"),
+    ("unsupported-amex", 2_500, "card.unsupported_kernel"),
 ]
 
 

@@ -237,7 +237,7 @@ def test_the_kernel_identifier_chooses_over_the_rid() -> None:
 
 def test_an_unsupported_kernel_says_use_another_card_or_payment_method() -> None:
     with pytest.raises(UnsupportedCard) as info:
-        read("amex")
+        read("unsupported-amex")
     assert info.value.code == "card.unsupported_kernel"
     assert "another card or payment method" in str(info.value)
 
