@@ -104,6 +104,39 @@ def _rates(v: Any) -> dict[str, int]:
     return {k.upper(): r for k, r in v.items()}
 
 
+def _scheme_money(default: dict[str, int]) -> Check:
+    def check(v: Any) -> dict[str, int]:
+        expected = (
+            "a table of scheme = amount in minor units for "
+            + ", ".join(default)
+            + " (e.g. { UNIONPAY = 100000 })"
+        )
+        if not isinstance(v, dict):
+            raise ValueError(expected)
+        out = dict(default)
+        for k, amount in v.items():
+            if (
+                not isinstance(k, str)
+                or k.upper() not in default
+                or isinstance(amount, bool)
+                or not isinstance(amount, int)
+                or not 0 <= amount <= 999_999_999_999
+            ):
+                raise ValueError(expected)
+            out[k.upper()] = amount
+        return out
+
+    return check
+
+
+def _tvr_bits(v: Any) -> list[str]:
+    from appliance.emv.risk import TVR_BITS
+
+    if not isinstance(v, list) or any(x not in TVR_BITS for x in v):
+        raise ValueError("a list of TVR bit names: " + ", ".join(TVR_BITS))
+    return list(v)
+
+
 _PORT = _int(1, 65535, "a port number (1-65535)")
 
 NFC_DEVICE_FORMS = "tty:AMA0:pn532, usb, usb:072f:2200 or udp:HOST:PORT"
@@ -222,6 +255,58 @@ SCHEMA: dict[str, dict[str, tuple[Any, Check, str]]] = {
         ),
         "online_only_schemes": ([], _str_list(SCHEMES), "schemes never accepted offline"),
         "cvm_limit": (100_000, _MONEY, "above this amount the stub has a signature line"),
+    },
+    "emv": {
+        "deferred_arqc": (
+            False,
+            _bool,
+            "store a sale whose online cryptogram (ARQC) could not be sent because the host "
+            "became unreachable after the tap, for forwarding (deferred authorisation; only "
+            "with the acquirer's agreement)",
+        ),
+        "contactless_limit": (
+            {"VISA": 1_000_000, "MASTERCARD": 1_000_000, "UNIONPAY": 1_000_000},
+            _scheme_money({"VISA": 1_000_000, "MASTERCARD": 1_000_000, "UNIONPAY": 1_000_000}),
+            "reader contactless transaction limit per scheme, minor units: above it the sale is "
+            "refused before the tap",
+        ),
+        "cvm_limit": (
+            {"VISA": 100_000, "MASTERCARD": 100_000, "UNIONPAY": 100_000},
+            _scheme_money({"VISA": 100_000, "MASTERCARD": 100_000, "UNIONPAY": 100_000}),
+            "CVM required limit per scheme (免密免签 1000.00 CNY): above it the card must allow "
+            "a signature or on-device verification (there is no PIN pad)",
+        ),
+        "floor_limit": (
+            {"VISA": 50_000, "MASTERCARD": 50_000, "UNIONPAY": 50_000},
+            _scheme_money({"VISA": 50_000, "MASTERCARD": 50_000, "UNIONPAY": 50_000}),
+            "offline floor limit per scheme: above it the card is always asked for an online "
+            "cryptogram (TVR 'exceeds floor limit')",
+        ),
+        "signature": (
+            True,
+            _bool,
+            "the merchant stub has a signature line (the card is told a signature is possible)",
+        ),
+        "accept_offline_tc": (
+            False,
+            _bool,
+            "when the host is unreachable, ask the card for an offline approval (TC) and store "
+            "it for forwarding (only with the acquirer's agreement)",
+        ),
+        "deny_offline": (
+            [
+                "icc_data_missing",
+                "different_app_versions",
+                "expired",
+                "not_yet_effective",
+                "service_not_allowed",
+                "cvm_not_successful",
+                "pin_pad_absent",
+                "floor_limit_exceeded",
+            ],
+            _tvr_bits,
+            "TVR bits that refuse store-and-forward (online the request goes out with them set)",
+        ),
     },
     "reader": {
         "backend": ("mock", _choice("nfcpy", "mock"), "nfcpy (real reader) or mock"),

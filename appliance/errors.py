@@ -85,27 +85,50 @@ class DeviceError(CountertopError):
 
 
 class CardReadError(DeviceError):
-    """The card could not be read; ``str(exc)`` is a reason a person understands."""
+    """The card could not be read; ``code`` (see ``appliance.emv.messages``) says why.
+
+    ``str(exc)`` is the English reason; ``code`` and ``params`` are what a screen or stub
+    translates. Subclasses carry their own default code.
+    """
+
+    default_code = "card.retry"
+
+    def __init__(
+        self, message: str = "", *, code: str | None = None, params: dict[str, object] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code or self.default_code
+        self.params = dict(params or {})
 
 
 class ReadCancelled(CardReadError):
     """The card read was cancelled by the operator."""
 
+    default_code = "card.cancelled"
+
 
 class ReadTimeout(CardReadError):
     """No card was presented before the timeout."""
+
+    default_code = "card.timeout"
 
 
 class CardRemoved(CardReadError):
     """The card was taken away before the read finished; present it again and hold it still."""
 
+    default_code = "card.removed"
+
 
 class MultipleCards(CardReadError):
     """More than one card is in the field; present only one card."""
 
+    default_code = "card.multiple"
+
 
 class UnsupportedCard(CardReadError):
     """The card (or phone) offers no payment application this terminal accepts."""
+
+    default_code = "card.unsupported_kernel"
 
 
 class ReaderOffline(DeviceError):

@@ -157,6 +157,11 @@ def extract_msgids(root: Path | None = None) -> list[str]:
             literal = isinstance(arg, ast.Constant) and isinstance(arg.value, str)
             if name in ("t", "N_") and literal and arg.value:
                 found.add(arg.value)
+    if root is None:
+        # The card and kernel messages are codes whose msgids live in appliance.emv.
+        from appliance.emv.messages import MESSAGES
+
+        found.update(MESSAGES.values())
     return sorted(found)
 
 

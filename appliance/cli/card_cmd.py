@@ -12,13 +12,15 @@ from typing import Any
 
 from appliance.cli import EXIT_FAILED, EXIT_OK
 from appliance.domain.card import CardRead
+from appliance.emv.risk import tvr_names
 from appliance.errors import ConfigError, CountertopError
 
 DEFAULT_TIMEOUT = 30.0
 
 
 def card_summary(card: CardRead) -> dict[str, Any]:
-    """What ``card read`` shows: scheme, AID, label, masked PAN, expiry MM/YY, APDU count."""
+    """What ``card read`` shows: scheme, AID, label, masked PAN, expiry MM/YY, APDU count,
+    and the kernel's results: kernel, the card's decision, TVR, CVM, expired, field 55 tags."""
     return {
         "scheme": card.scheme,
         "aid": card.aid,
@@ -28,6 +30,15 @@ def card_summary(card: CardRead) -> dict[str, Any]:
         "pan_sequence": card.pan_sequence,
         "apdus": card.apdu_count,
         "field55_bytes": len(card.emv_data),
+        "kernel": card.kernel,
+        "decision": card.decision,
+        "tvr": card.tvr,
+        "tvr_bits": tvr_names(bytes.fromhex(card.tvr)) if card.tvr else [],
+        "cvm": card.cvm,
+        "cvm_method": card.cvm_method,
+        "expired": card.expired,
+        "field55_tags": list(card.field55_tags),
+        "notes": list(card.notes),
     }
 
 
@@ -91,7 +102,7 @@ def cmd_read(args: argparse.Namespace) -> int:
     try:
         if not args.json:
             print(f"present one card to the reader ({backend}) within {timeout:g} s …")
-        summary = card_summary(read_one(reader, timeout))
+        summary = card_summary(read_one(reader, timeout, args.amount))
     finally:
         reader.close()
     if args.json:
@@ -99,9 +110,14 @@ def cmd_read(args: argparse.Namespace) -> int:
     else:
         print(
             f"{summary['scheme']}  {summary['label']}  AID {summary['aid']}\n"
-            f"card {summary['pan']}  expires {summary['expiry']}  "
-            f"read in {summary['apdus']} APDUs"
+            f"card {summary['pan']}  expires {summary['expiry']}"
+            f"{'  EXPIRED' if summary['expired'] else ''}  read in {summary['apdus']} APDUs\n"
+            f"kernel {summary['kernel']}  card decision {summary['decision']}  "
+            f"TVR {summary['tvr']} ({', '.join(summary['tvr_bits']) or 'none'})  "
+            f"CVM {summary['cvm']} ({summary['cvm_method']})"
         )
+        for note in summary["notes"]:
+            print(f"note: {note}")
     return EXIT_OK
 
 
@@ -150,6 +166,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     r.add_argument("--backend", choices=("nfcpy", "mock"), help="override reader.backend")
     r.add_argument("--device", metavar="PATH", help="nfcpy device, e.g. tty:AMA0:pn532")
     r.add_argument("--card", metavar="NAME", help="mock reader: present this test card")
+    r.add_argument(
+        "--amount",
+        type=int,
+        default=1,
+        metavar="MINOR",
+        help="amount the card is told, minor units (default 1: below every CVM limit)",
+    )
     r.set_defaults(func=cmd_read)
 
     b = csub.add_parser("bench", help="EMV kernel CPU time per read (target ≤ 5 ms)")

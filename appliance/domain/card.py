@@ -67,6 +67,15 @@ class CardRead:
     pan_sequence: str | None = None
     apdu_count: int = 0
     card_name: str = field(default="", compare=False)  # mock profile name, for tests and demo
+    kernel: str = ""  # visa-qvsdc | mastercard | unionpay-qpboc
+    decision: str = ""  # the card's cryptogram: ARQC (go online), TC (offline), AAC (declined)
+    requested: str = ""  # what the terminal asked the card for: ARQC (online) or TC (offline)
+    tvr: str = ""  # terminal verification results (95), hex
+    cvm: str = ""  # CVM results (9F34), hex
+    cvm_method: str = ""  # no_cvm | signature | cdcvm
+    expired: bool = False  # expired or not yet effective on the transaction date
+    field55_tags: tuple[str, ...] = ()  # tags in emv_data, in order
+    notes: tuple[str, ...] = ()  # what the kernel skipped or noticed (for technicians)
 
     @property
     def masked_pan(self) -> str:
@@ -76,7 +85,22 @@ class CardRead:
     def __repr__(self) -> str:
         return (
             f"CardRead(pan={self.masked_pan!r}, scheme={self.scheme!r}, aid={self.aid!r}, "
-            f"label={self.label!r}, apdu_count={self.apdu_count})"
+            f"label={self.label!r}, kernel={self.kernel!r}, decision={self.decision!r}, "
+            f"tvr={self.tvr!r}, cvm={self.cvm!r}, apdu_count={self.apdu_count})"
         )
 
     __str__ = __repr__
+
+
+def signature_required(cvm_results: str) -> bool:
+    """True when CVM results (9F34, hex) name a CVM that includes a paper signature.
+
+    Book 3 Annex C3: method 1E is signature; 03 and 05 are PIN plus signature.
+    """
+    if len(cvm_results) < 2:
+        return False
+    try:
+        method = int(cvm_results[:2], 16) & 0x3F
+    except ValueError:
+        return False
+    return method in (0x1E, 0x03, 0x05)

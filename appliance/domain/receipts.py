@@ -21,7 +21,7 @@ from datetime import datetime, tzinfo
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from appliance.domain.card import last4, mask_pan
+from appliance.domain.card import last4, mask_pan, signature_required
 from appliance.domain.money import currency, format_amount
 from appliance.domain.transactions import Transaction, TxnState, TxnType
 from appliance.errors import ConfigError
@@ -425,7 +425,10 @@ def _amount(lang: str, txn: Transaction) -> list[Block]:
 
 
 def _cvm(lang: str, txn: Transaction, copy: str, cvm_limit: int) -> list[Block]:
-    if txn.amount <= cvm_limit:
+    # The card's CVM result (9F34) decides; only a payment without one (no kernel data)
+    # falls back to the amount against the CVM limit.
+    signature = signature_required(txn.cvm) if txn.cvm else txn.amount > cvm_limit
+    if not signature:
         return [Text(_t(lang, "免签", "NO SIGNATURE REQUIRED"), "center")]
     if copy == "merchant":
         return [
@@ -461,8 +464,10 @@ def build_receipt(
     """The card slip (签购单) of one transaction.
 
     ``kind`` is one of ``TXN_KINDS`` or None to choose from the transaction's state
-    (``kind_for``). ``cvm_limit`` (minor units): above it the merchant stub gets a signature
-    line, at or below it "NO SIGNATURE REQUIRED". ``operator`` defaults to ``txn.operator``.
+    (``kind_for``). The merchant stub gets a signature line when the card's CVM result
+    (``txn.cvm``, 9F34) is a signature, else "NO SIGNATURE REQUIRED"; a transaction without
+    a CVM result falls back to ``cvm_limit`` (minor units: above it, a signature line).
+    ``operator`` defaults to ``txn.operator``.
     A reprint (``reprint_at`` set) keeps every original number and adds a REPRINT banner.
     """
     _check_lang(lang)

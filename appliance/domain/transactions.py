@@ -100,6 +100,9 @@ class Transaction:
     operator: str = ""
     offline: bool = False  # stored offline at some point (its stubs say so)
     note: str = ""
+    decision: str = ""  # the card's cryptogram: ARQC, TC or AAC ("" for no card read)
+    tvr: str = ""  # terminal verification results (95), hex
+    cvm: str = ""  # CVM results (9F34), hex: the stub's signature line follows it
     extra: dict[str, object] = field(default_factory=dict)
 
     @property

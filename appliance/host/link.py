@@ -230,6 +230,18 @@ class HostLink:
         with self._lock:
             return len(self._pending)
 
+    def reach(self) -> str:
+        """Open the connection now if none is open (pre-dial before a card is tapped).
+
+        Returns "" when connected, else why not. Nothing is sent: the host cannot have acted.
+        """
+        try:
+            self._connection()
+        except NotSent as exc:
+            self._failed(exc)
+            return str(exc)
+        return ""
+
     def exchange(self, req: HostRequest, timeout: float | None = None) -> HostResponse:
         """Send ``req`` and wait for its answer (see the module docstring for what it raises)."""
         fut = self.submit(req, timeout=timeout)

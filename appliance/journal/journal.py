@@ -35,7 +35,8 @@ _STATES = {s.value: s for s in TxnState}
 _COLUMNS = (
     "uuid, type, state, amount, currency, stan, batch, invoice, masked_pan, scheme, entry_mode, "
     "aid, label, card_blob, rrn, auth_code, response_code, original_uuid, original_stan, "
-    "operator, offline, note, transmitted_at, created_at, updated_at, local_date"
+    "operator, offline, note, transmitted_at, created_at, updated_at, local_date, "
+    "decision, tvr, cvm"
 )
 
 
@@ -174,8 +175,15 @@ class Journal:
         label: str = "",
         original: Transaction | None = None,
         operator: str = "",
+        decision: str = "",
+        tvr: str = "",
+        cvm: str = "",
     ) -> Transaction:
-        """Commit a PENDING transaction with a fresh STAN and invoice, before anything is sent."""
+        """Commit a PENDING transaction with a fresh STAN and invoice, before anything is sent.
+
+        ``decision``, ``tvr`` and ``cvm`` are the card's cryptogram type and the kernel's TVR
+        and CVM results (hex) for a card payment, kept so every decline is explained.
+        """
         now = self.clock()
         with self.unit() as uow:
             stan = self._bump(uow, "stan", next_stan)
@@ -185,8 +193,9 @@ class Journal:
             uow.execute(
                 """INSERT INTO transactions (uuid, type, state, amount, currency, stan, batch,
                    invoice, masked_pan, scheme, entry_mode, aid, label, original_uuid,
-                   original_stan, operator, transmitted_at, created_at, updated_at, local_date)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                   original_stan, operator, transmitted_at, created_at, updated_at, local_date,
+                   decision, tvr, cvm)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                 (
                     txn_uuid,
                     type.value,
@@ -208,6 +217,9 @@ class Journal:
                     _iso(now),
                     _iso(now),
                     now.astimezone(self.tz).date().isoformat(),
+                    decision,
+                    tvr,
+                    cvm,
                 ),
             )
             uow.commit()
@@ -420,6 +432,9 @@ class Journal:
             transmitted_at=_dt(r[22]),
             created_at=_dt(r[23]),
             updated_at=_dt(r[24]),
+            decision=r[26],
+            tvr=r[27],
+            cvm=r[28],
         )
 
     def get(self, txn_uuid: str) -> Transaction:

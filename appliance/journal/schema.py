@@ -139,6 +139,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
+        6,
+        "card decision, TVR and CVM results of each card payment",
+        """
+        ALTER TABLE transactions ADD COLUMN decision TEXT NOT NULL DEFAULT '';
+        ALTER TABLE transactions ADD COLUMN tvr TEXT NOT NULL DEFAULT '';
+        ALTER TABLE transactions ADD COLUMN cvm TEXT NOT NULL DEFAULT '';
+        """,
+    ),
+    (
         11,
         "fleet outbox: journal events written in the same transaction as the change",
         """

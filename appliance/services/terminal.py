@@ -13,7 +13,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,6 +22,9 @@ from appliance.domain.card import CardRead
 from appliance.domain.money import format_amount
 from appliance.domain.offline import OfflineLimits, StoredSummary, decide_offline
 from appliance.domain.transactions import Transaction, TxnState, TxnType
+from appliance.emv.kernel import with_sequence_counter
+from appliance.emv.messages import translate
+from appliance.emv.risk import KERNEL_SCHEMES, KernelParams, SchemeLimits, offline_refusal
 from appliance.errors import (
     CardReadError,
     HostError,
@@ -60,6 +63,9 @@ log = logging.getLogger(__name__)
 
 # Advice answers that mean "try again later" rather than a final decline.
 RETRYABLE_CODES = frozenset({"91", "96"})
+# Response code journaled when the card itself declined (AAC): EMV Book 4 Annex A6
+# "Z1 offline declined"; no message reaches the host.
+CARD_DECLINED = "Z1"
 
 
 class HostLinkPort(Protocol):
@@ -77,8 +83,13 @@ class HostLinkPort(Protocol):
         """Use ``mak`` for MACs from now on."""
         ...
 
+<<<<<<< HEAD
     def set_signon_key(self, key: bytes | None) -> None:
         """Use ``key`` (derived from the TMK) to MAC sign-ons."""
+=======
+    def reach(self) -> str:
+        """Connect now if not connected; "" when connected, else why not (optional)."""
+>>>>>>> kernel
         ...
 
     def close(self) -> None:
@@ -104,6 +115,8 @@ class Outcome:
     message_zh: str
     response_code: str | None = None
     limit: str | None = None
+    code: str | None = None  # message code (appliance.emv.messages) when the card decided
+    params: dict[str, Any] = field(default_factory=dict)
 
     def message(self, lang: str = "en") -> str:
         """The message in ``lang``."""
@@ -130,6 +143,10 @@ class Outcome:
             "message": self.message_en,
             "message_zh": self.message_zh,
             "limit": self.limit,
+            "code": self.code,
+            "decision": t.decision if t else None,
+            "tvr": t.tvr if t else None,
+            "cvm": t.cvm if t else None,
         }
 
 
@@ -223,6 +240,40 @@ def _zh_en(en: str, zh: str) -> tuple[str, str]:
     return en, zh
 
 
+def _coded(result: str, txn: Transaction | None, code: str, **kw: Any) -> Outcome:
+    """An outcome whose message is a card/kernel message code, translated from the catalogs."""
+    params = kw.pop("params", None) or {}
+    return Outcome(
+        result,
+        txn,
+        translate(code, params, "en"),
+        translate(code, params, "zh_CN"),
+        code=code,
+        params=params,
+        **kw,
+    )
+
+
+def kernel_params(config: Config) -> KernelParams:
+    """The EMV kernel's parameters from config ``[emv]``."""
+    emv = config.emv
+    limits = {
+        scheme: SchemeLimits(
+            contactless=emv.contactless_limit[scheme],
+            cvm=emv.cvm_limit[scheme],
+            floor=emv.floor_limit[scheme],
+        )
+        for scheme in KERNEL_SCHEMES
+    }
+    return KernelParams(
+        limits=limits,
+        signature=emv.signature,
+        accept_offline_tc=emv.accept_offline_tc,
+        deferred_arqc=emv.deferred_arqc,
+        deny_offline=frozenset(emv.deny_offline),
+    )
+
+
 class Terminal:
     """The use cases of the terminal, over injected ports. Thread-safe: one operation at a time."""
 
@@ -256,6 +307,7 @@ class Terminal:
         self.cur = config.currency
         self.tid: str = config.merchant.tid
         self.mid: str = config.merchant.mid
+        self.kernel_params = kernel_params(config)
         self._mak: bytes | None = None
         self._mac_failures = 0  # answers to owed messages whose MAC failed, ever
         # The TMK-derived key proves to the host that a sign-on comes from this terminal.
@@ -448,18 +500,24 @@ class Terminal:
         txn_type: str,
         cancel: threading.Event | None,
         on_step: Callable[[str], None] | None,
+        online: bool = True,
     ) -> CardRead:
         step = on_step or (lambda _s: None)
         step("present_card")
         self.indicators.show(IndicatorState.READY)
+        local = self.journal.clock().astimezone(self.journal.tz)
         try:
             card = self.reader.read_card(
                 ReadContext(
                     amount=amount,
                     currency_numeric=self.cur.numeric,
                     country_numeric=self.config.merchant.country_numeric,
-                    txn_date=self.journal.clock().astimezone(self.journal.tz).date(),
+                    txn_date=local.date(),
                     txn_type=txn_type,
+                    online=online,
+                    params=self.kernel_params,
+                    ifd_serial=self.tid,
+                    txn_time=local,
                 ),
                 timeout=self.config.reader.timeout,
                 cancel=cancel,
@@ -477,15 +535,20 @@ class Terminal:
         txn_type: str,
         cancel: threading.Event | None,
         on_step: Callable[[str], None] | None,
+        online: bool = True,
     ) -> CardRead | Outcome:
         """Read a card, or the outcome to report when the read was cancelled or failed."""
         try:
-            return self._read(amount, txn_type, cancel, on_step)
+            return self._read(amount, txn_type, cancel, on_step, online)
         except ReadCancelled:
             self.indicators.show(IndicatorState.IDLE)
             return Outcome("cancelled", None, *_zh_en("Cancelled", "已取消"))
-        except (CardReadError, ReaderOffline) as exc:
-            return Outcome("failed", None, str(exc), f"读卡失败：{exc}")
+        except CardReadError as exc:
+            log.info("card read failed: %s", exc)
+            return _coded("failed", None, exc.code, params=exc.params)
+        except ReaderOffline as exc:
+            log.warning("card reader offline: %s", exc)
+            return _coded("failed", None, "reader.offline")
 
     def sale(
         self,
@@ -499,15 +562,20 @@ class Terminal:
         """消费: read a card, ask the host, and commit the answer; store offline if unreachable."""
         with self._busy, self.oplock.hold():
             self._check_amount(amount)
+            self._check_contactless_limit(amount)
             online = self._clear_reversals()
             if online:
                 try:
                     self._ensure_signed_on(operator)
                 except NotSent:
                     online = False
-            card = card or self._read_or_outcome(amount, "00", cancel, on_step)
+            # Pre-dial: the card must be asked the right question (online cryptogram, or an
+            # offline approval when the host cannot be reached), so connect before the tap.
+            card_online = online and self._reach()
+            card = card or self._read_or_outcome(amount, "00", cancel, on_step, card_online)
             if isinstance(card, Outcome):
                 return card
+<<<<<<< HEAD
             read: CardRead = card
             fields = CardFields.of(card)
 
@@ -538,14 +606,54 @@ class Terminal:
             # Once only: if the answer fails its MAC, the keys are renewed and the first
             # attempt is reversed (acknowledged), the sale is sent again as a new transaction.
             return attempt(lambda: attempt(None))
+=======
+            txn = self.journal.begin(
+                TxnType.SALE,
+                amount,
+                self.cur.alpha,
+                **card_columns(card),
+                operator=operator,
+                decision=card.decision,
+                tvr=card.tvr,
+                cvm=card.cvm,
+            )
+            if card.decision == "AAC":
+                # The card declined: final, and no request goes to the host (Book 3 §9.3).
+                txn = self.journal.record_outcome(
+                    txn.uuid, approved=False, response_code=CARD_DECLINED, rrn=None, auth_code=None
+                )
+                self.indicators.show(IndicatorState.ERROR)
+                return _coded("declined", txn, "card.declined_by_card", response_code=CARD_DECLINED)
+            fields = self._fields(card, txn)
+            if not online or card.decision == "TC":
+                # A TC is the card's offline approval: it goes to the host as an advice later.
+                return self._offline(txn, fields, "the host is unreachable", card.requested)
+            req = HostRequest(
+                MessageKind.SALE,
+                self.tid,
+                self.mid,
+                txn.stan,
+                txn.transmitted_at,
+                amount=amount,
+                currency=self.cur.numeric,
+                card=fields,
+                batch=txn.batch,
+                operator=operator or None,
+            )
+            return self._send_financial(txn, req, fields, card.requested)
+>>>>>>> kernel
 
     def _send_financial(
         self,
         txn: Transaction,
         req: HostRequest,
         fields: CardFields | None,
+<<<<<<< HEAD
         *,
         again: Callable[[], Outcome] | None = None,
+=======
+        requested: str = "ARQC",
+>>>>>>> kernel
     ) -> Outcome:
         try:
             resp = self._exchange(req)
@@ -561,7 +669,7 @@ class Terminal:
             )
         except NotSent as exc:
             if txn.type == TxnType.SALE and fields is not None:
-                return self._offline(txn, fields, str(exc))
+                return self._offline(txn, fields, str(exc), requested)
             txn = self.journal.mark_not_sent(txn.uuid, str(exc))
             self.indicators.show(IndicatorState.ERROR)
             return Outcome(
@@ -635,8 +743,37 @@ class Terminal:
             resp.response_code,
         )
 
-    def _offline(self, txn: Transaction, fields: CardFields, why: str) -> Outcome:
-        """A never-sent sale: store it if the offline limits allow, else NOT_SENT."""
+    def _reach(self) -> bool:
+        """True when the host link is (or could be) connected; a failure is recorded."""
+        reach = getattr(self.link, "reach", None)
+        if reach is None:
+            return True  # a link without pre-dial: find out when the request is sent
+        why = reach()
+        if why:
+            self.monitor.unreachable(why)
+        return not why
+
+    def _check_contactless_limit(self, amount: int) -> None:
+        """Refuse before the tap what no scheme accepts contactless (the kernel re-checks the
+        card's own scheme once it is known)."""
+        limit = self.kernel_params.max_contactless()
+        if amount > limit:
+            raise Refused(
+                f"amount {format_amount(amount, self.cur)} is over the contactless limit "
+                f"{format_amount(limit, self.cur)} {self.cur.alpha}: use another payment method"
+            )
+
+    def _fields(self, card: CardRead, txn: Transaction) -> CardFields:
+        """The request's card fields; field 55 gets the STAN as sequence counter (9F41)."""
+        fields = CardFields.of(card)
+        if fields.emv_data:
+            fields = replace(fields, emv_data=with_sequence_counter(fields.emv_data, txn.stan))
+        return fields
+
+    def _offline(
+        self, txn: Transaction, fields: CardFields, why: str, requested: str = "ARQC"
+    ) -> Outcome:
+        """A never-sent sale: store it if the card and the offline limits allow, else NOT_SENT."""
         lim = self.config.limits
         count, total = self.journal.count_amount((TxnState.STORED,))
         decision = decide_offline(
@@ -666,6 +803,18 @@ class Terminal:
                 f"主机不可达，脱机交易被拒：{decision.message}。未扣款。",
                 limit=decision.limit,
             )
+        refusal = offline_refusal(
+            decision=txn.decision,
+            requested=requested,
+            tvr=bytes.fromhex(txn.tvr),
+            params=self.kernel_params,
+        )
+        if refusal is not None:
+            txn = self.journal.mark_not_sent(
+                txn.uuid, f"{why}; offline refused by the card data: {refusal.code}"
+            )
+            self.indicators.show(IndicatorState.ERROR)
+            return _coded("refused", txn, refusal.code, params=refusal.params, limit="emv")
         txn = self.journal.store_offline(txn.uuid, self.vault.seal(txn.uuid, fields))
         self.indicators.show(IndicatorState.SUCCESS)
         self._stub(txn, kind="offline")
@@ -783,9 +932,12 @@ class Terminal:
                 **card_columns(card),
                 original=orig,
                 operator=operator,
+                decision=card.decision,
+                tvr=card.tvr,
+                cvm=card.cvm,
             )
             self.journal.audit(operator or "-", "refund", f"trace {orig.trace} amount {amount}")
-            fields = CardFields.of(card)
+            fields = self._fields(card, txn)
             req = HostRequest(
                 MessageKind.REFUND,
                 self.tid,

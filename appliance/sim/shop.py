@@ -66,6 +66,9 @@ def init_demo(
         "keys": {"tmk_file": str(paths["tmk"]), "data_key_file": str(paths["data"])},
         "state": {"dir": str(paths["state"])},
         "ui": {"demo_panel": True},
+        # The demo shows store-and-forward: its acquirer accepts the card's offline TC and
+        # ARQCs forwarded later (deferred authorisation).
+        "emv": {"accept_offline_tc": True, "deferred_arqc": True},
     }
     _merge(settings, overrides or {})
     out.parent.mkdir(parents=True, exist_ok=True)

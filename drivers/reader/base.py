@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
 from appliance.domain.card import CardRead
+from appliance.emv.risk import KernelParams
 
 
 class ReaderStatus(StrEnum):
@@ -33,6 +34,10 @@ class ReadContext:
     country_numeric: str = "156"
     txn_date: date | None = None
     txn_type: str = "00"  # 9C: 00 purchase, 20 refund
+    online: bool = True  # the host is believed reachable (else the card may be asked for a TC)
+    params: KernelParams | None = None  # limits and capabilities (None: the defaults)
+    ifd_serial: str = ""  # 9F1E interface device serial number (the TID)
+    txn_time: datetime | None = None  # 9F21, local time of the transaction
 
 
 class CardReader(Protocol):

@@ -4,7 +4,7 @@ The same ``CardSession.transceive`` answers the EMV kernel in ``MockReader`` and
 card simulator behind nfcpy's ``udp`` device, so the mock and the real adapter run the same
 card. Format (see docs/reader.md)::
 
-    {"name": "visa", "description": "...",
+    {"name": "visa", "description": "...", "source": "where a recorded trace came from",
      "apdus": [{"command": "00A40400 0E 325041592E5359532E4444463031 00",
                 "response": "6F..9000"},
                {"command": "80A80000*", "response": ["6700", "77..9000"]}],
@@ -26,7 +26,16 @@ from appliance.errors import ConfigError
 CARDS_DIR = Path(__file__).with_name("cards")
 _HEX = re.compile(r"^([0-9A-F]{2})*$")
 _PATTERN = re.compile(r"^([0-9A-F]{2}|\?\?)*\*?$")
-_KNOWN_KEYS = {"name", "description", "apdus", "removed_after", "collision", "unmatched", "uid"}
+_KNOWN_KEYS = {
+    "name",
+    "description",
+    "source",
+    "apdus",
+    "removed_after",
+    "collision",
+    "unmatched",
+    "uid",
+}
 
 
 def _clean(text: str) -> str:
@@ -65,7 +74,8 @@ class CardProfile:
     collision: bool = False
     unmatched: bytes = b"\x6d\x00"
     uid: bytes = b"\x08\x12\x34\x56"
-    source: str = "<memory>"
+    source: str = "<memory>"  # the file it was loaded from
+    origin: str = ""  # where a recorded trace came from (its "source" key)
 
     def session(self) -> CardSession:
         """A fresh card in the field (response lists restart)."""
@@ -156,6 +166,9 @@ def parse_profile(raw: object, source: str = "<memory>") -> CardProfile:
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise ConfigError(f"card profile {source}: 'description' must be a string")
+    origin = raw.get("source", "")
+    if not isinstance(origin, str):
+        raise ConfigError(f"card profile {source}: 'source' must be a string")
     return CardProfile(
         name=name,
         description=description,
@@ -165,6 +178,7 @@ def parse_profile(raw: object, source: str = "<memory>") -> CardProfile:
         unmatched=unmatched,
         uid=bytes.fromhex(_clean(uid_hex)),
         source=source,
+        origin=origin,
     )
 
 

@@ -65,7 +65,7 @@ def test_card_bench_reports_percentiles_and_apdu_counts(capsys):
     assert main(["card", "bench", "-n", "30", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["reads"] == 30 and result["p50_ms"] <= result["p99_ms"]
-    assert result["apdus"] == {"visa": 4, "mastercard": 5, "unionpay": 5}
+    assert result["apdus"] == {"visa": 4, "mastercard": 6, "unionpay": 5}  # +GENERATE AC
 
 
 @pytest.mark.parametrize("flag", [[], ["--json"]])

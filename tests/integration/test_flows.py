@@ -103,8 +103,11 @@ def test_latency_below_the_timeout_still_approves(shop: Shop) -> None:
 
 def test_refused_connection_stores_the_sale_offline_within_limits(shop: Shop) -> None:
     shop.acquirer.set_fault("refuse")
+    # The terminal connects before the tap, finds the host unreachable and asks the card for
+    # an offline approval (TC), which the demo acquirer accepts for store-and-forward.
     out = shop.terminal.sale(2000)
     assert out.result == "stored", out.message_en
+    assert out.txn.decision == "TC"
     assert out.txn.state == TxnState.STORED and out.txn.offline
     assert shop.terminal.status().stored_count == 1
     shop.acquirer.clear_faults()

@@ -60,7 +60,7 @@ def rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
     ("card", "pan", "scheme", "apdus"),
     [
         ("visa", "4761739001010119", "VISA", 4),
-        ("mastercard", "5413330089010434", "MASTERCARD", 5),
+        ("mastercard", "5413330089010434", "MASTERCARD", 6),
         ("unionpay", "6234567890123456780", "UNIONPAY", 5),
         ("decline", "4000000000000002", "VISA", 4),
         ("wrong-length", "4761739001010119", "VISA", 6),
@@ -151,7 +151,63 @@ def test_a_long_record_arrives_whole(rig: Rig):
     rules = [
         {"command": r.pattern, "response": r.responses[0].hex()} for r in find_profile("visa").rules
     ]
-    rules[3]["response"] = record
+    rules[-1]["response"] = record
     rig.present(parse_profile({"name": "long-record", "apdus": rules}))
     read = rig.reader.read_card(CONTEXT, timeout=5)
     assert read.pan == "4761739001010119" and read.expiry == "3112"
+
+
+# Every kernel path of the issue list, through the mock and through nfcpy's udp device.
+# (card, amount, kernel, decision, cvm method, expired) for reads that complete.
+KERNEL_PATHS = [
+    ("visa", 2_500, "visa-qvsdc", "ARQC", "no_cvm", False),
+    ("visa-expired", 2_500, "visa-qvsdc", "ARQC", "no_cvm", True),
+    ("visa-not-effective", 2_500, "visa-qvsdc", "ARQC", "no_cvm", True),
+    ("visa-aac", 2_500, "visa-qvsdc", "AAC", "no_cvm", False),
+    ("visa-no-cid", 2_500, "visa-qvsdc", "ARQC", "no_cvm", False),
+    ("visa-signature", 150_000, "visa-qvsdc", "ARQC", "signature", False),
+    ("visa-cdcvm", 150_000, "visa-qvsdc", "ARQC", "cdcvm", False),
+    ("visa-kernel-id", 2_500, "visa-qvsdc", "ARQC", "no_cvm", False),
+    ("mastercard", 150_000, "mastercard", "ARQC", "signature", False),
+    ("mastercard-format2", 2_500, "mastercard", "ARQC", "no_cvm", False),
+    ("mastercard-aac", 2_500, "mastercard", "AAC", "no_cvm", False),
+    ("mastercard-cdol-unusual", 2_500, "mastercard", "ARQC", "no_cvm", False),
+    ("mastercard-oda-record-fails", 2_500, "mastercard", "ARQC", "no_cvm", False),
+    ("mastercard-cdcvm", 150_000, "mastercard", "ARQC", "cdcvm", False),
+    ("unionpay", 2_500, "unionpay-qpboc", "ARQC", "no_cvm", False),
+]
+
+
+@pytest.mark.parametrize(("card", "amount", "kernel", "decision", "cvm", "expired"), KERNEL_PATHS)
+def test_each_kernel_path_reads_to_the_card_s_decision(
+    rig: Rig, card, amount, kernel, decision, cvm, expired
+):
+    rig.present(card)
+    read = rig.reader.read_card(ReadContext(amount=amount), timeout=5)
+    assert (read.kernel, read.decision, read.cvm_method, read.expired) == (
+        kernel,
+        decision,
+        cvm,
+        expired,
+    )
+    assert read.field55_tags[:2] == ("9F26", "9F27") or decision == "AAC"
+
+
+# (card, amount, message code) for reads the kernel must end with a clear reason.
+KERNEL_REFUSALS = [
+    ("visa-pin-required", 2_500, "card.pin_required"),
+    ("visa", 150_000, "card.cvm_failed"),  # above the CVM limit, the card allows no CVM
+    ("visa", 1_000_001, "card.over_contactless_limit"),
+    ("visa-record-fails", 2_500, "card.unreadable"),
+    ("mastercard-genac-fails", 2_500, "card.unreadable"),
+    ("mastercard-pin-only", 150_000, "card.pin_required"),
+    ("unsupported-amex", 2_500, "card.unsupported_kernel"),
+]
+
+
+@pytest.mark.parametrize(("card", "amount", "code"), KERNEL_REFUSALS)
+def test_each_kernel_refusal_names_its_reason(rig: Rig, card, amount, code):
+    rig.present(card)
+    with pytest.raises(CardReadError) as info:
+        rig.reader.read_card(ReadContext(amount=amount), timeout=5)
+    assert info.value.code == code

@@ -74,7 +74,7 @@ def test_the_gpo_carries_pdol_data_in_the_card_s_order_and_lengths():
     assert gpo[4] == 35 and gpo[5:7] == bytes([0x83, 33]) and gpo[-1] == 0
     data = gpo[7:-1].hex().upper()
     assert data == (
-        "20804000" + "000000012345" + "000000000000" + "0156" + "0000000000" + "0156"
+        "22804000" + "000000012345" + "000000000000" + "0156" + "0000000000" + "0156"
         "261122" + "00" + "CAFEBABE"
     )
 
@@ -96,7 +96,8 @@ def test_a_mastercard_reads_pan_from_records_after_a_format_1_gpo():
     card, rec = read(find_profile("mastercard"))
     assert (card.pan, card.expiry, card.scheme) == ("5413330089010434", "3012", "MASTERCARD")
     assert card.pan_sequence == "00"
-    assert rec.sent[3:] == ["00B2010C00", "00B2011400"]
+    assert rec.sent[3:5] == ["00B2010C00", "00B2011400"]
+    assert rec.sent[5].startswith("80AE8000")  # GENERATE AC asking for an ARQC
 
 
 def test_unionpay_picks_the_application_with_the_best_priority():
@@ -127,8 +128,9 @@ def test_a_card_of_an_unknown_scheme_is_unsupported():
     ppse = tlv("6F", tlv("84", "325041592E5359532E4444463031") + tlv("A5", tlv(
         "BF0C", tlv("61", tlv("4F", "A0000009990101") + tlv("87", "01"))
     ))) + "9000"  # fmt: skip
-    with pytest.raises(UnsupportedCard, match="no payment scheme"):
+    with pytest.raises(UnsupportedCard, match="not supported here") as info:
         read(with_rule("visa", PPSE, ppse))
+    assert info.value.code == "card.unsupported_kernel"
 
 
 def test_wrong_length_answers_are_retried_with_the_right_le():
@@ -140,7 +142,7 @@ def test_wrong_length_answers_are_retried_with_the_right_le():
 
 
 def test_61xx_answers_are_completed_with_get_response():
-    full = find_profile("visa").rules[3].responses[0]
+    full = find_profile("visa").rules[4].responses[0]
     body = full[:-2].hex().upper()
     profile = find_profile("visa")
     raw = {
@@ -149,7 +151,7 @@ def test_61xx_answers_are_completed_with_get_response():
             {"command": "00B2010C*", "response": body[:10] + "6100"},
             {"command": "00C0000000", "response": body[10:] + "9000"},
         ]
-        + [{"command": r.pattern, "response": r.responses[0].hex()} for r in profile.rules[:3]],
+        + [{"command": r.pattern, "response": r.responses[0].hex()} for r in profile.rules[:4]],
     }
     card, rec = read(parse_profile(raw))
     assert card.expiry == "3112" and rec.sent[-1] == "00C0000000"
@@ -159,7 +161,7 @@ def test_61xx_answers_are_completed_with_get_response():
     ("command", "response", "reason"),
     [
         ("00B2010C*", "6A83", "reading record 1 of file 1 failed"),
-        ("80A80000*", "6984", "starting the payment"),
+        ("80A80000*", "6A80", "starting the payment"),
         ("00B2010C*", "70035F2403311231" + "9000", "malformed"),  # length too short
         ("00B2010C*", "7005" + "5F2403311231" + "9000", "malformed"),  # trailing bytes
         ("00B2010C*", "7006" + "5F2403311231" + "00FF" + "9000", "malformed"),

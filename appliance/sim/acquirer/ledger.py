@@ -77,10 +77,25 @@ CREATE TABLE IF NOT EXISTS early_reversals (
 _PAYMENT_TYPES = ("sale", "advice")
 
 
-def decide_payment(amount: int, pan: str | None) -> str:
-    """The response code for a sale or advice: the reference acquirer's whole risk engine."""
+def card_expired(expiry: str | None, on: datetime | None) -> bool:
+    """True when a card expiring at the end of ``expiry`` (YYMM) is past it on ``on``."""
+    if not expiry or len(expiry) != 4 or not expiry.isdigit() or on is None:
+        return False
+    return (2000 + int(expiry[:2]), int(expiry[2:])) < (on.year, on.month)
+
+
+def decide_payment(
+    amount: int, pan: str | None, expiry: str | None = None, on: datetime | None = None
+) -> str:
+    """The response code for a sale or advice: the reference acquirer's whole risk engine.
+
+    An issuer declines a card past its expiry month with 54 (the terminal sends expired
+    cards online with the TVR bit set and lets the issuer decide, as EMV Book 3 says).
+    """
     if amount <= 0:
         return "13"
+    if card_expired(expiry, on):
+        return "54"
     if pan == DECLINE_PAN:
         return "05"
     cents = amount % 100
@@ -306,7 +321,13 @@ class Ledger:
             return self._reply(req, "00")
         if k in (MessageKind.SALE, MessageKind.ADVICE):
             amount = req.amount or 0
-            rc = decide_payment(amount, req.card.pan if req.card else None)
+            card = req.card
+            rc = decide_payment(
+                amount,
+                card.pan if card else None,
+                card.expiry if card else None,
+                req.transmitted_at,
+            )
             return self._record(db, req, mti, str(k), amount, rc)
         if k is MessageKind.VOID:
             return self._void(db, req, mti)
