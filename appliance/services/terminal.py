@@ -83,13 +83,12 @@ class HostLinkPort(Protocol):
         """Use ``mak`` for MACs from now on."""
         ...
 
-<<<<<<< HEAD
     def set_signon_key(self, key: bytes | None) -> None:
         """Use ``key`` (derived from the TMK) to MAC sign-ons."""
-=======
+        ...
+
     def reach(self) -> str:
         """Connect now if not connected; "" when connected, else why not (optional)."""
->>>>>>> kernel
         ...
 
     def close(self) -> None:
@@ -575,9 +574,7 @@ class Terminal:
             card = card or self._read_or_outcome(amount, "00", cancel, on_step, card_online)
             if isinstance(card, Outcome):
                 return card
-<<<<<<< HEAD
             read: CardRead = card
-            fields = CardFields.of(card)
 
             def attempt(again: Callable[[], Outcome] | None) -> Outcome:
                 txn = self.journal.begin(
@@ -586,9 +583,27 @@ class Terminal:
                     self.cur.alpha,
                     **card_columns(read),
                     operator=operator,
+                    decision=read.decision,
+                    tvr=read.tvr,
+                    cvm=read.cvm,
                 )
-                if not online:
-                    return self._offline(txn, fields, "the host is unreachable")
+                if read.decision == "AAC":
+                    # The card declined: final, and no request goes to the host (Book 3 §9.3).
+                    txn = self.journal.record_outcome(
+                        txn.uuid,
+                        approved=False,
+                        response_code=CARD_DECLINED,
+                        rrn=None,
+                        auth_code=None,
+                    )
+                    self.indicators.show(IndicatorState.ERROR)
+                    return _coded(
+                        "declined", txn, "card.declined_by_card", response_code=CARD_DECLINED
+                    )
+                fields = self._fields(read, txn)
+                if not online or read.decision == "TC":
+                    # A TC is the card's offline approval: it goes to the host as an advice later.
+                    return self._offline(txn, fields, "the host is unreachable", read.requested)
                 req = HostRequest(
                     MessageKind.SALE,
                     self.tid,
@@ -601,59 +616,20 @@ class Terminal:
                     batch=txn.batch,
                     operator=operator or None,
                 )
-                return self._send_financial(txn, req, fields, again=again)
+                return self._send_financial(txn, req, fields, read.requested, again=again)
 
             # Once only: if the answer fails its MAC, the keys are renewed and the first
             # attempt is reversed (acknowledged), the sale is sent again as a new transaction.
             return attempt(lambda: attempt(None))
-=======
-            txn = self.journal.begin(
-                TxnType.SALE,
-                amount,
-                self.cur.alpha,
-                **card_columns(card),
-                operator=operator,
-                decision=card.decision,
-                tvr=card.tvr,
-                cvm=card.cvm,
-            )
-            if card.decision == "AAC":
-                # The card declined: final, and no request goes to the host (Book 3 §9.3).
-                txn = self.journal.record_outcome(
-                    txn.uuid, approved=False, response_code=CARD_DECLINED, rrn=None, auth_code=None
-                )
-                self.indicators.show(IndicatorState.ERROR)
-                return _coded("declined", txn, "card.declined_by_card", response_code=CARD_DECLINED)
-            fields = self._fields(card, txn)
-            if not online or card.decision == "TC":
-                # A TC is the card's offline approval: it goes to the host as an advice later.
-                return self._offline(txn, fields, "the host is unreachable", card.requested)
-            req = HostRequest(
-                MessageKind.SALE,
-                self.tid,
-                self.mid,
-                txn.stan,
-                txn.transmitted_at,
-                amount=amount,
-                currency=self.cur.numeric,
-                card=fields,
-                batch=txn.batch,
-                operator=operator or None,
-            )
-            return self._send_financial(txn, req, fields, card.requested)
->>>>>>> kernel
 
     def _send_financial(
         self,
         txn: Transaction,
         req: HostRequest,
         fields: CardFields | None,
-<<<<<<< HEAD
+        requested: str = "ARQC",
         *,
         again: Callable[[], Outcome] | None = None,
-=======
-        requested: str = "ARQC",
->>>>>>> kernel
     ) -> Outcome:
         try:
             resp = self._exchange(req)
