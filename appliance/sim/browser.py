@@ -55,21 +55,30 @@ def chromium(width: int = 1280, height: int = 900) -> Any:
 
 
 def click_and_wait(drv: Any, element: Any, timeout: float = 10.0) -> None:
-    """Click something that loads a new page, and wait until the old page is gone.
+    """Click something that loads a new page, and wait until the new page has loaded.
 
-    A click returns before the browser has replaced the page; looking for the next page's
-    elements right away would search the old one.
+    A click returns before the browser has replaced the page. The old document is marked
+    with a script variable; the new one has none, so waiting for the mark to vanish (and
+    ``readyState`` complete) tells the pages apart without touching nodes of the old page.
     """
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    old = drv.find_element(By.TAG_NAME, "html")
+    drv.execute_script("window.__countertopOld = true;")
     element.click()
-    WebDriverWait(drv, timeout).until(ec.staleness_of(old))
-    WebDriverWait(drv, timeout).until(
-        lambda d: d.execute_script("return document.readyState") == "complete"
-    )
+
+    def loaded(d: Any) -> bool:
+        try:
+            return bool(
+                d.execute_script(
+                    "return window.__countertopOld === undefined"
+                    " && document.readyState === 'complete'"
+                )
+            )
+        except WebDriverException:  # the page is being replaced right now
+            return False
+
+    WebDriverWait(drv, timeout).until(loaded)
 
 
 def sign_in(drv: Any, base: str, name: str, password: str) -> None:
