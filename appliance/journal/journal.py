@@ -128,6 +128,12 @@ class Journal:
                 if not uow.committed:
                     self.conn.execute("ROLLBACK")
 
+    def settlement_started(self, batch: int) -> bool:
+        """True when ``batch`` has a settlement row (it was cut for settlement)."""
+        with self._lock:
+            row = self.conn.execute("SELECT 1 FROM settlements WHERE batch=?", (batch,)).fetchone()
+        return row is not None
+
     # ---- counters -------------------------------------------------------------------------
 
     def _bump(self, uow: UnitOfWork, name: str, step: Callable[[int], int]) -> int:

@@ -432,11 +432,7 @@ class Terminal:
 
     def _batch_settled(self, batch: int) -> bool:
         """True when ``batch`` was already cut for settlement (see services/settlement.py)."""
-        with self.journal._lock:
-            row = self.journal.conn.execute(
-                "SELECT 1 FROM settlements WHERE batch=?", (batch,)
-            ).fetchone()
-        return row is not None
+        return self.journal.settlement_started(batch)
 
     def echo(self) -> HostResponse:
         """Echo test (0800/301): is the host answering?"""
