@@ -57,7 +57,7 @@ def cmd_fleet_run(args: argparse.Namespace) -> int:
     try:
         done.wait()
     except KeyboardInterrupt:
-        pass
+        pass  # Ctrl-C is the normal way to stop it in a terminal; stop() runs below
     finally:
         agent.stop()
         term.close()

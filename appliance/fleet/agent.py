@@ -221,8 +221,7 @@ class FleetAgent:
         """Run in the foreground until ``stop()`` is called (or KeyboardInterrupt)."""
         self.start()
         try:
-            while not self._stop.wait(1.0):
-                pass
+            self._stop.wait()
         finally:
             self.stop()
 
