@@ -33,11 +33,26 @@ from __future__ import annotations
 
 
 class CountertopError(Exception):
-    """Root of every error countertop raises on purpose."""
+    """Root of every error countertop raises on purpose.
+
+    ``str(exc)`` is the English reason for logs; ``code`` and ``params`` are what a screen, a
+    stub or the CLI translates (``appliance.messages``). Subclasses carry a default code.
+    """
+
+    default_code = "error"
+
+    def __init__(
+        self, *args: object, code: str | None = None, params: dict[str, object] | None = None
+    ) -> None:
+        super().__init__(*args)
+        self.code: str = code or self.default_code
+        self.params: dict[str, object] = dict(params or {})
 
 
 class ConfigError(CountertopError, ValueError):
     """A config file, secret or command-line value is invalid."""
+
+    default_code = "config.invalid"
 
 
 class AmountError(ConfigError):
@@ -47,6 +62,8 @@ class AmountError(ConfigError):
 class JournalError(CountertopError):
     """The journal database cannot be opened, migrated or written."""
 
+    default_code = "journal.error"
+
 
 class IllegalTransition(JournalError, RuntimeError):
     """A transaction state change that the state machine does not allow (always a bug)."""
@@ -55,17 +72,25 @@ class IllegalTransition(JournalError, RuntimeError):
 class NotFound(JournalError, LookupError):
     """No journal entry matches the reference given."""
 
+    default_code = "not_found"
+
 
 class HostError(CountertopError):
     """Talking to the acquirer host failed."""
+
+    default_code = "host.error"
 
 
 class NotSent(HostError):
     """The request never left the terminal: the host cannot have acted on it."""
 
+    default_code = "host.not_sent"
+
 
 class NoResponse(HostError):
     """The request was (or may have been) sent and no valid answer came: the outcome is unknown."""
+
+    default_code = "host.no_response"
 
 
 class MacError(NoResponse):
@@ -92,13 +117,6 @@ class CardReadError(DeviceError):
     """
 
     default_code = "card.retry"
-
-    def __init__(
-        self, message: str = "", *, code: str | None = None, params: dict[str, object] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.code = code or self.default_code
-        self.params = dict(params or {})
 
 
 class ReadCancelled(CardReadError):
@@ -134,27 +152,37 @@ class UnsupportedCard(CardReadError):
 class ReaderOffline(DeviceError):
     """The card reader is unplugged or absent; card payments are refused until it returns."""
 
+    default_code = "reader.offline"
+
 
 class PrinterError(DeviceError):
     """The printer cannot print now; ``status`` says why (paper out, cover open, offline)."""
 
-    def __init__(self, message: str, status: object | None = None) -> None:
-        super().__init__(message)
+    default_code = "printer.problem"
+
+    def __init__(self, message: str, status: object | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
         self.status = status
 
 
 class Refused(CountertopError):
     """A business rule refused the operation; the message says which rule and why."""
 
+    default_code = "refused"
+
 
 class ReversalOwed(Refused):
     """A reversal is still owed to the host and must be delivered before a new financial request."""
+
+    default_code = "reversal.owed"
 
 
 class LimitRefused(Refused):
     """An offline limit refused the payment; the message names the limit and the excess."""
 
-    def __init__(self, message: str, limit: str, excess: int | None = None) -> None:
-        super().__init__(message)
+    default_code = "limit.refused"
+
+    def __init__(self, message: str, limit: str, excess: int | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
         self.limit = limit
         self.excess = excess

@@ -10,7 +10,17 @@ from appliance.bootstrap import build_terminal
 from appliance.config import Config, load_config
 from appliance.domain.transactions import MONEY_MOVED, TxnState, TxnType
 from appliance.services.terminal import Terminal
-from appliance.sim.shop import acquirer_for, free_port, init_demo
+from appliance.sim.shop import (
+    CASHIER,
+    SUPERVISOR,
+    SUPERVISOR_PIN,
+    acquirer_for,
+    free_port,
+    init_demo,
+)
+
+__all__ = ["CASHIER", "SUPERVISOR", "SUPERVISOR_PIN", "Shop", "add_supervisor", "agreement"]
+__all__ += ["open_shop"]
 
 
 @dataclass
@@ -107,3 +117,13 @@ def agreement(shop: Shop) -> list[str]:
     for key, row in live.items():
         problems.append(f"acquirer charged {key} ({row['status']}) unknown to the terminal")
     return problems
+
+
+def add_supervisor(shop: Shop) -> list[str]:
+    """Add the demo supervisor (``SUPERVISOR``, PIN ``SUPERVISOR_PIN``) to the shop's operators;
+    the CLI arguments that approve as them (the PIN then comes on stdin)."""
+    from appliance.operators import OperatorStore
+
+    store = OperatorStore(shop.terminal.journal.conn)
+    store.add(SUPERVISOR.number, SUPERVISOR.name, SUPERVISOR.role, SUPERVISOR_PIN, by="test")
+    return ["--supervisor", SUPERVISOR.number, "--pin-stdin"]

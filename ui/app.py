@@ -24,10 +24,12 @@ from typing import Any
 import pygame
 
 from appliance.domain.money import Currency, currency, format_amount
+from appliance.messages import error_text
+from ui import registry
 from ui.backend import Backend
 from ui.fonts import find_cjk_font
 from ui.i18n import N_, I18n
-from ui.screens.base import Screen
+from ui.screen import Screen
 from ui.widgets import THEME, Button, Painter, cols
 
 RESOLUTIONS: tuple[tuple[int, int], ...] = ((800, 480), (1024, 600), (720, 720))
@@ -141,9 +143,8 @@ class App:
         self._backend_started = False  # started after the first frame (see draw)
         # Host sign-on (working keys, batch) at start-up, so the link state is known early.
         self.backend.call("sign_on", done=self._signed_on, failed=self._status_failed)
-        from ui.screens.system import SignInScreen
-
-        self.show((first_screen or SignInScreen)(self))
+        registry.load()
+        self.show(first_screen(self) if first_screen else registry.make("signin", self))
 
     # -- helpers screens use ----------------------------------------------------------------
     def t(self, msgid: str) -> str:
@@ -224,13 +225,12 @@ class App:
             self.backend.call("status", done=self._status_done, failed=self._status_failed)
 
     def _start_failed(self, exc: BaseException) -> None:
-        from ui.screens.common import MessageScreen
-
         self.show(
-            MessageScreen(
+            registry.make(
+                "message",
                 self,
                 N_("The terminal could not start"),
-                str(exc),
+                error_text(exc, self.i18n.language),
                 tone="bad",
                 actions=(),
                 name="start_failed",
@@ -247,7 +247,7 @@ class App:
 
     def _status_failed(self, exc: BaseException) -> None:
         self._status_job = False
-        self.status_error = str(exc)
+        self.status_error = error_text(exc, "en")  # for the log only: the bar shows "Offline"
         self.dirty = True
 
     def handle(self, event: pygame.event.Event) -> None:
@@ -299,10 +299,8 @@ class App:
         if hit is None or hit.id != pressed:
             return  # released outside the button it went down on: no tap
         if hit.id == "statusbar":
-            from ui.screens.system import StatusScreen
-
-            if not isinstance(self.screen, StatusScreen) and self.session.operator is not None:
-                self.show(StatusScreen(self, back=self.screen))
+            if self.screen.name != "status" and self.session.operator is not None:
+                self.show(registry.make("status", self, back=self.screen))
             return
         self.screen.on_button(hit.id)
 

@@ -261,14 +261,14 @@ class Backend:
 
         return Settlement(self.terminal).print_x(operator)
 
-    def _settle(self, on_progress: Callable[..., None] | None = None, operator: str = "") -> Any:
+    def _settle(self, on_progress: Callable[..., None] | None = None, approver: Any = None) -> Any:
         from appliance.services.settlement import Settlement
 
         def progress(phase: str, done: int, total: int) -> None:
             if on_progress is not None:
                 on_progress(done, total, phase)
 
-        return Settlement(self.terminal).settle(operator=operator, on_progress=progress)
+        return Settlement(self.terminal).settle(approver=approver, on_progress=progress)
 
     def _reconciliation(self) -> Any:
         from appliance.services.reconcile import Reconciler
@@ -418,7 +418,7 @@ class Backend:
                 raise PrinterError("no receipt printer is configured")
             cfg = terminal.config
             doc = build_self_test(
-                receipts.merchant,
+                receipts.merchant(),
                 lang=cfg.locale.receipt_language,
                 tz=cfg.locale.timezone,
                 printed_at=datetime.now(UTC),

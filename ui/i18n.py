@@ -158,8 +158,8 @@ def extract_msgids(root: Path | None = None) -> list[str]:
             if name in ("t", "N_") and literal and arg.value:
                 found.add(arg.value)
     if root is None:
-        # The card and kernel messages are codes whose msgids live in appliance.emv.
-        from appliance.emv.messages import MESSAGES
+        # The services' messages are codes whose msgids live in appliance.messages.
+        from appliance.messages import MESSAGES
 
         found.update(MESSAGES.values())
     return sorted(found)

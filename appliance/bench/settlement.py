@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from appliance.domain.roles import System
 from appliance.errors import CountertopError
 
 SCHEMES = (("VISA", "476173******0119"), ("MASTERCARD", "520000******0007"))
@@ -141,7 +142,7 @@ def bench_settle(
             fill_s = time.perf_counter() - t0
             a1 = _cpu_seconds(proc.pid) if proc is not None else None
             t1, c1 = time.perf_counter(), time.process_time()
-            out = Settlement(term, window=window).settle(operator="bench")
+            out = Settlement(term, window=window).settle(approver=System("bench"))
             settle_s, cpu_s = time.perf_counter() - t1, time.process_time() - c1
             a2 = _cpu_seconds(proc.pid) if proc is not None else None
             rec = out.record

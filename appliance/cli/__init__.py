@@ -25,6 +25,7 @@ import sys
 from collections.abc import Sequence
 
 from appliance import __version__
+from appliance.domain.roles import RoleRefused
 from appliance.errors import ConfigError, CountertopError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_OWED = 0, 1, 2, 3
@@ -124,11 +125,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def _config_quietly(args: argparse.Namespace) -> object:
+    """The config, for the language of an error line (None when it cannot be read: the
+    error may be about the config itself)."""
+    try:
+        from appliance.config import load_config
+
+        return load_config(getattr(args, "config", None))
+    except Exception:  # any reason at all: the error line then follows LANG or English
+        return None
+
+
 def _failed(args: argparse.Namespace, exc: Exception, code: int) -> int:
     """Say why on stderr; with ``--json`` also as the one JSON document, if none was printed."""
     from appliance.cli import common
 
-    print(f"countertop: {exc}", file=sys.stderr)
+    print(common.error_line(exc, _config_quietly(args)), file=sys.stderr)
     if getattr(args, "json", False) and common.documents_written() == 0:
         common.emit_json({"error": str(exc), "exit_code": code})
     return code
@@ -146,7 +158,7 @@ def _run(argv: Sequence[str] | None) -> int:
     common.reset_documents()
     try:
         return int(args.func(args) or 0)
-    except ConfigError as exc:
+    except (ConfigError, RoleRefused) as exc:  # a missing approval is bad input too
         return _failed(args, exc, EXIT_USAGE)
     except CountertopError as exc:
         return _failed(args, exc, EXIT_FAILED)

@@ -13,6 +13,7 @@ from typing import Any
 
 from appliance.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from appliance.cli.common import add_json, config_from, emit_json
+from appliance.domain.roles import System
 from appliance.errors import ConfigError
 
 
@@ -26,7 +27,7 @@ def terminal_agent(term: Any, *, on_params: Any = None) -> Any:
         return f"sent {report.sent}, still owed {report.still_owed}"
 
     def settle_now() -> str:
-        out = Settlement(term).settle(operator="fleet")
+        out = Settlement(term).settle(approver=System("fleet"))
         return str(getattr(out, "result", out))
 
     return FleetAgent(

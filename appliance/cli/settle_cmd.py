@@ -1,6 +1,6 @@
 """Settlement on the command line: settle, X/Z reports, reconciliation.
 
-    countertop settle [--json] [--if-due] [--operator ID]      progress on stderr
+    countertop settle [--json] [--if-due] [--supervisor NN [--pin-stdin]]   progress on stderr
     countertop settle --bench N [--latency-ms MS] [--window W] [--json]
     countertop report x [--json] [--print]
     countertop report z --batch N [--json] [--print]
@@ -9,7 +9,8 @@
 ``settle`` exit codes: 0 settled (balanced, or closed out of balance after upload — the slip
 says which; see docs/settlement.md), 1 failed (host unreachable: run again to resume),
 3 refused because something is still owed to the host. ``--if-due`` exits 0 quietly when no
-settlement is due.
+settlement is due. A settlement needs a supervisor (``--supervisor``, PIN asked or read with
+``--pin-stdin``); the timer's ``--if-due`` run settles as the schedule.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from appliance.cli import EXIT_FAILED, EXIT_OK, EXIT_OWED
-from appliance.cli.common import add_json, emit_json
+from appliance.cli import EXIT_FAILED, EXIT_OK, EXIT_OWED, EXIT_USAGE
+from appliance.cli.common import add_json, add_supervisor, emit_json, error_line, supervisor_from
 from appliance.domain.money import format_amount
+from appliance.domain.roles import SCHEDULE, RoleRefused
 from appliance.errors import ConfigError, HostError, Refused, ReversalOwed
 
 
@@ -40,7 +42,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="only if the daily settlement time has passed and the batch is not settled "
         "(for the systemd timer)",
     )
-    p.add_argument("--operator", default="", help="operator id for the audit trail")
+    add_supervisor(p)
     p.add_argument(
         "--bench",
         type=int,
@@ -141,15 +143,20 @@ def cmd_settle(args: argparse.Namespace) -> int:
                 print(f"settlement not due (batch {term.journal.batch:06d})")
             return EXIT_OK
         try:
-            out = st.settle(operator=args.operator, on_progress=_progress)
+            # The timer's run (--if-due) is the schedule's; a person's needs a supervisor.
+            approver = supervisor_from(args, term) or (SCHEDULE if args.if_due else None)
+            out = st.settle(approver=approver, on_progress=_progress)
         except ReversalOwed as exc:
-            print(f"countertop: {exc}", file=sys.stderr)
+            print(error_line(exc, term.config), file=sys.stderr)
             return EXIT_OWED
+        except RoleRefused as exc:
+            print(error_line(exc, term.config), file=sys.stderr)
+            return EXIT_USAGE
         except Refused as exc:
-            print(f"countertop: {exc}", file=sys.stderr)
+            print(error_line(exc, term.config), file=sys.stderr)
             return EXIT_OWED if "owed" in str(exc) else EXIT_FAILED
         except HostError as exc:
-            print(f"countertop: {exc}", file=sys.stderr)
+            print(error_line(exc, term.config), file=sys.stderr)
             return EXIT_FAILED
         rec = out.record
         if args.json:

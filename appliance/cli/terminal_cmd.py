@@ -13,11 +13,12 @@ from typing import Any
 
 from appliance.bootstrap import build_terminal
 from appliance.cli import EXIT_FAILED, EXIT_OK, EXIT_OWED
-from appliance.cli.common import add_json, config_from, emit_json
+from appliance.cli.common import add_json, add_supervisor, config_from, emit_json, supervisor_from
 from appliance.config import Config
 from appliance.domain.money import format_amount, parse_amount
 from appliance.domain.transactions import Transaction
 from appliance.errors import ConfigError
+from appliance.messages import cli_language, translate
 from appliance.services.terminal import Outcome, Terminal
 
 
@@ -48,8 +49,8 @@ def _print_outcome(out: Outcome, args: argparse.Namespace, term: Terminal) -> in
         emit_json(out.as_dict())
     else:
         t = out.txn
-        lang = term.config.locale.language
-        print(out.message(lang))
+        lang = cli_language(term.config.locale.language)
+        print(translate(out.code, out.params, lang) if out.code else out.message(lang))
         if t:
             print(
                 f"  {t.type.value} {format_amount(t.amount, term.cur)} {t.currency}  "
@@ -99,7 +100,8 @@ def cmd_sale(args: argparse.Namespace) -> int:
 def cmd_void(args: argparse.Namespace) -> int:
     """Void a sale of the open batch."""
     with terminal_for(args) as term:
-        return _print_outcome(term.void(args.trace, operator=args.operator), args, term)
+        out = term.void(args.trace, approver=supervisor_from(args, term))
+        return _print_outcome(out, args, term)
 
 
 def cmd_refund(args: argparse.Namespace) -> int:
@@ -107,7 +109,9 @@ def cmd_refund(args: argparse.Namespace) -> int:
     cfg = config_from(args)
     amount = parse_amount(args.amount, cfg.currency)
     with terminal_for(args, cfg) as term:
-        out = term.refund(amount, trace=args.trace, rrn=args.rrn, operator=args.operator)
+        out = term.refund(
+            amount, trace=args.trace, rrn=args.rrn, approver=supervisor_from(args, term)
+        )
         return _print_outcome(out, args, term)
 
 
@@ -285,7 +289,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_sale)
     p = sub.add_parser("void", help="void (撤销) a sale of the open batch by trace number")
     p.add_argument("trace", type=int, metavar="TRACE")
-    op(p)
+    add_supervisor(p)
+    add_json(p)
     p.set_defaults(func=cmd_void)
     p = sub.add_parser("refund", help="refund (退货) AMOUNT of an earlier sale")
     g = p.add_mutually_exclusive_group(required=True)
@@ -293,7 +298,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     g.add_argument("--rrn", help="RRN of the sale")
     p.add_argument("amount", metavar="AMOUNT")
     p.add_argument("--card", metavar="NAME", help="mock reader: present this test card")
-    op(p)
+    add_supervisor(p)
+    add_json(p)
     p.set_defaults(func=cmd_refund)
     p = sub.add_parser("status", help="link, owed messages, stored payments, devices")
     add_json(p)

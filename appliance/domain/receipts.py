@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from appliance.domain.card import last4, mask_pan, signature_required
 from appliance.domain.money import currency, format_amount
+from appliance.domain.response_codes import lookup
 from appliance.domain.transactions import Transaction, TxnState, TxnType
 from appliance.errors import ConfigError
 
@@ -331,20 +332,6 @@ _TYPE = {
     TxnType.REFUND: ("退货", "REFUND"),
 }
 _COPY = {"merchant": ("商户存根", "MERCHANT COPY"), "customer": ("持卡人存根", "CUSTOMER COPY")}
-# Common ISO 8583 field 39 answers, explained on declined slips.
-RESPONSE_TEXT: dict[str, tuple[str, str]] = {
-    "05": ("不予承兑", "DO NOT HONOUR"),
-    "12": ("无效交易", "INVALID TRANSACTION"),
-    "14": ("无效卡号", "INVALID CARD"),
-    "51": ("余额不足", "INSUFFICIENT FUNDS"),
-    "54": ("过期卡", "EXPIRED CARD"),
-    "55": ("密码错", "INCORRECT PIN"),
-    "57": ("不允许此交易", "NOT PERMITTED"),
-    "61": ("超出金额限制", "EXCEEDS LIMIT"),
-    "65": ("超出次数限制", "EXCEEDS FREQUENCY"),
-    "91": ("发卡行不能操作", "ISSUER UNAVAILABLE"),
-    "96": ("系统故障", "SYSTEM ERROR"),
-}
 
 
 def kind_for(txn: Transaction) -> str:
@@ -536,8 +523,9 @@ def build_receipt(
         b += _ids(lang, txn, zone, auth=False)
         code = txn.response_code or ""
         b.append(Pair(_t(lang, "应答码", "RESP CODE"), code))
-        if code in RESPONSE_TEXT:
-            b.append(Text(_t(lang, *RESPONSE_TEXT[code]), "right"))
+        if code:
+            entry = lookup(code)  # the same table and wording as the screen
+            b.append(Text(_t(lang, entry.zh, entry.en.upper()), "right"))
         b += _amount(lang, txn)
         b.append(Text(_t(lang, "未扣款", "NO MONEY WAS TAKEN"), "center", bold=True))
         qr = False

@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from appliance.domain.response_codes import lookup
+
 if TYPE_CHECKING:
     from appliance.domain.card import CardRead
 
@@ -155,34 +157,7 @@ class HostResponse:
         return self.response_code == "00"
 
 
-# Plain-words meaning of the response codes the terminal shows (en, zh_CN).
-RESPONSE_TEXT: dict[str, tuple[str, str]] = {
-    "00": ("Approved", "交易成功"),
-    "01": ("Refer to card issuer", "请持卡人与发卡行联系"),
-    "03": ("Invalid merchant", "无效商户"),
-    "05": ("Do not honour", "发卡行拒绝"),
-    "12": ("Invalid transaction", "无效交易"),
-    "13": ("Invalid amount", "无效金额"),
-    "14": ("Invalid card number", "无效卡号"),
-    "25": ("Original transaction not found", "找不到原始交易"),
-    "30": ("Format error", "格式错误"),
-    "41": ("Lost card", "挂失卡"),
-    "43": ("Stolen card", "被窃卡"),
-    "51": ("Insufficient funds", "余额不足"),
-    "54": ("Expired card", "过期卡"),
-    "55": ("Incorrect PIN", "密码错误"),
-    "57": ("Transaction not permitted to cardholder", "不允许持卡人进行的交易"),
-    "61": ("Exceeds withdrawal amount limit", "超出金额限制"),
-    "64": ("Original amount incorrect", "原始金额错误"),
-    "91": ("Issuer unavailable", "发卡行不能操作"),
-    "94": ("Duplicate transmission", "重复交易"),
-    "95": ("Reconcile error", "对账不平"),
-    "96": ("System malfunction", "系统故障"),
-    "A0": ("MAC verification failed", "MAC校验错"),
-}
-
-
 def response_text(code: str, lang: str = "en") -> str:
-    """The plain-words meaning of a response code in ``lang`` ("en" or "zh_CN")."""
-    en, zh = RESPONSE_TEXT.get(code, (f"Declined (code {code})", f"交易失败（代码 {code}）"))
-    return zh if lang.startswith("zh") else en
+    """The plain-words meaning of a response code in ``lang`` (the one table:
+    ``appliance.domain.response_codes``)."""
+    return lookup(code).meaning(lang)

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from appliance.domain.roles import System
 from appliance.errors import CountertopError, HostError
 from appliance.services.link_state import LinkState
 
@@ -156,7 +157,7 @@ class LinkWorker:
         self.settlements += 1
         try:
             # wait=0: if the timer or the CLI is settling right now, it finishes the job.
-            out = st.settle(operator="auto", wait=0)
+            out = st.settle(approver=System("auto"), wait=0)
         except CountertopError as exc:
             log.warning("overdue settlement did not complete: %s", exc)
             return

@@ -36,6 +36,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from appliance.domain.receipts import BatchTotals, MerchantInfo, SettlementResult, Totals
+from appliance.domain.roles import Principal, require
 from appliance.domain.settlement import (
     SettleResult,
     SettleState,
@@ -384,11 +385,14 @@ class Settlement:
     def settle(
         self,
         *,
-        operator: str = "",
+        approver: Principal | None,
         on_progress: Progress | None = None,
         wait: float | None = None,
     ) -> SettleOutcome:
         """Settle: resume an interrupted settlement, else cut the open batch and settle it.
+
+        ``approver`` must be a supervisor, or ``appliance.domain.roles.SCHEDULE`` for the
+        timer and the link worker (RoleRefused otherwise); it is recorded as the operator.
 
         The whole run holds the settlement lock (``state_dir/settlement.lock``), which the
         CLI, the timer and the kiosk's link worker all take: one settlement at a time across
@@ -399,6 +403,7 @@ class Settlement:
         settlement stays journaled and the next call resumes it; until it closes, status
         says "settlement due, waiting for the link").
         """
+        operator = require(approver, "settle").number
         lock = OperationLock(
             self.config.state_dir / "settlement.lock", wait=120.0 if wait is None else wait
         )

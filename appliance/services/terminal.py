@@ -21,9 +21,9 @@ from appliance.cardvault import CardVault
 from appliance.domain.card import CardRead
 from appliance.domain.money import format_amount
 from appliance.domain.offline import OfflineLimits, StoredSummary, decide_offline
+from appliance.domain.roles import Principal, require
 from appliance.domain.transactions import Transaction, TxnState, TxnType
 from appliance.emv.kernel import with_sequence_counter
-from appliance.emv.messages import translate
 from appliance.emv.risk import KERNEL_SCHEMES, KernelParams, SchemeLimits, offline_refusal
 from appliance.errors import (
     CardReadError,
@@ -51,6 +51,7 @@ from appliance.host.messages import (
 )
 from appliance.journal import Journal, OwedMessage
 from appliance.journal.journal import retry_delay
+from appliance.messages import translate
 from appliance.services.link_state import LinkMonitor, LinkState
 from appliance.services.oplock import OperationLock
 from drivers.indicators.base import Indicators, IndicatorState
@@ -114,7 +115,7 @@ class Outcome:
     message_zh: str
     response_code: str | None = None
     limit: str | None = None
-    code: str | None = None  # message code (appliance.emv.messages) when the card decided
+    code: str | None = None  # message code (appliance.messages): what the UI/CLI translate
     params: dict[str, Any] = field(default_factory=dict)
 
     def message(self, lang: str = "en") -> str:
@@ -235,12 +236,16 @@ def card_columns(card: CardRead | Transaction) -> dict[str, str]:
     }
 
 
-def _zh_en(en: str, zh: str) -> tuple[str, str]:
-    return en, zh
+def _offline_limit(limits: Any, name: str) -> int:
+    """The amount an offline limit stands at (0 for the limits that are not amounts)."""
+    if name in ("offline_max_amount", "offline_max_total"):
+        return int(getattr(limits, name))
+    return 0
 
 
 def _coded(result: str, txn: Transaction | None, code: str, **kw: Any) -> Outcome:
-    """An outcome whose message is a card/kernel message code, translated from the catalogs."""
+    """An outcome whose message is a code (``appliance.messages``), translated from the
+    catalogs; ``message_en``/``message_zh`` are kept for ``--json`` and logs."""
     params = kw.pop("params", None) or {}
     return Outcome(
         result,
@@ -363,7 +368,9 @@ class Terminal:
             if not resp.approved:
                 raise Refused(
                     f"sign-on refused by the host: {resp.response_code} "
-                    f"{response_text(resp.response_code)}"
+                    f"{response_text(resp.response_code)}",
+                    code="host.signon_refused",
+                    params={"rc": resp.response_code},
                 )
             if resp.working_keys is None or self._unwrap is None:
                 raise Refused("sign-on answer carried no working keys: call the acquirer")
@@ -462,13 +469,19 @@ class Terminal:
 
     def _check_amount(self, amount: int) -> None:
         if amount <= 0:
-            raise Refused("amount must be greater than zero")
+            raise Refused("amount must be greater than zero", code="amount.not_positive")
         limit = self.config.limits.max_amount
         if amount > limit:
             raise Refused(
                 f"amount {format_amount(amount, self.cur)} is over the terminal limit "
-                f"{format_amount(limit, self.cur)} {self.cur.alpha}"
+                f"{format_amount(limit, self.cur)} {self.cur.alpha}",
+                code="amount.over_terminal_limit",
+                params={"amount": self._money(amount), "limit": self._money(limit)},
             )
+
+    def _money(self, minor: int) -> str:
+        """An amount as a message parameter (¥1,234.50): the same in every language."""
+        return format_amount(minor, self.cur, symbol=True)
 
     def _clear_reversals(self) -> bool:
         """Deliver owed reversals first. True if none is left; False if the host is unreachable.
@@ -486,7 +499,8 @@ class Terminal:
         raise ReversalOwed(
             f"{len(left)} reversal(s) still owed to the host ({'; '.join(report.errors[-1:])}): "
             f"new payments are refused until they are acknowledged; check the link and run "
-            f"countertop forward"
+            f"countertop forward",
+            params={"n": len(left)},
         )
 
     def _read(
@@ -537,7 +551,7 @@ class Terminal:
             return self._read(amount, txn_type, cancel, on_step, online)
         except ReadCancelled:
             self.indicators.show(IndicatorState.IDLE)
-            return Outcome("cancelled", None, *_zh_en("Cancelled", "已取消"))
+            return _coded("cancelled", None, "txn.cancelled")
         except CardReadError as exc:
             log.info("card read failed: %s", exc)
             return _coded("failed", None, exc.code, params=exc.params)
@@ -633,23 +647,13 @@ class Terminal:
             # The link raises ProtocolError only while building the request: nothing was sent.
             txn = self.journal.mark_not_sent(txn.uuid, f"request could not be built: {exc}")
             self.indicators.show(IndicatorState.ERROR)
-            return Outcome(
-                "failed",
-                txn,
-                f"The request could not be built ({exc}); nothing was sent or charged.",
-                f"无法生成请求（{exc}），未发送，未扣款。",
-            )
+            return _coded("failed", txn, "host.not_built")
         except NotSent as exc:
             if txn.type == TxnType.SALE and fields is not None:
                 return self._offline(txn, fields, str(exc), requested)
             txn = self.journal.mark_not_sent(txn.uuid, str(exc))
             self.indicators.show(IndicatorState.ERROR)
-            return Outcome(
-                "failed",
-                txn,
-                f"Host unreachable, nothing was charged: {exc}. Try again later.",
-                f"无法连接主机，未扣款：{exc}。请稍后重试。",
-            )
+            return _coded("failed", txn, f"host.not_sent.{txn.type.value}")
         except Exception as exc:
             # No valid answer, or anything unexpected after the PENDING row: outcome unknown.
             txn = self.journal.owe_reversal(txn.uuid, str(exc) or type(exc).__name__)
@@ -670,24 +674,11 @@ class Terminal:
                 log.info("keys renewed and STAN %06d reversed: sending again", txn.stan)
                 return again()
             if check is not None:
-                return Outcome(
-                    "failed",
-                    txn,
-                    f"Answers from the host fail the MAC check (keys out of step); the "
-                    f"transaction was cancelled and nothing is charged. {check}",
-                    f"主机应答MAC校验错（密钥不同步），交易已冲正，未扣款。请技术人员检查："
-                    f"终端号 {self.tid} 是否被其他设备签到、主机报文格式"
-                    f"（{self.config.host.dialect}）与主密钥（TMK）是否与收单机构一致。",
-                )
-            return Outcome(
-                "failed",
-                txn,
-                f"No valid answer from the host ({exc}); the transaction was cancelled "
-                f"(reversal {'sent' if txn.state == TxnState.REVERSED else 'owed'}). "
-                f"Nothing is charged: try again.",
-                f"主机无有效应答（{exc}），交易已冲正"
-                f"{'' if txn.state == TxnState.REVERSED else '（待发送）'}，未扣款，请重试。",
-            )
+                log.warning("keys out of step: %s", check)
+                params = {"tid": self.tid, "dialect": self.config.host.dialect}
+                return _coded("failed", txn, "host.mac", params=params)
+            log.warning("no valid answer for STAN %06d: %s", txn.stan, exc)
+            return _coded("failed", txn, f"host.no_answer.{txn.type.value}")
         txn = self.journal.record_outcome(
             txn.uuid,
             approved=resp.approved,
@@ -698,21 +689,21 @@ class Terminal:
         if resp.approved:
             self.indicators.show(IndicatorState.SUCCESS)
             self._stub(txn)
-            return Outcome(
+            return _coded(
                 "approved",
                 txn,
-                f"Approved, auth code {txn.auth_code}",
-                f"交易成功，授权码 {txn.auth_code}",
-                resp.response_code,
+                "txn.approved",
+                response_code=resp.response_code,
+                params={"auth": txn.auth_code or ""},
             )
         self.indicators.show(IndicatorState.ERROR)
         self._stub(txn, kind="declined")
-        return Outcome(
+        return _coded(
             "declined",
             txn,
-            f"Declined: {response_text(resp.response_code)} ({resp.response_code})",
-            f"交易失败：{response_text(resp.response_code, 'zh_CN')}（{resp.response_code}）",
-            resp.response_code,
+            "host.declined",
+            response_code=resp.response_code,
+            params={"rc": resp.response_code},
         )
 
     def _reach(self) -> bool:
@@ -732,7 +723,9 @@ class Terminal:
         if amount > limit:
             raise Refused(
                 f"amount {format_amount(amount, self.cur)} is over the contactless limit "
-                f"{format_amount(limit, self.cur)} {self.cur.alpha}: use another payment method"
+                f"{format_amount(limit, self.cur)} {self.cur.alpha}: use another payment method",
+                code="card.over_contactless_limit",
+                params={"amount": self._money(amount), "limit": self._money(limit)},
             )
 
     def _fields(self, card: CardRead, txn: Transaction) -> CardFields:
@@ -768,12 +761,16 @@ class Terminal:
                 txn.uuid, f"{why}; offline refused: {decision.message}"
             )
             self.indicators.show(IndicatorState.ERROR)
-            return Outcome(
+            return _coded(
                 "refused",
                 txn,
-                f"Host unreachable and offline refused: {decision.message}. Nothing was charged.",
-                f"主机不可达，脱机交易被拒：{decision.message}。未扣款。",
+                f"offline.refused.{decision.limit}",
                 limit=decision.limit,
+                params={
+                    "amount": self._money(txn.amount),
+                    "limit": self._money(_offline_limit(lim, decision.limit)),
+                    "over": self._money(decision.excess or 0),
+                },
             )
         refusal = offline_refusal(
             decision=txn.decision,
@@ -790,42 +787,67 @@ class Terminal:
         txn = self.journal.store_offline(txn.uuid, self.vault.seal(txn.uuid, fields))
         self.indicators.show(IndicatorState.SUCCESS)
         self._stub(txn, kind="offline")
-        return Outcome(
-            "stored",
-            txn,
-            "Stored offline - pending authorization; it will be forwarded when the link returns",
-            "脱机交易已保存，待授权；恢复连接后自动上送",
-        )
+        return _coded("stored", txn, "offline.stored")
 
     def _find_sale(self, *, trace: int | None, rrn: str | None, batch: int | None) -> Transaction:
-        txn = self.journal.find(trace=trace, rrn=rrn, batch=batch)
+        try:
+            txn = self.journal.find(trace=trace, rrn=rrn, batch=batch)
+        except NotFound as exc:
+            if trace is None:
+                raise NotFound(str(exc), code="txn.rrn_not_found", params={"rrn": rrn}) from None
+            raise NotFound(
+                str(exc), code="txn.not_found", params={"trace": f"{trace:06d}"}
+            ) from None
         if txn.type != TxnType.SALE:
-            raise Refused(f"trace {txn.trace} is a {txn.type.value}, not a sale")
+            raise Refused(
+                f"trace {txn.trace} is a {txn.type.value}, not a sale",
+                code="txn.not_a_sale",
+                params={"trace": txn.trace},
+            )
         return txn
 
-    def void(self, trace: int, *, operator: str = "") -> Outcome:
-        """撤销: cancel an approved sale of the open batch (online; reversible like a sale)."""
+    def void(self, trace: int, *, approver: Principal | None) -> Outcome:
+        """撤销: cancel an approved sale of the open batch (online; reversible like a sale).
+
+        ``approver`` must be a supervisor (``appliance.domain.roles``): the journal row and the
+        audit log record the approving supervisor as the acting operator.
+        """
+        who = require(approver, "void")
+        operator = who.number
         with self._busy, self.oplock.hold():
             try:
                 orig = self._find_sale(trace=trace, rrn=None, batch=self.journal.batch)
             except NotFound:
                 raise Refused(
                     f"no sale with trace {trace:06d} in the open batch {self.journal.batch:06d}: "
-                    f"a sale of an earlier batch can only be refunded"
+                    f"a sale of an earlier batch can only be refunded",
+                    code="void.not_in_batch",
+                    params={"trace": f"{trace:06d}"},
                 ) from None
+            params = {"trace": orig.trace}
             if orig.state == TxnState.VOIDED:
-                raise Refused(f"sale {orig.trace} is already voided")
+                raise Refused(
+                    f"sale {orig.trace} is already voided",
+                    code="void.already_voided",
+                    params=params,
+                )
             if orig.state != TxnState.APPROVED:
                 raise Refused(
-                    f"sale {orig.trace} is {orig.state.value}, only approved sales can be voided"
+                    f"sale {orig.trace} is {orig.state.value}, only approved sales can be voided",
+                    code="void.not_approved",
+                    params=params,
                 )
-            if any(
-                t.state in (TxnState.PENDING, TxnState.APPROVED, TxnState.REVERSAL_OWED)
-                for t in self.journal.transactions(original_uuid=orig.uuid)
-            ):
-                raise Refused(f"sale {orig.trace} already has a void or refund in progress or done")
+            if not self.voidable(orig):
+                raise Refused(
+                    f"sale {orig.trace} already has a void or refund in progress or done",
+                    code="void.has_refund",
+                    params=params,
+                )
             if not self._clear_reversals():
-                raise Refused("the host is unreachable: a void needs the host, try again later")
+                raise Refused(
+                    "the host is unreachable: a void needs the host, try again later",
+                    code="void.needs_host",
+                )
             self._ensure_signed_on(operator)
             txn = self.journal.begin(
                 TxnType.VOID,
@@ -850,6 +872,16 @@ class Terminal:
             )
             return self._send_financial(txn, req, None)
 
+    def voidable(self, orig: Transaction) -> bool:
+        """True when ``orig`` is an approved sale with no void or refund done or in doubt
+        (the void list offers only these: a sale already partly refunded cannot be voided)."""
+        if orig.type != TxnType.SALE or orig.state != TxnState.APPROVED:
+            return False
+        return not any(
+            t.state in (TxnState.PENDING, TxnState.APPROVED, TxnState.REVERSAL_OWED)
+            for t in self.journal.transactions(original_uuid=orig.uuid)
+        )
+
     def refundable(self, orig: Transaction) -> int:
         """What is left to refund of a sale (refunds approved or in doubt count as used)."""
         used = sum(
@@ -866,28 +898,47 @@ class Terminal:
         *,
         trace: int | None = None,
         rrn: str | None = None,
-        operator: str = "",
+        approver: Principal | None,
         card: CardRead | None = None,
         cancel: threading.Event | None = None,
         on_step: Callable[[str], None] | None = None,
     ) -> Outcome:
-        """退货: refund up to what is left of an earlier sale, to the same card (online)."""
+        """退货: refund up to what is left of an earlier sale, to the same card (online).
+
+        ``approver`` must be a supervisor; it is recorded as the acting operator.
+        """
+        who = require(approver, "refund")
+        operator = who.number
         with self._busy, self.oplock.hold():
             self._check_amount(amount)
             orig = self._find_sale(trace=trace, rrn=rrn, batch=None)
+            params: dict[str, Any] = {"trace": orig.trace}
             if orig.state not in (TxnState.APPROVED,):
                 raise Refused(
-                    f"sale {orig.trace} is {orig.state.value}: only approved sales can be refunded"
+                    f"sale {orig.trace} is {orig.state.value}: only approved sales can be refunded",
+                    code="refund.not_approved",
+                    params=params,
                 )
             left = self.refundable(orig)
+            if left <= 0:
+                raise Refused(
+                    f"sale {orig.trace} has been refunded in full",
+                    code="refund.nothing_left",
+                    params=params,
+                )
             if amount > left:
                 raise Refused(
                     f"refund {format_amount(amount, self.cur)} is more than the "
                     f"{format_amount(left, self.cur)} {self.cur.alpha} left to refund on sale "
-                    f"{orig.trace}"
+                    f"{orig.trace}",
+                    code="refund.too_much",
+                    params={**params, "left": self._money(left)},
                 )
             if not self._clear_reversals():
-                raise Refused("the host is unreachable: a refund needs the host, try again later")
+                raise Refused(
+                    "the host is unreachable: a refund needs the host, try again later",
+                    code="refund.needs_host",
+                )
             self._ensure_signed_on(operator)
             card = card or self._read_or_outcome(amount, "20", cancel, on_step)
             if isinstance(card, Outcome):
@@ -895,7 +946,9 @@ class Terminal:
             if card.masked_pan != orig.masked_pan:
                 raise Refused(
                     f"this card ({card.masked_pan}) is not the card of sale {orig.trace} "
-                    f"({orig.masked_pan}): refunds go to the original card"
+                    f"({orig.masked_pan}): refunds go to the original card",
+                    code="refund.wrong_card",
+                    params={**params, "card": orig.masked_pan},
                 )
             txn = self.journal.begin(
                 TxnType.REFUND,

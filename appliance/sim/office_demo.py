@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from appliance.domain.fleet import Topics, canonical, event_envelope
+from appliance.domain.roles import System
 from appliance.fleet.signing import generate
 from appliance.journal import fleet as outbox
 from appliance.office.db import OfficeDb
 from appliance.office.ingest import Ingestor
+from appliance.sim.shop import SUPERVISOR
 
 
 @dataclass(frozen=True)
@@ -72,16 +74,16 @@ def build_demo_office(directory: Path, *, second_shop: bool = True) -> DemoOffic
             term.sale(amount, operator="01")
         voided = term.sale(4200, operator="01").txn
         assert voided is not None
-        term.void(voided.stan, operator="01")
+        term.void(voided.stan, approver=SUPERVISOR)
         refunded = term.sale(6600, operator="01").txn
         assert refunded is not None
-        term.refund(1600, trace=refunded.stan, operator="01")
+        term.refund(1600, trace=refunded.stan, approver=SUPERVISOR)
         text = statement_text(
             acquirer.books, datetime.now(UTC).date(), cfg.settlement.fees_bp, ["missing"]
         )
         rec = Reconciler(term).reconcile_text(text, name="statement.csv")
         missing = [d for d in rec.discrepancies if d.kind == "terminal_only"]
-        Settlement(term).settle(operator="01")
+        Settlement(term).settle(approver=System("01", "supervisor"))
         topics = Topics(cfg.fleet.topic_prefix, cfg.merchant.mid, cfg.merchant.tid)
         ingest = Ingestor(db, "mqtt://127.0.0.1:1883", prefix=cfg.fleet.topic_prefix)
         _feed(ingest, topics, term.journal)

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from appliance.sim.shop import SUPERVISOR
+
 READY = "READY"
 DONE = "DONE"
 
@@ -140,7 +142,7 @@ def run_shift(
         if voids and approved:
             victim = rng.choice(approved)
             try:
-                out = term.void(victim.stan, operator="01")
+                out = term.void(victim.stan, approver=SUPERVISOR)
                 log.tell(_told_entry("void", out))
             except CountertopError as exc:
                 log.tell({"op": "void", "result": "error", "error": str(exc)})

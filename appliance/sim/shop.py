@@ -12,8 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from appliance.config import Config, template
+from appliance.operators import Operator, Role
 
 DEMO_MERCHANT = {"mid": "898310048160001", "tid": "10000001", "name": "演示商店 Demo Shop"}
+
+
+#: The demo shop's supervisor (operator 02 of the demo, PIN 123456), who approves voids,
+#: refunds and settlements in the scripted shift, the torture harness and the tests.
+SUPERVISOR = Operator("02", "李四 Li", Role.SUPERVISOR)
+SUPERVISOR_PIN = "123456"
+#: The demo shop's cashier (operator 01, PIN 1234): sales only.
+CASHIER = Operator("01", "张三 Zhang", Role.OPERATOR)
 
 
 def free_port() -> int:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.domain.transactions import MONEY_MOVED, TxnState, TxnType
+from appliance.sim.shop import SUPERVISOR
 
 DEFAULT_SHIFT_CMD: tuple[str, ...] = (sys.executable, "-m", "appliance.sim.shift")
 LIVE = ("approved", "voided", "refunded")  # ledger statuses in which money moved
@@ -477,7 +478,7 @@ def run_fault_trial(
                     approved.append(out.txn)
             if voids and approved:
                 try:
-                    told.append(_entry("void", term.void(approved[0].stan, operator="01")))
+                    told.append(_entry("void", term.void(approved[0].stan, approver=SUPERVISOR)))
                 except CountertopError as exc:
                     told.append({"op": "void", "result": "error", "error": str(exc)})
         finally:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from appliance.config import load_config
-from appliance.sim.shop import acquirer_for, free_port, init_demo
+from appliance.sim.shop import SUPERVISOR, SUPERVISOR_PIN, acquirer_for, free_port, init_demo
 from appliance.sim.udp_card import UdpCard
 from drivers.reader.profile import find_profile
 
@@ -37,9 +37,12 @@ class Cli:
         self.env.setdefault("SDL_VIDEODRIVER", "dummy")
         self.env.setdefault("SDL_AUDIODRIVER", "dummy")
 
-    def run(self, *argv: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *argv: str, timeout: float = 300, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "appliance", *argv],
+            input=stdin,
             capture_output=True,
             text=True,
             env=self.env,
@@ -81,9 +84,9 @@ def test_every_json_command_prints_one_json_document_and_nothing_else(
     checked: list[str] = []
     problems: list[str] = []
 
-    def check(argv: tuple[str, ...], codes: tuple[int, ...] = (0,)) -> Any:
+    def check(argv: tuple[str, ...], codes: tuple[int, ...] = (0,), stdin: str = "") -> Any:
         """Run one command; note what is wrong with its stdout or exit code; its document."""
-        result = cli.run(*argv)
+        result = cli.run(*argv, stdin=stdin)
         checked.append(" ".join(argv))
         why = one_document(result)
         if why is None and result.returncode not in codes:
@@ -99,9 +102,19 @@ def test_every_json_command_prints_one_json_document_and_nothing_else(
     first = check(("sale", "12.50", "--json"))
     second = check(("sale", "20.00", "--card", "mastercard", "--json"))
     check(("sale", "12.51", "--json"), (1,))  # the acquirer declines .51: still one document
-    check(("void", str(int(second.get("trace", 0))), "--json"))
-    check(("refund", "--trace", str(int(first.get("trace", 0))), "5.00", "--json"))
-    failed = check(("void", "999999", "--json"), (1,))  # an error: the document says why
+    # Voids and refunds need a supervisor (the demo's 02): refused without, done with.
+    pin = SUPERVISOR_PIN + "\n"
+    approve = ("--supervisor", SUPERVISOR.number, "--pin-stdin")
+    add = ("operators", "add", SUPERVISOR.number, "--name", "Sup", "--role", "supervisor")
+    assert cli.run(*add, "--password-stdin", stdin=pin).returncode == 0
+    refused = check(("void", str(int(second.get("trace", 0))), "--json"), (2,))
+    assert "supervisor" in refused.get("error", ""), refused
+    check(("void", str(int(second.get("trace", 0))), "--json", *approve), stdin=pin)
+    check(
+        ("refund", "--trace", str(int(first.get("trace", 0))), "5.00", "--json", *approve),
+        stdin=pin,
+    )
+    failed = check(("void", "999999", "--json", *approve), (1,), stdin=pin)  # says why
     assert failed.get("exit_code") == 1 and "999999" in failed.get("error", ""), failed
     check(("status", "--json"))
     check(("forward", "--json"))
@@ -121,7 +134,7 @@ def test_every_json_command_prints_one_json_document_and_nothing_else(
     )
     tools: list[tuple[tuple[str, ...], tuple[int, ...]]] = [
         (("reconcile", str(statement), "--json"), (0, 1)),
-        (("settle", "--json"), (0,)),
+        (("settle", "--json", *approve), (0,)),
         (("report", "z", "--json"), (0,)),
         (("backup", "--out", str(tmp_path / "backup.db"), "--json"), (0,)),
         (("journal", "verify", "--json"), (0,)),
@@ -138,9 +151,9 @@ def test_every_json_command_prints_one_json_document_and_nothing_else(
         (("torture", "--trials", "1", "--seed", "3", "--json"), (0,)),
     ]
     for argv, codes in tools:
-        check(argv, codes)
+        check(argv, codes, stdin=pin)
     assert not problems, "\n".join(problems)
-    assert len(checked) == 19 + len(tools)
+    assert len(checked) == 20 + len(tools)
 
 
 def test_logs_stay_at_warning_by_default_and_v_lets_more_through_on_stderr(cli: Cli) -> None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from appliance.cli import EXIT_FAILED, EXIT_OK, EXIT_OWED, main
-from tests.shop import Shop
+from appliance.cli import EXIT_FAILED, EXIT_OK, EXIT_OWED, EXIT_USAGE, main
+from tests.shop import SUPERVISOR, SUPERVISOR_PIN, Shop, add_supervisor
 
 
 def cli(shop: Shop, *argv: str) -> int:
@@ -20,14 +21,20 @@ def out_json(capsys: pytest.CaptureFixture[str]) -> dict:  # type: ignore[type-a
     return json.loads(capsys.readouterr().out)
 
 
-def test_report_x_settle_and_reprint_z(shop: Shop, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_x_settle_and_reprint_z(
+    shop: Shop, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    approve = add_supervisor(shop)
     for a in (1000, 2345):
         assert shop.terminal.sale(a, operator="01").result == "approved"
     capsys.readouterr()
     assert cli(shop, "report", "x", "--json", "--print") == EXIT_OK
     x = out_json(capsys)
     assert (x["sale_count"], x["sale_amount"], x["print_job"] is not None) == (2, 3345, True)
-    assert cli(shop, "settle", "--json") == EXIT_OK
+    assert cli(shop, "settle", "--json") == EXIT_USAGE  # nobody approved it: nothing cut
+    assert "主管" in capsys.readouterr().err  # the config speaks zh_CN and LANG is C
+    monkeypatch.setattr("sys.stdin", io.StringIO(SUPERVISOR_PIN + "\n"))
+    assert cli(shop, "settle", "--json", *approve) == EXIT_OK
     captured = capsys.readouterr()
     s = json.loads(captured.out)
     assert (s["result"], s["terminal"]["sale_amount"], s["slip_queued"]) == ("balanced", 3345, True)
@@ -40,14 +47,16 @@ def test_report_x_settle_and_reprint_z(shop: Shop, capsys: pytest.CaptureFixture
 
 
 def test_settle_refuses_with_exit_3_while_a_reversal_is_owed(
-    shop: Shop, capsys: pytest.CaptureFixture[str]
+    shop: Shop, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    approve = add_supervisor(shop)
+    monkeypatch.setattr("sys.stdin", io.StringIO(SUPERVISOR_PIN + "\n"))
     out = shop.terminal.sale(1000)
     assert out.txn is not None
     shop.terminal.journal.owe_reversal(out.txn.uuid, "test")
     shop.acquirer.set_fault("refuse")
-    assert cli(shop, "settle") == EXIT_OWED
-    assert "reversal" in capsys.readouterr().err
+    assert cli(shop, "settle", *approve) == EXIT_OWED
+    assert "冲正" in capsys.readouterr().err  # reversal, in the config's language
 
 
 def test_statement_export_then_reconcile(
@@ -91,12 +100,17 @@ def test_settle_killed_mid_upload_resumes_after_restart(shop: Shop) -> None:
     unknown_to_host(shop, *range(101, 141))  # 40 sales the acquirer never saw
     batch = shop.terminal.journal.batch
     shop.acquirer.set_fault("latency", ms=100)
+    approve = add_supervisor(shop)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "appliance", "--config", str(shop.cfg.path), "settle"],
+        [sys.executable, "-m", "appliance", "--config", str(shop.cfg.path), "settle", *approve],
+        stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(Path.cwd())},
     )
+    assert proc.stdin is not None
+    proc.stdin.write((SUPERVISOR_PIN + "\n").encode())
+    proc.stdin.close()
     st = Settlement(shop.terminal)
     deadline = time.monotonic() + 30
     try:
@@ -113,7 +127,7 @@ def test_settle_killed_mid_upload_resumes_after_restart(shop: Shop) -> None:
         proc.wait(10)
     shop.acquirer.clear_faults()
     term = shop.restart()
-    out = Settlement(term).settle()
+    out = Settlement(term).settle(approver=SUPERVISOR)
     assert out.resumed and out.record.batch == batch
     assert out.record.state == SettleState.CLOSED
     assert out.record.result == SettleResult.BALANCED_AFTER_UPLOAD

@@ -26,7 +26,7 @@ from appliance.office.db import OfficeDb
 from appliance.office.ingest import Ingestor
 from appliance.sim.shop import free_port
 from tests.brokers import Mosquitto
-from tests.shop import Shop, open_shop
+from tests.shop import SUPERVISOR, Shop, open_shop
 
 PRIVATE, PUBLIC = generate()
 
@@ -113,7 +113,7 @@ def test_events_reach_the_office_once_and_status_is_retained(
     try:
         assert agent.wait_connected(10)
         sale = shop.terminal.sale(1250, operator="01").txn
-        shop.terminal.void(sale.stan, operator="01")
+        shop.terminal.void(sale.stan, approver=SUPERVISOR)
         shop.terminal.sale(300, operator="01")
         _until(lambda: outbox.depth(shop.terminal.journal).unsent == 0, what="outbox drained")
         _until(lambda: not _agrees(shop, db), what="office agrees with the journal")

@@ -10,7 +10,7 @@ import pytest
 from appliance.errors import JournalError
 from appliance.fleet.signing import generate
 from appliance.journal import fleet as outbox
-from tests.shop import Shop, open_shop
+from tests.shop import SUPERVISOR, Shop, open_shop
 
 PUBLIC = generate()[1].hex()
 
@@ -33,7 +33,7 @@ def _ids(shop: Shop) -> list[str]:
 def test_a_sale_a_decline_and_a_void_each_leave_their_events(shop: Shop) -> None:
     t = shop.terminal
     sale = t.sale(1250, operator="01").txn
-    t.void(sale.stan, operator="01")
+    t.void(sale.stan, approver=SUPERVISOR)
     from drivers.reader import make_reader
 
     shop.restart(reader=make_reader("mock", mock_card="decline"))

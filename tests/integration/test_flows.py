@@ -10,7 +10,7 @@ import pytest
 
 from appliance.domain.transactions import TxnState
 from appliance.errors import Refused, ReversalOwed
-from tests.shop import Shop, agreement
+from tests.shop import SUPERVISOR, Shop, agreement
 
 
 def test_sale_is_approved_and_journaled(shop: Shop) -> None:
@@ -41,20 +41,20 @@ def test_decline_card_is_declined_05(shop: Shop) -> None:
 
 def test_void_marks_the_sale_voided_on_both_sides(shop: Shop) -> None:
     sale = shop.terminal.sale(3000).txn
-    out = shop.terminal.void(sale.stan, operator="02")
+    out = shop.terminal.void(sale.stan, approver=SUPERVISOR)
     assert out.result == "approved", out.message_en
     assert shop.terminal.journal.get(sale.uuid).state == TxnState.VOIDED
     with pytest.raises(Refused, match="already voided"):
-        shop.terminal.void(sale.stan)
+        shop.terminal.void(sale.stan, approver=SUPERVISOR)
     assert agreement(shop) == []
 
 
 def test_refund_up_to_the_sale_amount_and_no_more(shop: Shop) -> None:
     sale = shop.terminal.sale(5000).txn
-    assert shop.terminal.refund(2000, trace=sale.stan).result == "approved"
-    assert shop.terminal.refund(3000, rrn=sale.rrn).result == "approved"
-    with pytest.raises(Refused, match=r"more than the 0\.00 CNY left"):
-        shop.terminal.refund(1, trace=sale.stan)
+    assert shop.terminal.refund(2000, trace=sale.stan, approver=SUPERVISOR).result == "approved"
+    assert shop.terminal.refund(3000, rrn=sale.rrn, approver=SUPERVISOR).result == "approved"
+    with pytest.raises(Refused, match="refunded in full"):
+        shop.terminal.refund(1, trace=sale.stan, approver=SUPERVISOR)
     assert agreement(shop) == []
 
 
@@ -64,7 +64,7 @@ def test_refund_to_another_card_is_refused(shop: Shop) -> None:
     sale = shop.terminal.sale(5000).txn
     shop.restart(reader=make_reader("mock", mock_card="mastercard"))
     with pytest.raises(Refused, match="refunds go to the original card"):
-        shop.terminal.refund(100, trace=sale.stan)
+        shop.terminal.refund(100, trace=sale.stan, approver=SUPERVISOR)
 
 
 @pytest.mark.parametrize("fault", ["drop_request", "drop_response", "delay", "reset", "garbage"])
@@ -123,7 +123,8 @@ def test_offline_over_the_limit_is_refused_and_says_which_limit(shop: Shop) -> N
     shop.acquirer.set_fault("refuse")
     out = shop.terminal.sale(50_001)
     assert (out.result, out.limit) == ("refused", "offline_max_amount")
-    assert "0.01 CNY over" in out.message_en
+    assert out.code == "offline.refused.offline_max_amount"
+    assert "¥500.01 is ¥0.01 above the offline limit of ¥500.00" in out.message_en
     assert out.txn.state == TxnState.NOT_SENT
     shop.acquirer.clear_faults()
     assert agreement(shop) == []

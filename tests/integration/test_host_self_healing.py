@@ -15,7 +15,7 @@ from appliance.cli import main
 from appliance.domain.settlement import SettleResult
 from appliance.domain.transactions import TxnState
 from appliance.services.settlement import Settlement
-from tests.shop import Shop, agreement
+from tests.shop import SUPERVISOR, Shop, agreement
 
 
 def sign_ons(shop: Shop) -> int:
@@ -35,15 +35,15 @@ def test_an_uploaded_batch_books_sales_voids_refunds_and_offline_sales_as_what_t
     sale1, sale2, sale3 = (term.sale(a, operator="01") for a in (1000, 2500, 4000))
     for out in (sale1, sale2, sale3):
         approved(out)
-    approved(term.void(sale2.txn.stan, operator="01"))  # type: ignore[union-attr]
-    approved(term.refund(300, trace=sale3.txn.stan, operator="01"))  # type: ignore[union-attr]
+    approved(term.void(sale2.txn.stan, approver=SUPERVISOR))  # type: ignore[union-attr]
+    approved(term.refund(300, trace=sale3.txn.stan, approver=SUPERVISOR))  # type: ignore[union-attr]
     shop.acquirer.set_fault("refuse")
     term.link.close()
     assert term.sale(1200, operator="01").result == "stored"  # offline sale, forwarded later
     shop.acquirer.clear_faults()
     shop.acquirer.set_fault("totals_mismatch")
 
-    rec = Settlement(term, window=2).settle(operator="01").record
+    rec = Settlement(term, window=2).settle(approver=SUPERVISOR).record
 
     assert rec.result == SettleResult.BALANCED_AFTER_UPLOAD, rec.last_error
     codes = [s["response_code"] for s in shop.acquirer.books.settlements()]

@@ -9,7 +9,7 @@ import pytest
 from appliance.errors import ConfigError, NotFound
 from appliance.services.reconcile import Reconciler
 from appliance.sim.acquirer.statement import statement_text
-from tests.shop import Shop
+from tests.shop import SUPERVISOR, Shop
 
 
 def day() -> object:
@@ -22,7 +22,7 @@ def busy_day(shop: Shop) -> None:
         assert term.sale(a, operator="01").result == "approved"
     voided = term.sale(5000, operator="01").txn
     assert voided is not None
-    assert term.void(voided.stan, operator="01").result == "approved"
+    assert term.void(voided.stan, approver=SUPERVISOR).result == "approved"
 
 
 def run(shop: Shop, *inject: str) -> object:

@@ -11,7 +11,7 @@ from appliance.domain.settlement import SettleResult, SettleState
 from appliance.domain.transactions import TxnState
 from appliance.errors import NoResponse, NotFound, Refused, ReversalOwed
 from appliance.services.settlement import Settlement
-from tests.shop import Shop, agreement
+from tests.shop import SUPERVISOR, Shop, agreement
 
 
 class Crash(Exception):
@@ -57,7 +57,7 @@ def test_balanced_settlement_closes_the_batch_and_opens_the_next(shop: Shop) -> 
     sales(shop, 1000, 2050)
     term = shop.terminal
     batch = term.journal.batch
-    out = Settlement(term).settle(operator="01")
+    out = Settlement(term).settle(approver=SUPERVISOR)
     rec = out.record
     assert rec.state == SettleState.CLOSED and rec.result == SettleResult.BALANCED
     assert rec.totals.totals.sale_amount == 3050 and rec.host_totals == rec.totals.totals
@@ -73,7 +73,9 @@ def test_out_of_balance_uploads_the_batch_then_balances(shop: Shop) -> None:
     sales(shop, 1000)
     unknown_to_host(shop, 111, 222, 333)
     progress: list[tuple[str, int, int]] = []
-    out = Settlement(shop.terminal, window=2).settle(on_progress=lambda *a: progress.append(a))
+    out = Settlement(shop.terminal, window=2).settle(
+        approver=SUPERVISOR, on_progress=lambda *a: progress.append(a)
+    )
     rec = out.record
     assert rec.result == SettleResult.BALANCED_AFTER_UPLOAD
     assert (rec.upload_total, rec.uploaded) == (4, 4)
@@ -93,7 +95,7 @@ def test_the_slip_states_both_sides_when_still_out_of_balance(shop: Shop) -> Non
     books._upload = lambda db, req: books._reply(req, "00", batch=req.batch)  # type: ignore[method-assign]
     try:
         unknown_to_host(shop, 700)
-        rec = st.settle().record
+        rec = st.settle(approver=SUPERVISOR).record
     finally:
         books._upload = orig  # type: ignore[method-assign]
     assert rec.result == SettleResult.OUT_OF_BALANCE
@@ -112,10 +114,10 @@ def test_a_crash_anywhere_resumes_and_closes_the_batch_exactly_once(shop: Shop, 
     unknown_to_host(shop, 10, 20, 30)
     batch = shop.terminal.journal.batch
     with pytest.raises(Crash):
-        Settlement(shop.terminal, window=2, hook=crash_at(point)).settle()
+        Settlement(shop.terminal, window=2, hook=crash_at(point)).settle(approver=SUPERVISOR)
     term = shop.restart()
     assert term.journal.batch == batch + 1  # the cut happened once, before any crash point
-    out = Settlement(term, window=2).settle()
+    out = Settlement(term, window=2).settle(approver=SUPERVISOR)
     if point == "closed":  # it had closed: this call settles the next (empty) batch
         assert not out.resumed and out.record.batch == batch + 1
     else:
@@ -132,7 +134,7 @@ def test_a_crash_anywhere_resumes_and_closes_the_batch_exactly_once(shop: Shop, 
     jobs = [j for j in term.receipts.jobs() if j.what == f"settlement {batch:06d}"]
     assert len(jobs) == 1
     # a further call settles a later batch, never this one again
-    assert Settlement(term).settle().record.batch != batch
+    assert Settlement(term).settle(approver=SUPERVISOR).record.batch != batch
 
 
 def test_a_lost_0510_is_resent_with_the_same_stan_and_answered_from_the_record(shop: Shop) -> None:
@@ -140,9 +142,9 @@ def test_a_lost_0510_is_resent_with_the_same_stan_and_answered_from_the_record(s
     shop.acquirer.set_fault("drop_response", count=1)
     st = Settlement(shop.terminal)
     with pytest.raises(NoResponse, match="run countertop settle again"):
-        st.settle()
+        st.settle(approver=SUPERVISOR)
     assert st.unfinished() is not None and st.unfinished().state == SettleState.TOTALS_SENT  # type: ignore[union-attr]
-    rec = st.settle().record
+    rec = st.settle(approver=SUPERVISOR).record
     assert rec.result == SettleResult.BALANCED
     assert len(host_settlements(shop)) == 1
 
@@ -151,15 +153,15 @@ def test_host_unreachable_mid_upload_resumes_from_the_last_journaled_window(shop
     unknown_to_host(shop, 1, 2, 3, 4, 5, 6)
     st = Settlement(shop.terminal, window=2, hook=crash_at("uploaded", after=2))
     with pytest.raises(Crash):
-        st.settle()
+        st.settle(approver=SUPERVISOR)
     rec = st.unfinished()
     assert rec is not None and rec.state == SettleState.UPLOADING and rec.uploaded == 4
     shop.acquirer.set_fault("refuse")
     shop.terminal.link.close()
     with pytest.raises(Exception, match="interrupted after 4 of 6"):
-        Settlement(shop.terminal, window=2).settle()
+        Settlement(shop.terminal, window=2).settle(approver=SUPERVISOR)
     shop.acquirer.clear_faults()
-    assert Settlement(shop.terminal, window=2).settle().record.uploaded == 6
+    assert Settlement(shop.terminal, window=2).settle(approver=SUPERVISOR).record.uploaded == 6
 
 
 def test_settlement_is_refused_while_a_reversal_is_owed_and_nothing_is_cut(shop: Shop) -> None:
@@ -171,12 +173,12 @@ def test_settlement_is_refused_while_a_reversal_is_owed_and_nothing_is_cut(shop:
     term.link.close()
     batch = term.journal.batch
     with pytest.raises(ReversalOwed, match="1 reversal"):
-        Settlement(term).settle()
+        Settlement(term).settle(approver=SUPERVISOR)
     assert term.journal.batch == batch
     with pytest.raises(NotFound):
         Settlement(term).get(batch)
     shop.acquirer.clear_faults()
-    rec = Settlement(term).settle().record
+    rec = Settlement(term).settle(approver=SUPERVISOR).record
     assert rec.totals.totals.sale_count == 0  # the reversed sale is not in the totals
     assert term.journal.get(t.uuid).state == TxnState.REVERSED
 
@@ -188,7 +190,7 @@ def test_a_stored_payment_is_forwarded_first_and_counted(shop: Shop) -> None:
     out = term.sale(1200, operator="01")
     assert out.result == "stored"
     shop.acquirer.clear_faults()
-    rec = Settlement(term).settle().record
+    rec = Settlement(term).settle(approver=SUPERVISOR).record
     assert rec.result == SettleResult.BALANCED
     assert rec.totals.totals.sale_amount == 1200
     assert term.journal.get(out.txn.uuid).state == TxnState.APPROVED  # type: ignore[union-attr]
@@ -218,7 +220,7 @@ def test_settlement_waits_for_a_payment_in_progress_and_never_interrupts_it(shop
         if phase == "waiting_for_payment":
             settle_waiting.set()
 
-    rec = Settlement(term).settle(on_progress=progress).record
+    rec = Settlement(term).settle(approver=SUPERVISOR, on_progress=progress).record
     th.join(10)
     assert seen_batch == [batch]
     assert rec.state == SettleState.CLOSED and rec.batch == batch
@@ -238,7 +240,7 @@ def test_a_payment_waits_while_the_batch_is_cut_then_goes_to_the_next_batch(shop
             t.join(10)
             started.set()
 
-    Settlement(term, hook=hook).settle()
+    Settlement(term, hook=hook).settle(approver=SUPERVISOR)
     assert started.is_set()
     assert results[0].result == "approved" and results[0].txn.batch == batch + 1
 
@@ -249,7 +251,7 @@ def test_settlement_gives_up_if_another_process_keeps_the_lock(shop: Shop) -> No
     term = shop.terminal
     term.oplock.wait = 0.1
     with OperationLock(term.oplock.path).hold("sale"), pytest.raises(Refused, match="busy"):
-        Settlement(term).settle()
+        Settlement(term).settle(approver=SUPERVISOR)
     assert Settlement(term).unfinished() is None
 
 
@@ -264,7 +266,7 @@ def test_x_report_and_z_reprint(shop: Shop) -> None:
     assert {o["operator"] for o in x["operators"]} == {"01", "02"}
     assert st.print_x() and st.print_x()  # any number of times
     assert shop.terminal.journal.batch == x["batch"]
-    batch = st.settle().record.batch
+    batch = st.settle(approver=SUPERVISOR).record.batch
     job = st.print_z(batch)
     assert job
     text = document_to_text(st.z_document(batch, reprint=True), 32)
@@ -281,7 +283,7 @@ def test_due_when_the_time_has_passed_and_the_batch_has_sales(shop: Shop) -> Non
     sales(shop, 100)
     term.journal.clock = lambda: datetime(2030, 1, 1, 16, 0, tzinfo=UTC)  # 00:00 in Shanghai
     assert st.due()
-    st.settle()
+    st.settle(approver=SUPERVISOR)
     assert not st.due()
 
 
@@ -292,7 +294,7 @@ def test_a_sign_on_naming_a_settled_batch_does_not_reopen_it(
 
     term = shop.terminal
     sales(shop, 1000)
-    settled = Settlement(term).settle().record.batch
+    settled = Settlement(term).settle(approver=SUPERVISOR).record.batch
     exchange = term._exchange
     monkeypatch.setattr(term, "_exchange", lambda req: replace(exchange(req), batch=settled))
     term.sign_on("01")

@@ -108,3 +108,21 @@ def test_a_deferred_terminal_is_built_first_and_a_failed_build_is_reported(displ
     assert str(failures[0]) == "journal is on a read-only disk"
     assert "the terminal did not start" in str(results[0])
     assert not backend.has("sale")
+
+
+def test_the_technician_printer_test_prints_a_self_test_page(display: None, shop: Any) -> None:
+    from ui.backend import Backend as RealBackend
+
+    backend = RealBackend(shop.terminal)
+    results: list[tuple[str, Any]] = []
+    try:
+        backend.start()
+        backend.printer_test(
+            done=lambda v: results.append(("done", v)),
+            failed=lambda e: results.append(("failed", e)),
+        )
+        pump(backend, lambda: bool(results), timeout_ms=15000)
+    finally:
+        backend.close()
+    # It used to fail with "'function' object has no attribute 'name'" (merchant not called).
+    assert results == [("done", "online")]

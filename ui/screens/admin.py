@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 import pygame
 
 from appliance.errors import NotFound, Refused
+from appliance.messages import error_text
 from ui.i18n import N_
 from ui.screens.base import Screen
 from ui.screens.common import EntryScreen, Field, ListScreen, MessageScreen, ProgressScreen
 from ui.screens.sale import (
     HomeScreen,
-    operator_number,
     print_copy,
     show_failure,
     show_outcome,
@@ -177,7 +177,7 @@ def login_refused_text(app: App, exc: BaseException) -> str:
         return app.t(N_("Wrong number or password ({n} tries left)")).format(n=remaining)
     if isinstance(exc, Refused):
         return app.t(N_("Wrong number or password"))
-    return str(exc)
+    return error_text(exc, app.i18n.language)
 
 
 def back_to_menu(app: App) -> Callable[..., None]:
@@ -382,7 +382,7 @@ def confirm_void(app: App, txn: Any) -> None:
         app.backend.call(
             "void",
             txn.stan,
-            operator=operator_number(app),
+            approver=app.session.menu_by,  # the terminal checks the role and records it
             done=lambda o: show_outcome(app, o, txn.amount, kind="void"),
             failed=lambda e: show_failure(app, e, txn.amount),
         )
@@ -422,7 +422,8 @@ def refund_flow(app: App) -> None:
 def refund_amount(app: App, txn: Any) -> None:
     """Ask the terminal what is left to refund of ``txn``, then take the amount."""
     if str(txn.type) != "sale" or str(txn.state) != "approved":
-        show_failure(app, Refused(app.t(N_("Only an approved sale can be refunded."))))
+        code, params = "refund.not_approved", {"trace": f"{int(txn.stan):06d}"}
+        show_failure(app, Refused("not an approved sale", code=code, params=params))
         return
     if app.backend.has("refundable"):
         app.backend.call(
@@ -438,7 +439,8 @@ def refund_amount(app: App, txn: Any) -> None:
 def refund_entry(app: App, txn: Any, limit: int) -> None:
     """Type the refund amount (≤ ``limit``), then present the original card."""
     if limit <= 0:
-        show_failure(app, Refused(app.t(N_("This sale has been refunded in full."))))
+        params = {"trace": f"{int(txn.stan):06d}"}
+        show_failure(app, Refused("refunded in full", code="refund.nothing_left", params=params))
         return
 
     def act(a: str, screen: EntryScreen) -> None:
@@ -453,7 +455,7 @@ def refund_entry(app: App, txn: Any, limit: int) -> None:
                 app.t(N_("At most {amount} can be refunded")).format(amount=app.money(limit))
             )
         else:
-            start_card_flow(app, amount, "refund", trace=txn.stan)
+            start_card_flow(app, amount, "refund", trace=txn.stan, approver=app.session.menu_by)
 
     screen = EntryScreen(
         app,
@@ -696,7 +698,7 @@ def xreport_flow(app: App) -> None:
                     "print_x",
                     acting_operator(app),
                     done=lambda _j: setattr(screen, "message", app.t(N_("Sent to the printer."))),
-                    failed=lambda e: setattr(screen, "message", str(e)),
+                    failed=lambda e: setattr(screen, "message", error_text(e, app.i18n.language)),
                 )
             else:
                 app.show(MenuScreen(app))
@@ -756,7 +758,7 @@ def settle_flow(app: App) -> None:
             progress.progress,
             done,
             lambda e: show_failure(app, e),
-            operator=acting_operator(app),
+            approver=app.session.menu_by,
         )
 
     def preview(totals: Any) -> None:

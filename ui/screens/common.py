@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pygame
 
 from ui.i18n import N_
+from ui.registry import register
 from ui.screens.base import Screen
 from ui.widgets import THEME, Button, Color, Painter, cols, grid, rows
 
@@ -235,6 +236,7 @@ class EntryScreen(Screen):
         self.app.dirty = True
 
 
+@register("message")
 class MessageScreen(Screen):
     """A titled message with optional detail rows and action buttons (results, errors, info)."""
 

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 import pygame
 
 from appliance import errors
+from appliance.messages import error_text, translate
 from ui.i18n import N_
+from ui.registry import register
 from ui.screens.base import Screen
 from ui.screens.common import EntryScreen, Field, MessageScreen, action_buttons, draw_spinner
 from ui.widgets import THEME, Painter, cols, rows
@@ -23,7 +25,7 @@ MAX_AMOUNT_DIGITS = 9  # 9,999,999.99 at exponent 2: far above any counter sale
 RESULTS: dict[str, tuple[str, str]] = {
     "approved": (N_("Approved"), "ok"),
     "declined": (N_("Declined"), "bad"),
-    "stored": (N_("Approved offline: stored"), "warn"),
+    "stored": (N_("Stored offline, pending authorization"), "warn"),
     "refused": (N_("Refused"), "bad"),
     "failed": (N_("Not completed"), "bad"),
     "cancelled": (N_("Cancelled"), "info"),
@@ -47,6 +49,7 @@ def operator_number(app: App) -> str:
     return str(getattr(op, "number", "") or "") if op is not None else ""
 
 
+@register("home")
 class HomeScreen(EntryScreen):
     """The sale amount keypad: cents-shift entry, currency shown, Charge and Menu."""
 
@@ -86,7 +89,7 @@ def start_card_flow(app: App, amount: int, service: str, **kwargs: Any) -> None:
         on_step=screen.on_step,
         done=lambda outcome: show_outcome(app, outcome, amount, kind=service),
         failed=lambda exc: show_failure(app, exc, amount),
-        operator=operator_number(app),
+        **({"operator": operator_number(app)} if service == "sale" else {}),
         **kwargs,
     )
 
@@ -198,7 +201,10 @@ class PresentCardScreen(Screen):
 
 
 def outcome_message(app: App, outcome: Any) -> str:
-    """The outcome's reason in the current language."""
+    """The outcome's reason in the current language, from its code (``appliance.messages``)."""
+    code = getattr(outcome, "code", None)
+    if code:
+        return translate(code, dict(getattr(outcome, "params", {}) or {}), app.i18n.language)
     zh = getattr(outcome, "message_zh", "") or ""
     en = getattr(outcome, "message_en", "") or ""
     return (zh or en) if app.i18n.zh else (en or zh)
@@ -296,34 +302,37 @@ def print_copy(
     app.backend.print_copy(txn, copy, reprint=reprint, operator=who, done=done, failed=failed)
 
 
+# Title of an error screen by the first part of its code: a refusal by the terminal's own
+# rules must never read like a bank decline.
+FAILURE_TITLES: dict[str, str] = {
+    "amount": N_("Check the amount"),
+    "role": N_("Supervisor needed"),
+    "reversal": N_("Reversal owed"),
+    "void": N_("Cannot void"),
+    "refund": N_("Cannot refund"),
+    "txn": N_("Not found"),
+    "reprint": N_("Not found"),
+    "not_found": N_("Not found"),
+    "card": N_("Card not read"),
+    "reader": N_("Card reader offline"),
+    "printer": N_("Printer problem"),
+    "host": N_("Bank not reachable"),
+    "offline": N_("Not stored offline"),
+    "limit": N_("Refused by a limit"),
+    "settle": N_("Settlement"),
+    "config": N_("Setup problem"),
+    "journal": N_("Records problem"),
+}
+
+
 def failure_text(app: App, exc: BaseException) -> tuple[str, str]:
-    """A title and plain-words reason for an error raised by a service call."""
-    t = app.t
-    if isinstance(exc, errors.LimitRefused):
-        return t(N_("Refused by a limit")), t(N_("Limit: {limit}. {reason}")).format(
-            limit=exc.limit, reason=exc
-        )
-    if isinstance(exc, errors.ReversalOwed):
-        return t(N_("Reversal owed")), t(
-            N_("A reversal must reach the bank first. Use Menu → Forward now when online.")
-        )
-    if isinstance(exc, errors.Refused):
-        return t(N_("Refused")), str(exc)
+    """A title and plain-words reason for an error raised by a service call: both from the
+    error's code through the catalogs (never ``str(exc)`` in Chinese)."""
+    code = str(getattr(exc, "code", "") or "error")
     if isinstance(exc, errors.ReadCancelled):
-        return t(N_("Cancelled")), t(N_("The card read was cancelled."))
-    if isinstance(exc, errors.ReadTimeout):
-        return t(N_("No card")), t(N_("No card was presented in time."))
-    if isinstance(exc, errors.ReaderOffline):
-        return t(N_("Card reader offline")), t(N_("Check the reader cable, then try again."))
-    if isinstance(exc, errors.CardReadError):
-        return t(N_("Card not read")), str(exc)
-    if isinstance(exc, errors.PrinterError):
-        return t(N_("Printer problem")), str(exc)
-    if isinstance(exc, errors.NotFound):
-        return t(N_("Not found")), str(exc)
-    if isinstance(exc, errors.HostError):
-        return t(N_("Bank not reachable")), str(exc)
-    return t(N_("Not completed")), str(exc)
+        return app.t(N_("Cancelled")), app.t(N_("The card read was cancelled."))
+    title = FAILURE_TITLES.get(code.split(".")[0], N_("Not completed"))
+    return app.t(title), error_text(exc, app.i18n.language)
 
 
 def show_failure(app: App, exc: BaseException, amount: int | None = None) -> None:

@@ -10,6 +10,7 @@ import pygame
 
 from appliance import __version__
 from ui.i18n import LANGUAGE_NAMES, LANGUAGES, N_
+from ui.registry import register
 from ui.screens.base import Screen
 from ui.screens.common import EntryScreen, Field, MessageScreen, action_buttons, landscape
 from ui.widgets import THEME, Button, Painter, cols, grid, rows
@@ -25,6 +26,7 @@ LOCKOUT_S = 30.0
 CALIBRATION_TOLERANCE_PX = 16
 
 
+@register("signin")
 class SignInScreen(EntryScreen):
     """签到: operator number and password on the keypad; locks after repeated failures."""
 
@@ -226,6 +228,7 @@ def _stubs_waiting(status: Any) -> int:
     return 0
 
 
+@register("status")
 class StatusScreen(Screen):
     """Details of link, queue, printer, reader, and what to do about each problem."""
 
