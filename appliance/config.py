@@ -322,6 +322,29 @@ SCHEMA: dict[str, dict[str, tuple[Any, Check, str]]] = {
         ),
         "timeout": (30.0, _seconds(1, 300), "seconds to wait for a card"),
     },
+    "scanner": {
+        "backend": (
+            "mock",
+            _choice("evdev", "serial", "mock", "none"),
+            "evdev (USB keyboard-wedge scanner), serial (UART/USB-CDC), mock or none",
+        ),
+        "device": (
+            "",
+            _str(None, "a device path"),
+            "evdev: /dev/input/by-id/usb-…-event-kbd; serial: /dev/ttyACM0 or /dev/ttyAMA0",
+        ),
+        "baudrate": (9600, _int(1200, 921600, "a baud rate"), "serial scanner baud rate"),
+        "mock_code": (
+            "",
+            _str(r"[\x21-\x7e]*", "printable ASCII without spaces"),
+            "code the mock scanner returns when nobody scans (empty: none)",
+        ),
+        "timeout": (
+            60.0,
+            _seconds(5, 300),
+            "seconds the scan prompt waits for the customer's payment code",
+        ),
+    },
     "printer": {
         "backend": (
             "mock",
@@ -343,6 +366,24 @@ SCHEMA: dict[str, dict[str, tuple[Any, Check, str]]] = {
         ),
         "cutter": (False, _bool, "printer has an auto cutter"),
         "drawer": (False, _bool, "open a cash drawer on cash-relevant stubs"),
+        "drain_rate": (
+            2000,
+            _int(100, 1_000_000, "bytes per second (100-1000000)"),
+            "slowest rate (bytes/s) the printer takes a job at: a job gets its size / this "
+            "rate + drain_margin seconds to drain before the printer is judged",
+        ),
+        "drain_margin": (5.0, _seconds(0.5, 120), "seconds added to a job's drain time"),
+        "max_attempts": (
+            2,
+            _int(1, 5, "1-5"),
+            "prints of one job at most (the second marked DUPLICATE) before it waits for a "
+            "person (needs attention)",
+        ),
+        "cli_wait": (
+            10.0,
+            _seconds(0, 300),
+            "seconds a command line waits for the printer to be ready when no kiosk prints",
+        ),
     },
     "indicators": {
         "backend": ("mock", _choice("gpio", "mock", "none"), "gpio, mock or none"),
@@ -374,6 +415,12 @@ SCHEMA: dict[str, dict[str, tuple[Any, Check, str]]] = {
             True,
             _bool,
             "print the final stub when a stored payment is forwarded",
+        ),
+        "decline_stub": (
+            False,
+            _bool,
+            "print a merchant stub for declined payments (off: shown on screen, kept in the "
+            "journal)",
         ),
     },
     "settlement": {
@@ -580,6 +627,13 @@ def validate(data: dict[str, Any], path: Path) -> Config:
     if sections["printer"].values["width_mm"] not in (58, 80):
         problems.append(
             f"printer.width_mm: {sections['printer'].values['width_mm']} is not 58 or 80"
+        )
+    sc = sections["scanner"].values
+    if sc.get("backend") in ("evdev", "serial") and not sc.get("device"):
+        example = "/dev/input/by-id/usb-…-event-kbd" if sc["backend"] == "evdev" else "/dev/ttyACM0"
+        problems.append(
+            f'scanner.device: "" is not a device path: backend "{sc["backend"]}" needs one '
+            f"(e.g. {example})"
         )
     f = sections["fleet"].values
     if f["broker"] and not f["office_public_key"]:

@@ -23,7 +23,12 @@ translated at the adapter (``raise X(...) from exc``); builtins are never shadow
     │   │   ├── MultipleCards                more than one card is in the field
     │   │   └── UnsupportedCard              the card has no payment application this terminal takes
     │   ├── ReaderOffline                    the reader is unplugged or absent
-    │   └── PrinterError                     the printer cannot print now (status says why)
+    │   ├── ScanError                        the scanner gave no usable code (reason for a person)
+    │   │   ├── ScanCancelled                the operator cancelled the scan
+    │   │   ├── ScanTimeout                  no code was scanned in time
+    │   │   └── ScannerOffline               the scanner is unplugged, absent or held elsewhere
+    │   └── PrinterError                     a job may not have printed in full (status says why)
+    │       └── PrinterNotReady              the printer could not print: nothing was sent
     └── Refused                             a business rule refused the operation (limits, state)
         ├── ReversalOwed                     a reversal must be delivered before new financial requests
         └── LimitRefused                     an offline limit refused the payment (which, by how much)
@@ -155,6 +160,41 @@ class ReaderOffline(DeviceError):
     default_code = "reader.offline"
 
 
+class ScanError(DeviceError):
+    """The scanner gave no usable code; ``code`` (a message code) says why.
+
+    ``str(exc)`` is the English reason for logs and the CLI; ``code`` and ``params`` are what a
+    screen translates. The scanned content itself is never part of the message.
+    """
+
+    default_code = "scan.unreadable"
+
+    def __init__(
+        self, message: str = "", *, code: str | None = None, params: dict[str, object] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code or self.default_code
+        self.params = dict(params or {})
+
+
+class ScanCancelled(ScanError):
+    """The scan was cancelled by the operator."""
+
+    default_code = "scan.cancelled"
+
+
+class ScanTimeout(ScanError):
+    """No code was scanned before the timeout."""
+
+    default_code = "scan.timeout"
+
+
+class ScannerOffline(ScanError):
+    """The scanner is unplugged, absent, not permitted or held by another program."""
+
+    default_code = "scan.offline"
+
+
 class PrinterError(DeviceError):
     """The printer cannot print now; ``status`` says why (paper out, cover open, offline)."""
 
@@ -163,6 +203,11 @@ class PrinterError(DeviceError):
     def __init__(self, message: str, status: object | None = None, **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.status = status
+
+
+class PrinterNotReady(PrinterError):
+    """The printer said it cannot print (or could not be reached) before a job: nothing of the
+    job was sent, so it waits and prints later as if never tried."""
 
 
 class Refused(CountertopError):
