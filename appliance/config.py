@@ -439,6 +439,21 @@ SCHEMA: dict[str, dict[str, tuple[Any, Check, str]]] = {
         "resolution": ("800x480", _choice("800x480", "1024x600", "720x720"), "screen size"),
         "fullscreen": (False, _bool, "fullscreen (true on the device)"),
         "demo_panel": (False, _bool, "show the demo side panel (test cards, link, paper)"),
+        "result_seconds": (
+            8,
+            _int(0, 120, "a number of seconds (0-120)"),
+            "seconds a result stays before the amount screen returns (0 = until tapped)",
+        ),
+        "menu_idle_s": (
+            60,
+            _int(10, 900, "a number of seconds (10-900)"),
+            "the supervisor menu closes after this many idle seconds",
+        ),
+        "signout_idle_s": (
+            600,
+            _int(0, 86400, "a number of seconds (0-86400)"),
+            "the operator is signed out after this many idle seconds (0 = never)",
+        ),
     },
     "fleet": {
         "broker": (

@@ -5,6 +5,16 @@ The loop never blocks on I/O: it drains events with ``event.get()`` and sleeps w
 where ``event.wait`` costs ≈3 %. It draws only when something changed. ``on_tick`` is called on
 every iteration (the systemd watchdog ping).
 
+Input guard: taps are ignored for ``INPUT_GUARD_S`` after every screen change, so a double tap
+never lands on the next screen, and only Cancel is taken while an action the operator started
+is still in flight (one action at a time). Inactivity: the supervisor menu closes after
+``ui.menu_idle_s`` and the operator is signed out after ``ui.signout_idle_s`` without a tap.
+Every time shown uses the terminal's one clock zone, ``locale.timezone``.
+
+``trace`` (or ``COUNTERTOP_UI_TRACE``): a directory where the app writes one JSON line per
+screen shown (its name and button centres) and a PNG of it — for the real-window test and
+for support.
+
 Touch arrives as FINGER events with x, y normalised to 0–1; SDL also synthesises mouse events
 from touch (``event.touch`` true) and those are ignored, so a tap counts once. Real mouse
 events (a desktop) work as taps too.
@@ -12,6 +22,7 @@ events (a desktop) work as taps too.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections import deque
@@ -20,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pygame
 
@@ -35,6 +47,11 @@ from ui.widgets import THEME, Button, Painter, cols
 RESOLUTIONS: tuple[tuple[int, int], ...] = ((800, 480), (1024, 600), (720, 720))
 IDLE_FPS, ANIMATION_FPS = 10, 30
 STATUS_REFRESH_S = 5.0
+INPUT_GUARD_S = 0.35  # taps ignored after a screen change (a double tap stays on its screen)
+#: Buttons taken while an action is in flight (everything else waits for its answer).
+WHILE_BUSY = frozenset({"cancel"})
+#: Screens during which the status bar does not open the status screen (a customer prompt).
+CUSTOMER_SCREENS = frozenset({"present_card", "processing"})
 
 
 def parse_resolution(text: str) -> tuple[int, int]:
@@ -69,9 +86,9 @@ class Metrics:
             scale=scale,
             gap=max(6, round(8 * scale)),
             pad=max(8, round(10 * scale)),
-            bar_h=max(40, round(44 * scale)),
-            small=max(14, round(17 * scale)),
-            body=max(18, round(24 * scale)),
+            bar_h=max(56, round(56 * scale)),
+            small=max(20, round(20 * scale)),
+            body=max(22, round(24 * scale)),
             title=max(22, round(30 * scale)),
             big=max(40, round(64 * scale)),
             touch=64,
@@ -97,14 +114,28 @@ class App:
         *,
         size: tuple[int, int] = (800, 480),
         fullscreen: bool = False,
-        language: str = "zh_CN",
+        language: str | None = None,
         on_tick: Callable[[], None] | None = None,
         font_path: Path | None = None,
         first_screen: Callable[[App], Screen] | None = None,
         panel_width: int = 0,
+        trace: Path | None = None,
     ) -> None:
         self.backend = backend
-        self.i18n = I18n(language)
+        cfg = backend.config
+        # No language given: the one chosen last time (kept with the terminal state), else
+        # the config's. A language given (tests, screenshots, --lang) is used as it is.
+        self.i18n = I18n(language or str(cfg.locale.language))
+        self.tz = ZoneInfo(str(cfg.locale.timezone))  # the one clock: screen, lists, stubs
+        self.menu_idle_s = float(cfg.ui.menu_idle_s)
+        self.signout_idle_s = float(cfg.ui.signout_idle_s)
+        self.result_seconds = float(cfg.ui.result_seconds)
+        env_trace = os.environ.get("COUNTERTOP_UI_TRACE")
+        self.trace = trace or (Path(env_trace) if env_trace else None)
+        self._traced = 0
+        self._trace_due = False
+        self._input_after = 0.0
+        self.last_input = time.monotonic()
         self.on_tick = on_tick
         font = font_path or find_cjk_font()  # fails early, naming the package to install
         pygame.display.init()
@@ -142,7 +173,11 @@ class App:
         self.backend.on_start_failed = self._start_failed
         self._backend_started = False  # started after the first frame (see draw)
         # Host sign-on (working keys, batch) at start-up, so the link state is known early.
-        self.backend.call("sign_on", done=self._signed_on, failed=self._status_failed)
+        self.backend.call(
+            "sign_on", done=self._signed_on, failed=self._status_failed, background=True
+        )
+        if language is None:
+            self.backend.saved_language(done=self._restore_language)
         registry.load()
         self.show(first_screen(self) if first_screen else registry.make("signin", self))
 
@@ -160,10 +195,25 @@ class App:
         """Minor units as shown on screen, with the currency symbol."""
         return format_amount(minor, self.currency, symbol=True)
 
-    def set_language(self, language: str) -> None:
-        """Switch language now (every label is translated at draw time)."""
+    def set_language(self, language: str, *, persist: bool = True) -> None:
+        """Switch language now (every label is translated at draw time) and keep the choice
+        with the terminal state, so a restart comes back in it."""
         self.i18n.set_language(language)
         self.dirty = True
+        if persist:
+            self.backend.save_language(language)
+
+    def _restore_language(self, language: Any) -> None:
+        if language and language != self.i18n.language:
+            self.set_language(str(language), persist=False)
+
+    def local(self, moment: datetime) -> datetime:
+        """``moment`` on the terminal's clock (``locale.timezone``)."""
+        return moment.astimezone(self.tz)
+
+    def now(self) -> datetime:
+        """Now on the terminal's clock."""
+        return datetime.now(self.tz)
 
     @property
     def content(self) -> pygame.Rect:
@@ -176,9 +226,11 @@ class App:
         self.screen.on_leave()
         self.screen = screen
         self.pressed = None
+        self._input_after = time.monotonic() + INPUT_GUARD_S
         screen.layout(self.content)
         screen.on_enter()
         self.screen_history.append(screen.name)
+        self._trace_due = self.trace is not None
         self.dirty = True
 
     def refresh_status(self) -> None:
@@ -215,14 +267,32 @@ class App:
         now = time.monotonic()
         if self.screen.tick(now):
             self.dirty = True
-        minute = datetime.now().strftime("%H:%M")
+        minute = self.now().strftime("%H:%M")
         if minute != self._minute:
             self._minute = minute
             self.dirty = True
         if now >= self._status_due and not self._status_job and self.backend.in_flight == 0:
             self._status_job = True
             self._status_due = now + STATUS_REFRESH_S
-            self.backend.call("status", done=self._status_done, failed=self._status_failed)
+            self.backend.call(
+                "status", done=self._status_done, failed=self._status_failed, background=True
+            )
+        self._idle(now)
+
+    def _idle(self, now: float) -> None:
+        """Close the supervisor menu, then sign the operator out, after idle time."""
+        if self.backend.actions_in_flight or self.screen.name in CUSTOMER_SCREENS:
+            return
+        idle = now - self.last_input
+        session = self.session
+        if self.signout_idle_s and session.operator is not None and idle >= self.signout_idle_s:
+            session.operator = session.menu_by = None
+            self.show(registry.make("idle", self))
+            return
+        elevated = session.menu_by is not None and session.menu_by is not session.operator
+        if elevated and idle >= self.menu_idle_s:
+            session.menu_by = None  # the supervisor's approval ends with the menu
+            self.show(registry.make("home", self))
 
     def _start_failed(self, exc: BaseException) -> None:
         self.show(
@@ -287,6 +357,11 @@ class App:
         if self.panel is not None and pos[0] >= self.surface.get_width():
             self.dirty = self.panel.click(pos)
             return
+        now = time.monotonic()
+        if now < self._input_after:
+            self.pressed = None  # the screen just changed: this tap was meant for the last one
+            return
+        self.last_input = now
         self.screen.on_touch(pos)
         hit = self._hit(pos)
         self.pressed = hit.id if hit else None
@@ -298,7 +373,12 @@ class App:
         self.dirty = True
         if hit is None or hit.id != pressed:
             return  # released outside the button it went down on: no tap
+        allowed = getattr(self.screen, "while_busy", WHILE_BUSY)
+        if self.backend.actions_in_flight and allowed is not None and hit.id not in allowed:
+            return  # one action at a time: its answer decides what comes next
         if hit.id == "statusbar":
+            if self.screen.name in CUSTOMER_SCREENS:
+                return  # never hide the amount and Cancel while the reader waits
             if self.screen.name != "status" and self.session.operator is not None:
                 self.show(registry.make("status", self, back=self.screen))
             return
@@ -316,6 +396,8 @@ class App:
         if self.panel is not None:
             self.panel.draw(self.window, p)
         pygame.display.flip()
+        if self._trace_due:
+            self._write_trace()
         if not self._backend_started:
             # Only now: a terminal being built on the worker (imports, journal, devices) would
             # compete with the first frame for the interpreter.
@@ -358,7 +440,7 @@ class App:
         op = self.session.operator
         if op is not None:
             items.append((t("Operator {n}").format(n=getattr(op, "number", op)), th.text))
-        items.append((self._minute or datetime.now().strftime("%H:%M"), th.text))
+        items.append((self._minute or self.now().strftime("%H:%M"), th.text))
         return items
 
     def _draw_status_bar(self) -> None:
@@ -369,8 +451,21 @@ class App:
         pygame.draw.line(self.surface, THEME.key_border, bar.bottomleft, bar.bottomright, 1)
         items = self.status_items()
         inner = bar.inflate(-2 * m.pad, -6)
-        weights = [max(3, len(text)) for text, _ in items]
-        for (text, colour), box in zip(items, cols(inner, weights, m.gap * 2), strict=True):
+        gap = m.gap * 2
+        font = p.font(m.small)
+        widths = [font.size(text)[0] for text, _ in items]
+        keep = list(range(len(items)))
+        # Text never shrinks below 20 px: when it does not fit, the least needed segments go
+        # (the operator, then owed reversals, then stored payments); link, printer and the
+        # time stay.
+        for drop in (len(items) - 2, 2, 1):
+            if sum(widths[i] for i in keep) + gap * (len(keep) - 1) <= inner.w:
+                break
+            if 0 < drop < len(items) - 1 and drop in keep and items[drop][1] != THEME.bad:
+                keep.remove(drop)
+        items = [items[i] for i in keep]
+        weights = [max(1, widths[i]) for i in keep]
+        for (text, colour), box in zip(items, cols(inner, weights, gap), strict=True):
             p.text(
                 self.surface,
                 text,
@@ -379,9 +474,29 @@ class App:
                 color=colour,
                 owner="statusbar",
                 align="left" if box.x == inner.x else "center",
-                min_size=10,
             )
         p.buttons.append(self._status_button())
+
+    def _write_trace(self) -> None:
+        """One JSON line and one PNG for the screen just drawn (``trace``)."""
+        assert self.trace is not None
+        self._trace_due = False
+        self.trace.mkdir(parents=True, exist_ok=True)
+        self._traced += 1
+        shot = self.trace / f"{self._traced:03d}-{self.screen.name}.png"
+        pygame.image.save(self.window, os.fspath(shot))
+        buttons = {b.id: list(b.rect.center) for b in self.screen.buttons if b.enabled}
+        for b in getattr(self.panel, "buttons", []):
+            buttons[f"panel:{b.id}"] = list(b.rect.center)
+        line = {
+            "screen": self.screen.name,
+            "kind": getattr(self.screen, "kind", ""),
+            "buttons": buttons,
+            "shot": str(shot),
+            "language": self.i18n.language,
+        }
+        with open(self.trace / "screens.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")
 
     # -- test and demo helpers --------------------------------------------------------------
     def button_center(self, bid: str) -> tuple[int, int]:
@@ -401,8 +516,21 @@ class App:
         self.step()
 
     def tap(self, bid: str) -> None:
-        """Tap button ``bid`` through the touch path."""
+        """Tap button ``bid`` through the touch path, as a person does: after looking at the
+        screen (the input guard has passed)."""
+        self.input_ready()
         self.inject_tap(self.button_center(bid))
+
+    def input_ready(self) -> None:
+        """End the input guard now (a test's person has looked at the screen)."""
+        self._input_after = 0.0
+
+    def double_tap(self, bid: str) -> None:
+        """Tap ``bid`` twice in quick succession (the second tap comes within the guard)."""
+        pos = self.button_center(bid)
+        self.input_ready()
+        self.inject_tap(pos)
+        self.inject_tap(pos)
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         """Run the loop (waking on each event) until ``predicate()``; TimeoutError otherwise."""

@@ -73,6 +73,7 @@ class _Job:
     done: Done | None
     failed: Failed | None
     report: Report | None
+    background: bool = False
 
 
 class Backend:
@@ -107,11 +108,12 @@ class Backend:
         self._ids = itertools.count(1)
         self._thread: threading.Thread | None = None
         self.in_flight = 0
+        self.actions_in_flight = 0  # jobs an operator started (not status refreshes)
         self.indicator_state = "off"
         if terminal is not None:
             self._attach(terminal, operators)
         else:  # the first job, whenever the worker starts: everything else queues behind it
-            self.submit(self._run_build, None, self._build_failed)
+            self.submit(self._run_build, None, self._build_failed, background=True)
 
     def _attach(self, terminal: Any, operators: Authenticator | None) -> None:
         self.terminal, self.operators = terminal, operators
@@ -173,11 +175,19 @@ class Backend:
         done: Done | None = None,
         failed: Failed | None = None,
         report: Report | None = None,
+        *,
+        background: bool = False,
     ) -> int:
-        """Queue ``fn(report)`` for the worker; callbacks run later on the UI thread."""
-        job = _Job(next(self._ids), fn, done, failed, report)
+        """Queue ``fn(report)`` for the worker; callbacks run later on the UI thread.
+
+        A job that is not ``background`` is an operator's action: while one is in flight
+        the app takes no other tap but Cancel (``actions_in_flight``).
+        """
+        job = _Job(next(self._ids), fn, done, failed, report, background)
         self._jobs[job.id] = job
         self.in_flight += 1
+        if not background:
+            self.actions_in_flight += 1
         self._queue.put(job)
         return job.id
 
@@ -221,6 +231,8 @@ class Backend:
             return
         del self._jobs[event.job]
         self.in_flight -= 1
+        if not job.background:
+            self.actions_in_flight -= 1
         if event.kind == "done":
             if job.done:
                 job.done(event.value)
@@ -295,6 +307,7 @@ class Backend:
         *args: Any,
         done: Done | None = None,
         failed: Failed | None = None,
+        background: bool = False,
         **kwargs: Any,
     ) -> int:
         """Call ``terminal.<name>(*args, **kwargs)`` on the worker (aliases resolved there)."""
@@ -302,7 +315,24 @@ class Backend:
         def run(_report: Report) -> Any:
             return self._service(name)(*args, **kwargs)
 
-        return self.submit(run, done, failed)
+        return self.submit(run, done, failed, background=background)
+
+    # -- the language, kept with the terminal state ------------------------------------------
+    def save_language(self, language: str) -> int:
+        """Remember the screen language in the journal's session state."""
+
+        def run(_r: Report) -> Any:
+            self.terminal.journal.session_set(ui_language=language)
+
+        return self.submit(run, background=True)
+
+    def saved_language(self, done: Done) -> int:
+        """The screen language saved last time ("" when none)."""
+
+        def run(_r: Report) -> Any:
+            return self.terminal.journal.session_get("ui_language") or ""
+
+        return self.submit(run, done, lambda _e: None, background=True)
 
     def _service(self, name: str) -> Callable[..., Any]:
         if self.terminal is None:
@@ -390,8 +420,13 @@ class Backend:
             if reprint:
                 from appliance.services.reprint import reprint as reprint_stubs
 
-                return reprint_stubs(receipts, [txn], copy=copy, operator=operator)
-            return receipts.transaction_stub(txn, copy, kind=kind_for(txn))
+                reprint_stubs(receipts, [txn], copy=copy, operator=operator)
+            else:
+                receipts.transaction_stub(txn, copy, kind=kind_for(txn))
+            # What the printer says now, so the screen tells the truth (printing, or waiting
+            # for paper) rather than "sent".
+            printer = self.terminal.printer
+            return printer.status().value if printer is not None else "queued"
 
         return self.submit(run, done, failed)
 
@@ -418,7 +453,7 @@ class Backend:
                 raise PrinterError("no receipt printer is configured")
             cfg = terminal.config
             doc = build_self_test(
-                receipts.merchant(),
+                receipts.merchant,
                 lang=cfg.locale.receipt_language,
                 tz=cfg.locale.timezone,
                 printed_at=datetime.now(UTC),

@@ -25,6 +25,9 @@ class Screen:
     name = "screen"
     #: Whether the screen moves by itself (spinner): the loop then ticks faster.
     animating = False
+    #: Buttons taken while an operator's action is in flight (None: every button; a screen
+    #: whose every tap stops what runs, like the technician's read test).
+    while_busy: frozenset[str] | None = frozenset({"cancel"})
 
     def __init__(self, app: App) -> None:
         self.app = app

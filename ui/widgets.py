@@ -39,6 +39,7 @@ class Theme:
 
 THEME = Theme()
 MIN_TOUCH = 64  # px: the smallest touch target the layout may produce
+MIN_TEXT = 20  # px: no text is drawn smaller (readable at arm's length on a 7" 800×480)
 CACHE_ENTRIES = 160  # rendered texts kept (a screen draws at most ~60)
 
 
@@ -92,6 +93,7 @@ class DrawnText:
     rect: pygame.Rect
     box: pygame.Rect
     owner: str
+    size: int = 0
 
 
 @dataclass
@@ -161,12 +163,13 @@ class Painter:
         color: Color | None = None,
         align: str = "center",
         owner: str = "",
-        min_size: int = 12,
+        min_size: int = MIN_TEXT,
     ) -> pygame.Rect:
-        """Draw one line into ``box`` (shrinking to fit), record it, and return its rect."""
+        """Draw one line into ``box`` (shrinking to fit, never below ``MIN_TEXT``), record
+        it, and return its rect."""
         if not text:
             return pygame.Rect(box.x, box.y, 0, 0)
-        size = self.fit_size(text, box, size, min_size)
+        size = self.fit_size(text, box, max(size, MIN_TEXT), max(min_size, MIN_TEXT))
         surf = self.render(text, size, color or self.theme.text)
         rect = surf.get_rect()
         rect.centery = box.centery
@@ -177,7 +180,7 @@ class Painter:
         else:
             rect.centerx = box.centerx
         surface.blit(surf, rect)
-        self.texts.append(DrawnText(text, rect, box, owner))
+        self.texts.append(DrawnText(text, rect, box, owner, size))
         return rect
 
     def wrap(self, text: str, width: int, size: int) -> list[str]:
@@ -207,9 +210,11 @@ class Painter:
         color: Color | None = None,
         align: str = "center",
         owner: str = "",
-        min_size: int = 12,
+        min_size: int = MIN_TEXT,
     ) -> None:
         """Draw wrapped text into ``box``, vertically centred, shrinking until it fits."""
+        min_size = max(min_size, MIN_TEXT)
+        size = max(size, min_size)
         while True:
             lines = self.wrap(text, box.w, size)
             font = self.font(size)
@@ -256,7 +261,7 @@ class Painter:
         pad = max(4, radius // 2 + 4)
         inner = button.rect.inflate(-2 * pad, -2 * max(2, pad // 2))
         size = button.size or max(14, min(int(button.rect.h * 0.42), 40))
-        self.paragraph(surface, label, inner, size=size, color=color, owner=button.id, min_size=11)
+        self.paragraph(surface, label, inner, size=size, color=color, owner=button.id)
         self.buttons.append(button)
 
 

@@ -56,7 +56,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     tick, notifier = watchdog_pinger()
     try:
         app = App(
-            backend, size=size, fullscreen=fullscreen, language=cfg.locale.language, on_tick=tick
+            backend,
+            size=size,
+            fullscreen=fullscreen,
+            on_tick=tick,  # language: saved, else config
         )
         app.draw()
         # systemd stops the service with SIGTERM: leave the loop and close everything in order.

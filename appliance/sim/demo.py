@@ -254,7 +254,17 @@ def run_interactive(
         app.panel = panel
         signal.signal(signal.SIGTERM, lambda _sig, _frame: app.quit())
         print("demo: operator 01 PIN 1234; supervisor 02 PIN 123456; technician 09 PIN 999999")
-        app.run()
+        # Echo tests and forwarding when the link returns, as on the device ("Restore link"
+        # then forwards the stored payments by itself).
+        from appliance.services.link_monitor import LinkWorker
+
+        shop.backend.wait_ready()
+        worker = LinkWorker(shop.backend.terminal)
+        worker.start()
+        try:
+            app.run()
+        finally:
+            worker.stop()
         app.close()
     finally:
         shop.close()
@@ -334,8 +344,12 @@ class Shift:
         self.wait("menu")
 
     def new_sale(self) -> None:
-        """Leave a result screen for the amount keypad."""
+        """Leave a result screen for the amount keypad (a void's or refund's result goes
+        back to the menu: leave it too)."""
         self.app.tap("new")
+        self.wait(("home", "menu"))
+        if self.app.screen.name == "menu":
+            self.app.tap("back")
         self.wait("home")
 
 

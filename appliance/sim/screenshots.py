@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ui import registry
 from ui.app import RESOLUTIONS
 from ui.i18n import LANGUAGES
 
 
 def write_screenshots(out: Path) -> list[Path]:
-    """Sign-in, amount, present card, result and status for each size × language."""
+    """Sign-in, amount, present card, results (sale, void, refund), an over-limit amount, an
+    error, status and the idle screen, for each size × language."""
     from appliance.sim.demo import Shift, open_demo_shop
     from ui.app import App
 
@@ -44,6 +46,66 @@ def write_screenshots(out: Path) -> list[Path]:
                 app.tap("statusbar")
                 app.wait_idle()
                 save("status")
+                app.tap("back")
+                shift.wait("home")
+                # An amount over what any card may pay contactless: said plainly, no decline.
+                shift.type("99999999")
+                app.tap("charge")
+                shift.wait("result_error")
+                save("over-limit")
+                app.tap("new")
+                shift.wait("home")
+                # A void and a refund, approved by the supervisor at the menu gate.
+                shift.sale("5000", "unionpay", "refundable")
+                app.tap("new")
+                shift.menu()
+                app.tap("void")
+                app.tap("list")
+                shift.wait("void_list")
+                app.tap(next(b.id for b in app.screen.buttons if b.id.startswith("item:")))
+                app.tap("confirm")
+                shift.wait_prefix("result")
+                app.wait_idle()
+                save("void-result")
+                app.tap("new")
+                shift.wait("menu")
+                trace = next(
+                    t.stan
+                    for t in shop.backend.terminal.transactions(limit=10)
+                    if t.type.value == "sale" and t.state.value == "approved"
+                )
+                app.tap("refund")
+                app.tap("trace")
+                shift.type(str(trace))
+                app.tap(app.screen.actions[-1][0])
+                app.wait_for(lambda app=app: app.screen.name == "refund_amount")
+                shift.type("500")
+                app.tap("refund")
+                app.wait_for(lambda app=app: getattr(app.screen, "step", "") == "present_card")
+                shop.present("unionpay")
+                shift.wait_prefix("result")
+                app.wait_idle()
+                save("refund-result")
+                app.tap("new")
+                shift.wait("menu")
+                # An error: a refund to another card than the sale's.
+                app.tap("refund")
+                app.tap("trace")
+                shift.type(str(trace))
+                app.tap(app.screen.actions[-1][0])
+                app.wait_for(lambda app=app: app.screen.name == "refund_amount")
+                shift.type("100")
+                app.tap("refund")
+                app.wait_for(lambda app=app: getattr(app.screen, "step", "") == "present_card")
+                shop.present("mastercard")
+                shift.wait("result_error")
+                save("error")
+                app.tap("new")
+                shift.wait("menu")
+                app.tap("signout")
+                shift.wait("signin")
+                app.show(registry.make("idle", app))
+                save("idle")
             finally:
                 app.close()
                 shop.close()

@@ -2,7 +2,8 @@
 
 The painter records every text it draws with the box it had to fit in; each frame of a tour
 through the screens is checked: text inside its box, boxes on the surface, no two texts or
-two buttons overlapping, every button at least 64 px in both directions.
+two buttons overlapping, every button at least 64 px in both directions, no text below 20 px
+and a status bar at least 56 px high.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 from appliance.sim.demo import DemoShop, Shift, open_demo_shop
 from ui.app import RESOLUTIONS, App
-from ui.widgets import MIN_TOUCH
+from ui.widgets import MIN_TEXT, MIN_TOUCH
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,11 @@ def problems(app: App) -> list[str]:
     surface = app.surface.get_rect()
     out: list[str] = []
     texts = app.painter.texts
+    if app.metrics.bar_h < 56:
+        out.append(f"{name}: the status bar is {app.metrics.bar_h} px high (at least 56)")
     for t in texts:
+        if t.size < MIN_TEXT:
+            out.append(f"{name}: {t.text!r} is drawn at {t.size} px (at least {MIN_TEXT})")
         if not surface.contains(t.box):
             out.append(f"{name}: box of {t.text!r} {t.box} leaves the screen")
         if not t.box.contains(t.rect):

@@ -124,5 +124,6 @@ def test_the_technician_printer_test_prints_a_self_test_page(display: None, shop
         pump(backend, lambda: bool(results), timeout_ms=15000)
     finally:
         backend.close()
-    # It used to fail with "'function' object has no attribute 'name'" (merchant not called).
+    # It used to fail with "'function' object has no attribute 'name'" (a method passed
+    # where the merchant block belonged; receipts.merchant is a property now).
     assert results == [("done", "online")]

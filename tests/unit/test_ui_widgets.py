@@ -13,7 +13,7 @@ import itertools
 
 from ui.app import Metrics, parse_resolution
 from ui.fonts import find_cjk_font
-from ui.widgets import Painter, cols, grid, rows
+from ui.widgets import MIN_TEXT, Painter, cols, grid, rows
 
 
 def test_cols_and_rows_fill_the_rect_exactly_with_gaps() -> None:
@@ -57,7 +57,8 @@ def test_wrap_breaks_english_at_spaces_and_chinese_anywhere(painter: Painter) ->
 
 def test_text_shrinks_to_fit_its_box_and_is_recorded(painter: Painter) -> None:
     surface = pygame.Surface((400, 100))
-    box = pygame.Rect(10, 10, 120, 30)
+    box = pygame.Rect(10, 10, 260, 30)
     rect = painter.text(surface, "Reconciliation results", box, size=40, owner="b")
     assert box.contains(rect)
+    assert MIN_TEXT <= painter.texts[-1].size < 40
     assert painter.texts[-1].text == "Reconciliation results" and painter.texts[-1].owner == "b"

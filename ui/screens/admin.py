@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pygame
@@ -110,7 +109,10 @@ def open_menu(app: App) -> None:
         EntryScreen(
             app,
             N_("Supervisor sign-in"),
-            [Field(N_("Supervisor no."), max_len=6), Field(N_("Password"), "secret", 12)],
+            [
+                Field(N_("Supervisor no."), max_len=2, advance=True),
+                Field(N_("Password"), "secret", 12),
+            ],
             [
                 ("cancel", N_("Cancel"), "normal"),
                 ("signout", N_("Sign out"), "danger"),
@@ -147,6 +149,8 @@ class MenuScreen(Screen):
         """Open the chosen function."""
         app = self.app
         if bid == "back":
+            if app.session.menu_by is not app.session.operator:
+                app.session.menu_by = None  # leaving the menu ends the supervisor's approval
             app.show(HomeScreen(app))
         elif bid == "signout":
             from ui.screens.system import sign_out
@@ -162,6 +166,7 @@ class MenuScreen(Screen):
             app.show(TechnicianScreen(app))
         elif bid == "language":
             app.set_language("en" if app.i18n.zh else "zh_CN")
+            self.layout(self.rect)
         else:
             FLOWS[bid](app)
 
@@ -224,29 +229,44 @@ def choose(
     )
 
 
-def today(txns: list[Any]) -> list[Any]:
-    """The transactions created today (local time), newest first."""
-    now = datetime.now().astimezone().date()
-    out = [t for t in txns if t.created_at.astimezone().date() == now]
+def today(app: App, txns: list[Any]) -> list[Any]:
+    """The transactions created today on the terminal's clock, newest first."""
+    now = app.now().date()
+    out = [t for t in txns if app.local(t.created_at).date() == now]
     return sorted(out, key=lambda t: t.created_at, reverse=True)
 
 
 def txn_row(app: App, txn: Any) -> tuple[str, str, str]:
     """A list row: trace, time, type/state on the left; amount on the right."""
-    when = txn.created_at.astimezone().strftime("%H:%M")
+    when = app.local(txn.created_at).strftime("%H:%M")
     kind = app.t(TYPE_LABELS.get(str(txn.type), str(txn.type)))
     state = app.t(STATE_LABELS.get(str(txn.state), str(txn.state)))
     return (str(txn.stan), f"{txn.stan:06d}  {when}  {kind} · {state}", app.money(txn.amount))
 
 
 def pick_today(
-    app: App, title: str, keep: Callable[[Any], bool], then: Callable[[Any], None], name: str
+    app: App,
+    title: str,
+    keep: Callable[[Any], bool],
+    then: Callable[[Any], None],
+    name: str,
+    *,
+    rule: str = "",
 ) -> None:
-    """List today's transactions that ``keep`` accepts; ``then(txn)`` for the one tapped."""
+    """List today's transactions that ``keep`` accepts (and, if ``rule`` names one, that the
+    terminal's own rule allows: ``voidable``); ``then(txn)`` for the one tapped."""
     app.show(ProgressScreen(app, title, N_("Loading…"), name="loading"))
+    terminal = app.backend
+
+    def load(_r: Any) -> list[Any]:
+        txns = terminal.terminal.transactions(limit=200)
+        if rule:
+            allowed = getattr(terminal.terminal, rule)
+            txns = [t for t in txns if keep(t) and allowed(t)]
+        return list(txns)
 
     def done(txns: list[Any]) -> None:
-        shown = [t for t in today(txns) if keep(t)]
+        shown = [t for t in today(app, txns) if keep(t)]
         by_trace = {str(t.stan): t for t in shown}
         app.show(
             ListScreen(
@@ -260,7 +280,7 @@ def pick_today(
             )
         )
 
-    app.backend.call("transactions", limit=200, done=done, failed=lambda e: show_failure(app, e))
+    app.backend.submit(load, done, lambda e: show_failure(app, e, back=back_to_menu(app)))
 
 
 def enter_reference(
@@ -292,7 +312,13 @@ def find_then(
     app: App, then: Callable[[Any], None], *, trace: int | None = None, rrn: str | None = None
 ) -> None:
     """Look the transaction up on the worker; ``then(txn)`` or a not-found screen."""
-    app.backend.call("find", trace=trace, rrn=rrn, done=then, failed=lambda e: show_failure(app, e))
+    app.backend.call(
+        "find",
+        trace=trace,
+        rrn=rrn,
+        done=then,
+        failed=lambda e: show_failure(app, e, back=back_to_menu(app)),
+    )
 
 
 def confirm_txn(
@@ -333,6 +359,7 @@ def void_flow(app: App) -> None:
                 _voidable,
                 lambda t: confirm_void(app, t),
                 "void_list",
+                rule="voidable",  # the terminal's rule: no sale already partly refunded
             )
         else:
             enter_reference(
@@ -384,7 +411,7 @@ def confirm_void(app: App, txn: Any) -> None:
             txn.stan,
             approver=app.session.menu_by,  # the terminal checks the role and records it
             done=lambda o: show_outcome(app, o, txn.amount, kind="void"),
-            failed=lambda e: show_failure(app, e, txn.amount),
+            failed=lambda e: show_failure(app, e, txn.amount, back=back_to_menu(app)),
         )
 
     confirm_txn(app, N_("Void this sale?"), txn, N_("Void"), go, "void_confirm")
@@ -423,14 +450,15 @@ def refund_amount(app: App, txn: Any) -> None:
     """Ask the terminal what is left to refund of ``txn``, then take the amount."""
     if str(txn.type) != "sale" or str(txn.state) != "approved":
         code, params = "refund.not_approved", {"trace": f"{int(txn.stan):06d}"}
-        show_failure(app, Refused("not an approved sale", code=code, params=params))
+        exc = Refused("not an approved sale", code=code, params=params)
+        show_failure(app, exc, back=back_to_menu(app))
         return
     if app.backend.has("refundable"):
         app.backend.call(
             "refundable",
             txn,
             done=lambda left: refund_entry(app, txn, int(left)),
-            failed=lambda e: show_failure(app, e),
+            failed=lambda e: show_failure(app, e, back=back_to_menu(app)),
         )
     else:
         refund_entry(app, txn, int(txn.amount))
@@ -440,7 +468,8 @@ def refund_entry(app: App, txn: Any, limit: int) -> None:
     """Type the refund amount (≤ ``limit``), then present the original card."""
     if limit <= 0:
         params = {"trace": f"{int(txn.stan):06d}"}
-        show_failure(app, Refused("refunded in full", code="refund.nothing_left", params=params))
+        exc = Refused("refunded in full", code="refund.nothing_left", params=params)
+        show_failure(app, exc, back=back_to_menu(app))
         return
 
     def act(a: str, screen: EntryScreen) -> None:
@@ -706,7 +735,9 @@ def xreport_flow(app: App) -> None:
         screen.on_action = act
         app.show(screen)
 
-    app.backend.call("x_report", done=show, failed=lambda e: show_failure(app, e))
+    app.backend.call(
+        "x_report", done=show, failed=lambda e: show_failure(app, e, back=back_to_menu(app))
+    )
 
 
 SETTLE_PHASES = {
@@ -757,7 +788,7 @@ def settle_flow(app: App) -> None:
             "settle",
             progress.progress,
             done,
-            lambda e: show_failure(app, e),
+            lambda e: show_failure(app, e, back=back_to_menu(app)),
             approver=app.session.menu_by,
         )
 
@@ -776,7 +807,11 @@ def settle_flow(app: App) -> None:
 
     if app.backend.has("x_report"):
         app.show(ProgressScreen(app, N_("Settlement"), N_("Loading…"), name="loading"))
-        app.backend.call("x_report", done=preview, failed=lambda e: show_failure(app, e))
+        app.backend.call(
+            "x_report",
+            done=preview,
+            failed=lambda e: show_failure(app, e, back=back_to_menu(app)),
+        )
     else:
         preview(None)
 
@@ -792,7 +827,9 @@ def forward_flow(app: App) -> None:
         report_screen(app, N_("Forwarding done"), report, "forward_result", "ok")
         app.refresh_status()
 
-    app.backend.send_owed(progress.progress, done, lambda e: show_failure(app, e))
+    app.backend.send_owed(
+        progress.progress, done, lambda e: show_failure(app, e, back=back_to_menu(app))
+    )
 
 
 def recon_flow(app: App) -> None:

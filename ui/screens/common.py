@@ -69,6 +69,7 @@ class Field:
     kind: str = "digits"
     max_len: int = 12
     value: str = ""
+    advance: bool = False  # move to the next field once ``max_len`` digits are typed
 
     def shown(self, app: App) -> str:
         """The value as displayed (amounts formatted, secrets as dots)."""
@@ -175,7 +176,11 @@ class EntryScreen(Screen):
                 width=3 if focused else 1,
                 border_radius=8,
             )
-            label_box, value_box = cols(box.inflate(-2 * m.pad, -4), [32, 68], m.gap)
+            inner_box = box.inflate(-2 * m.pad, -4)
+            # The label gets what it needs (at least a third): it is never cut or shrunk.
+            need = painter.font(m.small).size(self.t(fld.label))[0] + m.gap
+            share = max(32.0, min(60.0, 100 * need / max(inner_box.w, 1)))
+            label_box, value_box = cols(inner_box, [share, 100 - share], m.gap)
             painter.text(
                 surface,
                 self.t(fld.label),
@@ -208,12 +213,17 @@ class EntryScreen(Screen):
         if not self.enabled:
             return
         fld = self.field
+        if self.tone == "bad" and (bid.startswith("k") or bid in ("clear", "back")):
+            self.message, self.tone = "", "info"  # typing answers "type the amount first"
         if bid.startswith("k") and bid[1:].isdigit():
             digits = fld.value + bid[1:]
             if fld.kind == "amount":
                 digits = digits.lstrip("0")
             if len(digits) <= fld.max_len:
                 fld.value = digits
+            full = fld.kind == "digits" and len(fld.value) == fld.max_len
+            if full and fld.advance and self.focus + 1 < len(self.fields):
+                self.focus += 1  # an operator number is complete at two digits: on to the PIN
         elif bid == "clear":
             fld.value = ""
         elif bid == "back":
@@ -252,10 +262,12 @@ class MessageScreen(Screen):
         on_action: Callable[[str], None] | None = None,
         name: str = "message",
         translate: bool = True,
+        action_width: float = 1.0,
     ) -> None:
         super().__init__(app)
         self.title = title
         self.message = message
+        self.action_width = action_width
         self.tone = tone
         self.details = list(details)
         self.actions = list(actions)
@@ -280,7 +292,9 @@ class MessageScreen(Screen):
         parts = rows(inner, weights, m.gap)
         self.title_box, self.message_box = parts[0], parts[1]
         self.details_box = parts[2] if nd else None
-        self.buttons = action_buttons(self.app, parts[-1], self.actions)
+        row = parts[-1]
+        row = pygame.Rect(row.x, row.y, int(row.w * self.action_width), row.h)
+        self.buttons = action_buttons(self.app, row, self.actions)
 
     def draw(self, surface: pygame.Surface, painter: Painter) -> None:
         """Coloured title, wrapped message, label/value rows, buttons."""
@@ -300,22 +314,28 @@ class MessageScreen(Screen):
             painter.paragraph(
                 surface, self._t(self.message), self.message_box, size=m.body, owner="message"
             )
-        if self.details_box is not None:
-            for (label, value), row in zip(
-                self.details, rows(self.details_box, [1] * len(self.details), 2), strict=True
-            ):
-                lbox, vbox = cols(row.inflate(-2 * m.pad, 0), [40, 60], m.gap)
-                painter.text(
-                    surface,
-                    self._t(label),
-                    lbox,
-                    size=m.small,
-                    color=th.dim,
-                    align="left",
-                    owner="details",
-                )
-                painter.text(surface, value, vbox, size=m.small, align="right", owner="details")
+        self.draw_details(surface, painter)
         self.draw_buttons(surface, painter)
+
+    def draw_details(self, surface: pygame.Surface, painter: Painter) -> None:
+        """The label/value rows."""
+        if self.details_box is None:
+            return
+        m, th = self.app.metrics, THEME
+        for (label, value), row in zip(
+            self.details, rows(self.details_box, [1] * len(self.details), 2), strict=True
+        ):
+            lbox, vbox = cols(row.inflate(-2 * m.pad, 0), [40, 60], m.gap)
+            painter.text(
+                surface,
+                self._t(label),
+                lbox,
+                size=m.small,
+                color=th.dim,
+                align="left",
+                owner="details",
+            )
+            painter.text(surface, value, vbox, size=m.small, align="right", owner="details")
 
     def on_button(self, bid: str) -> None:
         """Forward the action."""

@@ -34,13 +34,26 @@ class SignInScreen(EntryScreen):
         super().__init__(
             app,
             N_("Operator sign-in"),
-            [Field(N_("Operator no."), max_len=6), Field(N_("Password"), "secret", 12)],
-            [("signin", N_("Sign in"), "primary")],
+            [
+                Field(N_("Operator no."), max_len=2, advance=True),
+                Field(N_("Password"), "secret", 12),
+            ],
+            [("language", "", "normal"), ("signin", N_("Sign in"), "primary")],
             self._action,
             name="signin",
         )
         self._shown_second = -1
         self.locked_text = ""
+
+    def layout(self, rect: pygame.Rect) -> None:
+        """The entry layout; the language switch marks the language in use."""
+        super().layout(rect)
+        lang = self.button("language")
+        lang.raw = True
+        lang.label = "\n".join(
+            f"{'●' if code == self.app.i18n.language else '○'} {LANGUAGE_NAMES[code]}"
+            for code in LANGUAGES
+        )
 
     def on_enter(self) -> None:
         """Say so when no operator exists yet (a fresh terminal): nobody could sign in."""
@@ -50,7 +63,7 @@ class SignInScreen(EntryScreen):
             store = backend.operators
             return store.list() if store is not None and hasattr(store, "list") else None
 
-        backend.submit(operators, done=self._operators)
+        backend.submit(operators, done=self._operators, background=True)
 
     def _operators(self, operators: Any) -> None:
         if operators is not None and not operators:
@@ -83,6 +96,11 @@ class SignInScreen(EntryScreen):
 
     def _action(self, action: str, screen: EntryScreen) -> None:
         app, session = self.app, self.app.session
+        if action == "language":
+            others = [code for code in LANGUAGES if code != app.i18n.language]
+            app.set_language(others[0])
+            self.layout(self.rect)
+            return
         if self.locked_for:
             return
         number, password = self.fields[0].value, self.fields[1].value
@@ -124,9 +142,49 @@ class SignInScreen(EntryScreen):
 
 
 def sign_out(app: App) -> None:
-    """签退: forget the operator and go back to the sign-in screen."""
+    """签退: forget the operator (and any supervisor approval) and go back to sign-in."""
     app.session.operator = None
+    app.session.menu_by = None
     app.show(SignInScreen(app))
+
+
+@register("idle")
+class IdleScreen(Screen):
+    """The shop's screen while nobody is signed in: merchant name, the time, tap to start."""
+
+    name = "idle"
+
+    def layout(self, rect: pygame.Rect) -> None:
+        """Name, clock and a hint; the whole area is one button."""
+        super().layout(rect)
+        m = self.app.metrics
+        inner = rect.inflate(-4 * m.pad, -4 * m.pad)
+        self.name_box, self.clock_box, self.hint_box = rows(inner, [1.4, 1.6, 0.8], m.gap)
+        self.buttons = [Button("start", "", rect, style="flat")]
+        self._minute = ""
+
+    def draw(self, surface: pygame.Surface, painter: Painter) -> None:
+        """No button drawing: the screen is the button."""
+        m, th = self.app.metrics, THEME
+        merchant = str(self.app.backend.config.merchant.name)
+        painter.text(surface, merchant, self.name_box, size=m.title * 3 // 2, owner="merchant")
+        now = self.app.now()
+        painter.text(surface, now.strftime("%H:%M"), self.clock_box, size=m.big * 2, owner="clock")
+        hint = self.t(N_("Tap the screen to sign in"))
+        painter.text(surface, hint, self.hint_box, size=m.body, color=th.dim, owner="hint")
+        painter.buttons.append(self.buttons[0])
+
+    def tick(self, now: float) -> bool:
+        """Redraw when the minute changes."""
+        minute = self.app.now().strftime("%H:%M")
+        if minute != self._minute:
+            self._minute = minute
+            return True
+        return False
+
+    def on_button(self, bid: str) -> None:
+        """Any tap: sign-in."""
+        self.app.show(SignInScreen(self.app))
 
 
 def advice(app: App, status: Any) -> list[tuple[str, str]]:
@@ -333,6 +391,7 @@ class TechnicianScreen(Screen):
     """Device tests, language, touch check and the about box."""
 
     name = "technician"
+    while_busy = None  # any tap stops a read test that waits for a card
 
     def __init__(self, app: App) -> None:
         super().__init__(app)
