@@ -25,9 +25,10 @@ class QrStep:
     """Where a QR payment is, as a screen shows it.
 
     ``step``: "sending" (the request is on its way), "user_paying" (the customer must confirm
-    on the phone; ``seconds_left`` of the query loop), "cancelling" (closing the order),
-    "show_code" (merchant-presented: ``content`` is what the code carries, ``seconds_left``
-    until it expires).
+    on the phone; ``seconds_left`` of the query loop), "querying" (no definite answer yet; the
+    same loop), "cancelling" (closing the order), "show_code" (merchant-presented: ``content``
+    is what the code carries), "countdown" (merchant-presented: ``seconds_left`` until the code
+    expires).
     """
 
     step: str
@@ -66,13 +67,29 @@ def scan(
 
 
 def qr_service(backend: Backend) -> Any:
-    """The terminal's QR payment service, or None in a build without one."""
+    """The terminal's QR payment service (``terminal.qr``), or None in a build without one."""
     return getattr(backend.terminal, "qr", None)
 
 
 def available(backend: Backend) -> bool:
-    """True when the terminal offers QR payments."""
-    return qr_service(backend) is not None
+    """True when the terminal offers QR payments (a gateway is configured)."""
+    service = qr_service(backend)
+    return service is not None and bool(getattr(service, "enabled", True))
+
+
+def _countdown_step(report: Callable[[Any], None]) -> Callable[[float, Any], None]:
+    """The service's ``on_countdown(seconds_left, order)`` as QrSteps.
+
+    The query loop runs while the wallet says "user paying" (``WAIT_BUYER_PAY``) and also
+    while the answer is unknown; the screen says which.
+    """
+
+    def countdown(seconds_left: float, order: Any) -> None:
+        paying = str(getattr(order, "gateway_state", "") or "") == "WAIT_BUYER_PAY"
+        step = "user_paying" if paying else "querying"
+        report(QrStep(step, seconds_left=seconds_left, order=str(getattr(order, "order", ""))))
+
+    return countdown
 
 
 def pay_with_code(
@@ -86,17 +103,20 @@ def pay_with_code(
     failed: Failed,
     operator: str = "",
 ) -> int:
-    """Customer-presented: charge ``code`` (a ``ScannedCode``) for ``amount``."""
+    """Customer-presented: charge ``code`` (a ``ScannedCode``) for ``amount``.
+
+    ``terminal.qr.pay`` commits the order before the request, runs the query loop and owes
+    the cancel; setting ``cancel`` ends the loop at once with a cancel.
+    """
 
     def run(report: Callable[[Any], None]) -> Any:
         report(QrStep("sending"))
-        service = qr_service(backend)
-        return service.pay(
+        return qr_service(backend).pay(
             amount,
             code.value,
             operator=operator,
+            on_countdown=_countdown_step(report),
             cancel=cancel,
-            on_progress=lambda p: report(_step(p)),
         )
 
     return backend.submit(run, done, failed, on_step)
@@ -112,28 +132,27 @@ def show_code(
     failed: Failed,
     operator: str = "",
 ) -> int:
-    """Merchant-presented: create the order's code, show it, wait for the customer to pay."""
+    """Merchant-presented: create the order's code, show it, wait for the customer to pay.
+
+    ``terminal.qr.show`` polls until paid, ``[qr] show_expiry`` or ``cancel``, then closes
+    the order with a cancel; its countdown is the code's remaining life.
+    """
 
     def run(report: Callable[[Any], None]) -> Any:
         report(QrStep("sending"))
-        service = qr_service(backend)
-        return service.present(
+
+        def on_code(content: str, order: Any) -> None:
+            report(QrStep("show_code", content=content, order=str(getattr(order, "order", ""))))
+
+        def on_countdown(seconds_left: float, order: Any) -> None:
+            report(QrStep("countdown", seconds_left=seconds_left))
+
+        return qr_service(backend).show(
             amount,
             operator=operator,
+            on_code=on_code,
+            on_countdown=on_countdown,
             cancel=cancel,
-            on_progress=lambda p: report(_step(p)),
         )
 
     return backend.submit(run, done, failed, on_step)
-
-
-def _step(progress: Any) -> QrStep:
-    """The service's progress report as a ``QrStep``."""
-    if isinstance(progress, QrStep):
-        return progress
-    return QrStep(
-        step=str(getattr(progress, "step", "sending")),
-        seconds_left=getattr(progress, "seconds_left", None),
-        content=str(getattr(progress, "content", "") or ""),
-        order=str(getattr(progress, "order", "") or ""),
-    )

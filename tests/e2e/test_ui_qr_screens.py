@@ -142,6 +142,15 @@ def test_the_user_paying_countdown_runs_and_cancel_is_offered_only_then(app: App
     assert "42 s left" in drawn(app)
     app.tap("cancel")
     assert cancel.is_set() and not screen.button("cancel").enabled
+    assert "Closing the order with the wallet…" in drawn(app)
+
+
+def test_no_definite_answer_yet_is_said_as_checking_not_as_user_paying(app: App) -> None:
+    screen = QrPayingScreen(app, 1250, threading.Event())
+    app.show(screen)
+    screen.on_step(QrStep("querying", seconds_left=30))
+    assert screen.button("cancel").enabled
+    assert {"Checking the payment with the wallet…", "30 s left"} <= set(drawn(app))
 
 
 def test_the_shop_code_decodes_from_the_screen_and_is_big_enough_at_30_cm(
@@ -171,8 +180,8 @@ def test_the_shop_code_expires_into_a_cancel_when_the_customer_walks_away(app: A
     screen.on_step(QrStep("show_code", content=CONTENT, seconds_left=0.3, order="QR2"))
     app.wait_for(cancel.is_set, timeout=5)
     assert not screen.button("cancel").enabled
-    screen.on_step(QrStep("cancelling"))
     assert screen.image is None  # the code of a closing order is not shown any more
+    assert "Closing the order with the wallet…" in drawn(app)
 
 
 def test_cancel_on_the_shop_code_closes_the_order(app: App) -> None:

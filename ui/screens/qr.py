@@ -36,6 +36,8 @@ RESULTS: dict[str, tuple[str, str]] = {
     "declined": (N_("Declined"), "bad"),
     "cancelled": (N_("Cancelled"), "info"),
     "failed": (N_("Not completed"), "bad"),
+    "refused": (N_("Refused"), "bad"),
+    "pending": (N_("Not completed"), "warn"),
 }
 
 #: Wallet names as the outcome gives them → shown name.
@@ -333,8 +335,9 @@ class QrPayingScreen(Screen):
         self.step = step
         if step.seconds_left is not None:
             self.deadline = self.now() + float(step.seconds_left)
-        self.name = "qr_user_paying" if step.step == "user_paying" else "qr_paying"
-        self.button("cancel").enabled = step.step == "user_paying" and not self.cancel.is_set()
+        waiting = step.step in ("user_paying", "querying")
+        self.name = f"qr_{step.step}" if waiting else "qr_paying"
+        self.button("cancel").enabled = waiting and not self.cancel.is_set()
         self.app.dirty = True
 
     def layout(self, rect: pygame.Rect) -> None:
@@ -358,10 +361,11 @@ class QrPayingScreen(Screen):
         message = {
             "sending": N_("Code read: contacting the wallet…"),
             "user_paying": N_("Waiting for the customer to confirm on the phone"),
+            "querying": N_("Checking the payment with the wallet…"),
             "cancelling": N_("Closing the order with the wallet…"),
         }.get(self.step.step, N_("Code read: contacting the wallet…"))
         painter.paragraph(surface, self.t(message), self.msg_box, size=m.title, owner="message")
-        if self.step.step == "user_paying" and self.deadline is not None:
+        if self.step.step in ("user_paying", "querying") and self.deadline is not None:
             text = self.t(N_("{s} s left")).format(s=_countdown(self.deadline - self.now()))
             painter.text(
                 surface, text, self.count_box, size=m.body, color=th.dim, owner="countdown"
@@ -372,7 +376,7 @@ class QrPayingScreen(Screen):
         """Cancel: the terminal stops waiting and closes the order (the result follows)."""
         if bid == "cancel" and self.button("cancel").enabled:
             self.cancel.set()
-            self.button("cancel").enabled = False
+            self.on_step(qr_flow.QrStep("cancelling"))
 
 
 def start_show(app: App, amount: int) -> None:
@@ -405,6 +409,7 @@ class ShowCodeScreen(Screen):
         self.deadline: float | None = None
         self.image: QrImage | None = None
         self.too_dense = False
+        self.closing = False
         self._shown = -1
         self.code_box = pygame.Rect(0, 0, 0, 0)
 
@@ -416,6 +421,7 @@ class ShowCodeScreen(Screen):
         if step.seconds_left is not None:
             self.deadline = self.now() + float(step.seconds_left)
         if step.step == "cancelling":
+            self.closing = True
             self.content = ""
             self.image = None
             self.button("cancel").enabled = False
@@ -464,6 +470,15 @@ class ShowCodeScreen(Screen):
         if self.image is not None:
             img = self.image.surface
             surface.blit(img, img.get_rect(center=self.code_box.center))
+        elif self.closing:
+            painter.paragraph(
+                surface,
+                self.t(N_("Closing the order with the wallet…")),
+                self.code_box.inflate(-2 * m.pad, -2 * m.pad),
+                size=m.body,
+                color=(0, 0, 0),
+                owner="closing",
+            )
         elif self.too_dense:
             painter.paragraph(
                 surface,
@@ -504,14 +519,14 @@ class ShowCodeScreen(Screen):
     @property
     def animating(self) -> bool:  # type: ignore[override]
         """The spinner turns until the code is shown."""
-        return self.image is None and not self.too_dense
+        return self.image is None and not self.too_dense and not self.closing
 
     def tick(self, now: float) -> bool:
         """Redraw each countdown second; at 0 the order is closed (the customer walked away)."""
         left = self.seconds_left
         if left == 0 and not self.cancel.is_set():
             self.cancel.set()
-            self.button("cancel").enabled = False
+            self.on_step(qr_flow.QrStep("cancelling"))
         if left != self._shown:
             self._shown = left if left is not None else -1
             return True
@@ -521,33 +536,35 @@ class ShowCodeScreen(Screen):
         """Cancel closes the order; the result screen follows when the wallet confirms."""
         if bid == "cancel" and self.button("cancel").enabled:
             self.cancel.set()
-            self.button("cancel").enabled = False
+            self.on_step(qr_flow.QrStep("cancelling"))
 
 
 def qr_details(app: App, outcome: Any, amount: int) -> list[tuple[str, str]]:
     """Label/value rows of a QR outcome (the payer masked; the payment code never)."""
     t = app.t
-    out = [(t(N_("Amount")), app.money(int(getattr(outcome, "amount", 0) or amount)))]
-    wallet = str(getattr(outcome, "wallet", "") or "")
+    order = getattr(outcome, "order", None)
+    out = [(t(N_("Amount")), app.money(int(getattr(order, "amount", 0) or amount)))]
+    wallet = str(getattr(order, "wallet", "") or "")
     if wallet:
         out.append((t(N_("Wallet")), t(WALLETS.get(wallet.upper(), wallet))))
-    payer = str(getattr(outcome, "payer", "") or "")
+    payer = str(getattr(order, "payer", "") or "")
     if payer:
         out.append((t(N_("Payer")), payer))
-    order = str(getattr(outcome, "order", "") or "")
-    if order:
-        out.append((t(N_("Order")), order))
-    trade = str(getattr(outcome, "trade_no", "") or "")
+    number = str(getattr(order, "order", "") or "")
+    if number:
+        out.append((t(N_("Order")), number))
+    trade = str(getattr(order, "trade_no", "") or "")
     if trade:
         out.append((t(N_("Trade no.")), trade))
     return out
 
 
 def outcome_text(app: App, outcome: Any) -> str:
-    """The outcome's reason in the current language (``message_zh`` / ``message_en``)."""
-    zh = str(getattr(outcome, "message_zh", "") or "")
-    en = str(getattr(outcome, "message_en", "") or "")
-    return (zh or en) if app.i18n.zh else (en or zh)
+    """The outcome's message code in the current language (``QrOutcome.message``)."""
+    message = getattr(outcome, "message", None)
+    if not callable(message):
+        return ""
+    return str(message("zh_CN" if app.i18n.zh else "en"))
 
 
 def show_qr_outcome(app: App, outcome: Any, amount: int) -> None:
@@ -581,7 +598,7 @@ def show_qr_failure(app: App, exc: BaseException, amount: int) -> None:
         title, message = t(title), t(message)
     elif isinstance(exc, errors.Refused):
         title, message = t(N_("Refused")), str(exc)
-    elif isinstance(exc, errors.HostError):
+    elif isinstance(exc, errors.NotSent):
         title = t(N_("Wallet not reachable"))
         message = t(
             N_("QR payments need the network: nothing was charged. Try again or take a card.")
