@@ -66,7 +66,11 @@ class HomeScreen(EntryScreen):
             app,
             N_("Sale"),
             [Field(app.currency.alpha, kind="amount", max_len=amount_digits(app))],
-            [("menu", N_("Menu"), "normal"), ("charge", N_("Charge"), "primary")],
+            [
+                ("menu", N_("Menu"), "normal"),
+                ("qr", N_("QR"), "normal"),
+                ("charge", N_("Charge"), "primary"),
+            ],
             self._action,
             name="home",
             hint="",
@@ -77,7 +81,7 @@ class HomeScreen(EntryScreen):
             from ui.screens.admin import open_menu
 
             open_menu(self.app)
-        elif action == "charge":
+        elif action in ("charge", "qr"):
             amount = self.field.number
             if amount <= 0:
                 self.say(self.t(N_("Type the amount first")))
@@ -87,7 +91,12 @@ class HomeScreen(EntryScreen):
                 params = {"amount": self.app.money(amount), "limit": self.app.money(limit)}
                 self.say(translate("amount.over_terminal_limit", params, self.app.i18n.language))
                 return
-            start_card_flow(self.app, amount, "sale")
+            if action == "qr":
+                from ui.screens.qr import start_qr
+
+                start_qr(self.app, amount)
+            else:
+                start_card_flow(self.app, amount, "sale")
 
 
 def amount_digits(app: App) -> int:
