@@ -221,6 +221,7 @@ class Backend:
         job = _Job(next(self._ids), fn, done, failed, report)
         self._jobs[job.id] = job
         self.in_flight += 1
+        self.actions_in_flight += 1  # an operator's scan: only Cancel until it answers
         self._owners[owner][0].put(job)
         return job.id
 

@@ -174,7 +174,7 @@ class QrModeScreen(Screen):
             painter.buttons.append(b)
         scan_hint, show_hint = self.hint_boxes
         label, tone = SCANNER_STATES.get(self.scanner, SCANNER_STATES[""])
-        hint = self.t(N_("The customer shows the payment code on the phone"))
+        hint = self.t(N_("Customer shows a payment code"))
         colour = {"ok": th.text, "bad": th.bad}.get(tone, th.dim)
         top, bottom = rows(scan_hint, [1, 1], 0)
         painter.text(surface, hint, top, size=m.small, color=th.text, owner="scan_hint")
