@@ -405,7 +405,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Check, str]]] = {
         "timezone": (
             "Asia/Shanghai",
             _str(r"[\w/+-]+", "an IANA time zone name"),
-            "time zone for stubs and settlement",
+            "the one clock: screen, lists, stubs and settlement (install-pi.sh sets the system zone)",
         ),
     },
     "receipts": {

@@ -206,10 +206,22 @@ step_config() {
     say "## config"
     if [[ -e "$ROOT/etc/countertop/terminal.toml" ]]; then
         say "= /etc/countertop/terminal.toml exists, kept"
-        return 0
+    else
+        live "$PREFIX/venv/bin/countertop" config init --out /etc/countertop/terminal.toml
+        say "edit /etc/countertop/terminal.toml (merchant, terminal and host settings) before first use"
     fi
-    live "$PREFIX/venv/bin/countertop" config init --out /etc/countertop/terminal.toml
-    say "edit /etc/countertop/terminal.toml (merchant, terminal and host settings) before first use"
+    clock_zone
+}
+
+# One clock: the system time zone follows locale.timezone, which the screen, the lists and the
+# stubs use (re-run this step after changing it).
+clock_zone() {
+    local zone=""
+    if [[ -f "$ROOT/etc/countertop/terminal.toml" ]]; then
+        zone=$(sed -n '/^\[locale\]/,/^\[/s/^timezone *= *"\([^"]*\)".*/\1/p' \
+            "$ROOT/etc/countertop/terminal.toml" | head -n 1)
+    fi
+    live timedatectl set-timezone "${zone:-Asia/Shanghai}"
 }
 
 step_keys() {

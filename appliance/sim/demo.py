@@ -338,7 +338,8 @@ class Shift:
         self.app.tap("menu")
         if self.app.screen.name == "supervisor":
             self.type(supervisor[0])
-            self.app.tap("next")
+            if self.app.screen.focus == 0:  # a two-digit number moves on to the PIN by itself
+                self.app.tap("next")
             self.type(supervisor[1])
             self.app.tap("next")
         self.wait("menu")
