@@ -62,3 +62,39 @@ def test_the_test_page_prints_the_shop_local_time_with_its_zone() -> None:
     assert "2026-12-02 20:30:00 CST +0800" in text
     utc = render_text(build_test_page(PrinterProfile(), now=moment, tz="UTC"), dots=384)
     assert "2026-12-02 12:30:00 UTC +0000" in utc
+
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "escpos"
+
+
+def golden_hex(name: str) -> bytes:
+    """A hand-annotated hex fixture: hex pairs, ``#`` starts a comment."""
+    text = (GOLDEN / name).read_text(encoding="utf-8")
+    return bytes.fromhex(" ".join(line.split("#", 1)[0] for line in text.splitlines()))
+
+
+def test_a_job_printed_again_starts_with_the_duplicate_banner_laid_out_from_the_epson_reference(
+    tmp_path: Path,
+) -> None:
+    from appliance.domain.receipts import Cut, Document, Text
+    from appliance.journal import Journal
+    from appliance.services.printing import PrintQueue
+    from appliance.sim.torture import make_shop_config
+    from drivers.printer.mock import MockPrinter
+
+    banner = golden_hex("duplicate-banner-32-fs.hex")
+    cfg = make_shop_config(tmp_path)
+    journal = Journal.open(cfg.journal_path)
+    try:
+        printer = MockPrinter()
+        queue = PrintQueue(cfg, journal, printer)
+        queue.document(Document("test", "en", (Text("HELLO"), Cut())), "hello")
+        printer.fail_after_bytes(4)  # cut short: the outcome is uncertain
+        assert queue.drain() == 0
+        printer.restore()
+        assert queue.drain() == 1
+        [(_, printed)] = printer.jobs
+        assert printed.startswith(banner)
+        assert printed[len(banner) :].startswith(b"HELLO\n")
+    finally:
+        journal.close()
