@@ -157,7 +157,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     device = _device(printer, settings)
     data = build_test_page(printer.profile, device=device, drawer=args.kick_drawer)
     if args.png:
-        from drivers.printer.escpos_decode import render_png
+        from drivers.printer.escpos_render import render_png
 
         render_png(data, args.png, printer.profile.dots)
     job_id = "test-" + datetime.now().strftime("%Y%m%d%H%M%S")
