@@ -32,7 +32,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from appliance.errors import HostError, MacError, NoResponse, NotSent, ProtocolError
-from appliance.host.dialects.base import Dialect, FrameMacError, transmission_stamp
+from appliance.host.dialects.base import Dialect
+from appliance.host.dialects.fields import FrameMacError
+from appliance.host.dialects.wire_time import transmission_stamp
 from appliance.host.messages import HostRequest, HostResponse, MessageKind
 
 log = logging.getLogger(__name__)
