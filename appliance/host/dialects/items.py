@@ -161,12 +161,7 @@ class MessageItems:
             )
         totals = None
         if "sale_count" in it and ks.kind is MessageKind.SETTLEMENT:
-            totals = SettlementTotals(
-                sale_count=int(it["sale_count"]),
-                sale_amount=int(need(it, "sale_amount")),
-                refund_count=int(need(it, "refund_count")),
-                refund_amount=int(need(it, "refund_amount")),
-            )
+            totals = totals_of(it)
         return HostRequest(
             kind=ks.kind,
             tid=it["tid"],
@@ -210,12 +205,7 @@ class MessageItems:
                 rc = {"1": "00", "2": "95"}.get(it["totals_result"], "96")
             balanced = {"00": True, "95": False}.get(rc)
             if "sale_count" in it and "sale_amount" in it:
-                host_totals = SettlementTotals(
-                    sale_count=int(it["sale_count"]),
-                    sale_amount=int(need(it, "sale_amount")),
-                    refund_count=int(need(it, "refund_count")),
-                    refund_amount=int(need(it, "refund_amount")),
-                )
+                host_totals = totals_of(it)
         return HostResponse(
             kind=ks.kind,
             tid=it["tid"],
@@ -307,6 +297,16 @@ def entry_mode(mode: str) -> str:
     """Field 22 n3: entry mode n2 + PIN entry capability n1, which is 2 ("cannot accept a
     PIN") on this terminal: a Pi is no PCI PTS device, so it takes no PINs."""
     return mode if len(mode) >= 3 else (mode + "2")[:3]
+
+
+def totals_of(it: Mapping[str, str]) -> SettlementTotals:
+    """The settlement totals items of a 0500 or 0510; ProtocolError when one is missing."""
+    return SettlementTotals(
+        sale_count=int(need(it, "sale_count")),
+        sale_amount=int(need(it, "sale_amount")),
+        refund_count=int(need(it, "refund_count")),
+        refund_amount=int(need(it, "refund_amount")),
+    )
 
 
 def need(items: Mapping[str, str], name: str) -> str:
