@@ -70,6 +70,10 @@ def _agent(shop: Shop) -> FleetAgent:
     return FleetAgent(t.config, t.journal, status=lambda: t.status().as_dict())
 
 
+def _has_table(db: OfficeDb, name: str) -> bool:
+    return bool(db.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)))
+
+
 def _office_ids(db: OfficeDb, tid: str) -> list[str]:
     return [r[0] for r in db.query("SELECT event_id FROM events WHERE tid = ?", (tid,))]
 
@@ -216,6 +220,9 @@ def test_kill_9_of_the_agent_and_of_the_office_at_random_moments_loses_and_doubl
                 office = _spawn(office_args, env)
         db = OfficeDb(db_url)
         _until(lambda: outbox.depth(shop.terminal.journal).unsent == 0, 60, "outbox drained")
+        # Every office so far may have been killed before it created its tables (a slow
+        # start under load); the last one creates them first, then ingests.
+        _until(lambda: _has_table(db, "events"), 60, "the office created its tables")
         _until(lambda: not _agrees(shop, db), 60, "office agrees with the journal")
         assert not _agrees(shop, db)
     finally:
