@@ -50,6 +50,7 @@ from appliance.host.messages import (
     response_text,
 )
 from appliance.journal import Journal, OwedMessage
+from appliance.journal import qr as qr_journal
 from appliance.journal.journal import retry_delay
 from appliance.services.link_state import LinkMonitor, LinkState
 from appliance.services.oplock import OperationLock
@@ -183,6 +184,8 @@ class TerminalStatus:
     # "" | "due_waiting_for_link": a scheduled settlement could not reach the host; it runs
     # by itself when the link is back (kiosk link worker, settlement timer retries)
     settlement: str = ""
+    qr_cancels_owed: int = 0  # QR orders whose cancel the gateway has not acknowledged yet
+    qr_refunds_owed: int = 0  # QR refunds not final yet
 
     def as_dict(self) -> dict[str, Any]:
         """The stable machine-readable form."""
@@ -204,6 +207,8 @@ class TerminalStatus:
             "printer": self.printer,
             "print_jobs_waiting": self.print_jobs_waiting,
             "currency": self.currency,
+            "qr_cancels_owed": self.qr_cancels_owed,
+            "qr_refunds_owed": self.qr_refunds_owed,
         }
 
 
@@ -309,6 +314,8 @@ class Terminal:
         self.kernel_params = kernel_params(config)
         self._mak: bytes | None = None
         self._mac_failures = 0  # answers to owed messages whose MAC failed, ever
+        # QR payments (appliance.services.qr.QrPayments), set by the bootstrap; None: none.
+        self.qr: Any = None
         # The TMK-derived key proves to the host that a sign-on comes from this terminal.
         self.link.set_signon_key(keys.signon_key(tmk))
         self._restore_keys()
@@ -1172,6 +1179,7 @@ class Terminal:
 
         settle_waiting = Settlement(self).waiting_for_link()
         out_of_step = self.journal.session_get("keys_state") == "out_of_step"
+        qr_counts = qr_journal.counts(self.journal)
         link, link_error = self.monitor.state.value, self.monitor.last_error
         if out_of_step:
             link, link_error = LinkState.DEGRADED.value, "keys out of step"
@@ -1193,6 +1201,8 @@ class Terminal:
             printer=printer,
             print_jobs_waiting=waiting,
             currency=self.cur.alpha,
+            qr_cancels_owed=qr_counts.get("cancel_owed", 0),
+            qr_refunds_owed=qr_counts.get("refund_owed", 0),
         )
 
     def transactions(self, *, batch: int | None = None, limit: int = 100) -> list[Transaction]:
@@ -1205,7 +1215,7 @@ class Terminal:
 
     def close(self) -> None:
         """Release every port."""
-        for port in (self.link, self.reader, self.indicators, self.printer):
+        for port in (self.link, self.reader, self.indicators, self.printer, self.qr):
             if port is not None:
                 try:
                     port.close()
