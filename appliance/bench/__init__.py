@@ -27,6 +27,7 @@ KNOWN: dict[str, str] = {
     "settle": "appliance.bench.settlement:bench_settle",
     "reprint": "appliance.bench.reprint:bench_reprint",
     "fleet": "appliance.bench.fleet:bench_fleet",
+    "qr": "appliance.bench.qr:bench_qr",
 }
 
 _extra: dict[str, BenchFn] = {}

@@ -281,3 +281,21 @@ def test_the_link_worker_forwards_owed_qr_cancels(qshop: QrShop) -> None:
     worker.tick()
     assert worker.qr_forwards == 1
     assert qrj.get(qshop.terminal.journal, out.order.order).state == QrState.CANCELLED
+
+
+def test_a_paid_order_and_a_refund_queue_stubs_without_the_code(qshop: QrShop) -> None:
+    import json
+
+    from appliance.domain.receipt_data import from_data
+    from appliance.domain.receipts import document_to_text
+
+    paid = qshop.qr.pay(1250, WECHAT).order
+    refund = qshop.qr.refund(paid.order, 250).order
+    jobs = {j.what: j for j in qshop.terminal.receipts.jobs()}
+    assert f"qr_payment merchant {paid.order}" in jobs
+    assert f"qr_refund merchant {refund.order}" in jobs
+    job = jobs[f"qr_payment merchant {paid.order}"]
+    text = document_to_text(from_data(job.document), 32)
+    for want in (paid.order, paid.trade_no, paid.payer, "12.50"):
+        assert want in text
+    assert WECHAT not in text and WECHAT not in json.dumps(job.document)
