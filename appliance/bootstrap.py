@@ -147,7 +147,10 @@ def build_terminal(cfg: Config, *, recover: bool = True, **overrides: Any) -> Te
         for txn in terminal.recover():
             log.warning("transaction %s was in doubt at start: reversal queued", txn.trace)
         for order in terminal.qr.recover():
-            log.warning("QR order %s was in doubt at start: cancel owed", order.order)
+            owed = "refund" if order.kind.value == "refund" else "cancel"
+            log.warning(
+                "QR %s %s was in doubt at start: %s owed", order.kind.value, order.order, owed
+            )
     return terminal
 
 

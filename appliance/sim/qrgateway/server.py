@@ -30,7 +30,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
@@ -139,6 +139,8 @@ class QrGateway:
             params = await request.json()
         except ValueError:
             params = None
+        except ClientDisconnect:  # the terminal went away mid-request (kill -9): nothing done
+            return JSONResponse({"return_code": "FAIL", "err_code": "PARAM_ERROR"}, 400)
         if not isinstance(params, dict):
             return JSONResponse(
                 {"return_code": "FAIL", "err_code": "PARAM_ERROR", "return_msg": "not JSON"}, 400
