@@ -20,7 +20,8 @@ from typing import Any
 
 from appliance.errors import JournalError
 
-# Business dates of the reference acquirer are China Standard Time, as its card ledger's.
+# Trade numbers carry the date in China Standard Time, as the wallets' do; the business day
+# of the books is UTC, as the card ledger's (reconciliation matches them on the same day).
 CST = timezone(timedelta(hours=8))
 
 _SCHEMA = """
@@ -110,7 +111,7 @@ class QrBook:
         db.execute(
             "UPDATE qr_trades SET state='SUCCESS', paid_at=?, pay_after=NULL, business_date=? "
             "WHERE out_trade_no=?",
-            (now.isoformat(), now.astimezone(CST).date().isoformat(), t["out_trade_no"]),
+            (now.isoformat(), now.astimezone(UTC).date().isoformat(), t["out_trade_no"]),
         )
         t.update(state="SUCCESS", paid_at=now.isoformat(), pay_after=None)
 
@@ -152,7 +153,7 @@ class QrBook:
                 now.isoformat(),
                 now.isoformat() if state == "SUCCESS" else None,
                 now.isoformat() if state == "CLOSED" else None,
-                now.astimezone(CST).date().isoformat(),
+                now.astimezone(UTC).date().isoformat(),
             ),
         )
         t = self.trade(db, out_trade_no)
@@ -213,7 +214,7 @@ class QrBook:
                 f"50{now.astimezone(CST):%Y%m%d}{seq:010d}",
                 now.timestamp() + ready_in,
                 now.isoformat(),
-                now.astimezone(CST).date().isoformat(),
+                now.astimezone(UTC).date().isoformat(),
             ),
         )
         refunded = t["refunded"] + amount
