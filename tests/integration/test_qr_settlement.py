@@ -15,7 +15,7 @@ from appliance.services.reconcile import Reconciler
 from appliance.services.settlement import Settlement
 from appliance.sim.acquirer.statement import statement_lines, statement_text
 from appliance.sim.shop import qr_gateway_for
-from tests.shop import Shop, open_shop
+from tests.shop import SUPERVISOR, Shop, open_shop
 
 QR = {"qr": {"query_interval": 0.02, "query_limit": 0.2, "timeout": 1.0}}
 
@@ -61,7 +61,7 @@ def test_x_and_z_slips_show_qr_wallet_lines_apart_from_the_card_totals(
     assert qr["ALIPAY"]["sale_amount"] == 3000 and "UNIONPAYQR" not in qr  # not paid
     x = document_to_text(st.x_document(), 48)
     assert "QR PAYMENTS" in x and "微信支付" in x and "支付宝" in x and "45.00" in x
-    out = st.settle(operator="01")
+    out = st.settle(approver=SUPERVISOR)
     assert out.record.result is not None and out.record.result.value == "balanced"
     z = document_to_text(st.z_document(out.record.batch), 48)
     assert "BALANCED" in z and "QR PAYMENTS" in z and "WeChat Pay" in z
