@@ -480,7 +480,7 @@ def open_backend(cfg: Any, *, deferred: bool = False, **overrides: Any) -> Backe
         from appliance.operators import OperatorStore
 
         terminal = build_terminal(cfg, **overrides)
-        return terminal, OperatorStore(terminal.journal.conn)
+        return terminal, OperatorStore(terminal.journal)
 
     if deferred:
         return Backend(config=cfg, build=build)

@@ -115,7 +115,7 @@ def prepare_demo(directory: Path) -> Path:
     )
     journal = open_journal(load_config(path))
     try:
-        store = OperatorStore(journal.conn)
+        store = OperatorStore(journal)
         if not store.list():
             for number, name, role, pin in DEMO_OPERATORS:
                 store.add(number, name, role, pin, by="demo")
@@ -145,7 +145,7 @@ def demo_backend(cfg: Any, *, auto_card: bool = False, deferred: bool = False) -
             log.warning("indicators driver not available: LEDs shown on screen only")
             overrides["indicators"] = ScreenOnlyIndicators()
         terminal = build_terminal(cfg, **overrides)
-        return terminal, OperatorStore(terminal.journal.conn)
+        return terminal, OperatorStore(terminal.journal)
 
     if deferred:
         return Backend(config=cfg, build=build)
