@@ -26,7 +26,8 @@ translated at the adapter (``raise X(...) from exc``); builtins are never shadow
     │   └── PrinterError                     the printer cannot print now (status says why)
     └── Refused                             a business rule refused the operation (limits, state)
         ├── ReversalOwed                     a reversal must be delivered before new financial requests
-        └── LimitRefused                     an offline limit refused the payment (which, by how much)
+        ├── LimitRefused                     an offline limit refused the payment (which, by how much)
+        └── SettlementInProgress             another process is settling right now; nothing was done
 """
 
 from __future__ import annotations
@@ -158,3 +159,7 @@ class LimitRefused(Refused):
         super().__init__(message)
         self.limit = limit
         self.excess = excess
+
+
+class SettlementInProgress(Refused):
+    """Another process holds the settlement (CLI, timer, kiosk); this call did nothing at all."""
