@@ -11,6 +11,7 @@ from typing import Any
 
 from appliance.cardvault import CardVault
 from appliance.config import Config
+from appliance.errors import JournalWriteError
 from appliance.journal import Journal
 from appliance.services.terminal import Terminal
 
@@ -140,8 +141,14 @@ def build_terminal(cfg: Config, *, recover: bool = True, **overrides: Any) -> Te
     if overrides:
         raise TypeError(f"unknown ports: {', '.join(overrides)}")
     if recover:
-        for txn in terminal.recover():
-            log.warning("transaction %s was in doubt at start: reversal queued", txn.trace)
+        try:
+            for txn in terminal.recover():
+                log.warning("transaction %s was in doubt at start: reversal queued", txn.trace)
+        except JournalWriteError as exc:
+            # A full disk must not stop the terminal from starting (status must still show
+            # why): the PENDING rows stay in doubt and are reversed before the next payment.
+            log.error("in-doubt payments could not be marked for reversal: %s", exc)
+            terminal.in_doubt = True
     return terminal
 
 

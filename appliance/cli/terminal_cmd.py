@@ -128,6 +128,20 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"keys               out of step{': ' + st.keys_error if st.keys_error else ''}")
         if st.settlement == "due_waiting_for_link":
             print("settlement         due, waiting for the link (runs when the host answers)")
+        storage = st.storage
+        if storage:
+            note = {
+                "reserve": f"  BELOW THE RESERVE of {storage['reserve_kib']} KiB: new payments are "
+                "refused until space is freed (docs/storage.md)",
+                "low": f"  low: payments stop below {storage['reserve_kib']} KiB, free space soon",
+            }.get(storage["level"], "")
+            free = "?" if storage["free_kib"] is None else storage["free_kib"]
+            print(f"storage            {free} KiB free in {storage['directory']}{note}")
+        if st.in_doubt:
+            print(
+                f"in doubt           {st.in_doubt} payment(s) without a recorded answer: "
+                f"reversed before the next payment"
+            )
         print(f"batch              {st.batch:06d}")
         print(f"pending reversals  {st.pending_reversals}")
         oldest = f", oldest {st.stored_oldest:%Y-%m-%d %H:%M} UTC" if st.stored_oldest else ""

@@ -59,7 +59,8 @@ def migrate(conn: sqlite3.Connection, migrations: list[tuple[int, str, str]] = M
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back already (disk full, I/O)
+                conn.execute("ROLLBACK")
             raise JournalError(f"journal migration {version} failed: {exc}") from exc
         current = version
     return current
