@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from appliance.domain.stan import next_stan
@@ -31,7 +31,13 @@ from appliance.journal.db import connect, migrate
 
 log = logging.getLogger(__name__)
 
+if TYPE_CHECKING:
+    from appliance.journal.print_jobs import PrintJobs
+
 Clock = Callable[[], datetime]
+#: Called inside the unit of work that commits an outcome, with the transaction as committed:
+#: the print queue adds the stub's job there, so the outcome and its stub commit together.
+StubHook = Callable[["UnitOfWork", Transaction], None]
 _TYPES = {t.value: t for t in TxnType}
 _STATES = {s.value: s for s in TxnState}
 # Column order of ``transactions`` (migration 1); ``_row`` reads by position.
@@ -156,6 +162,13 @@ class Journal:
             # close (the hot journal/WAL rule); the original error is the one to report.
             log.warning("journal rollback failed: %s", exc)
 
+    @property
+    def print_jobs(self) -> PrintJobs:
+        """The print queue's jobs and owners (``appliance.journal.print_jobs``)."""
+        from appliance.journal.print_jobs import PrintJobs
+
+        return PrintJobs(self)
+
     def settlement_started(self, batch: int) -> bool:
         """True when ``batch`` has a settlement row (it was cut for settlement)."""
         with self._lock:
@@ -277,8 +290,12 @@ class Journal:
         response_code: str,
         rrn: str | None,
         auth_code: str | None,
+        stub: StubHook | None = None,
     ) -> Transaction:
-        """Commit the host's answer; an approved void also marks its sale VOIDED, atomically."""
+        """Commit the host's answer; an approved void also marks its sale VOIDED, atomically.
+
+        ``stub`` (the print queue's) adds the stub's print job in the same transaction.
+        """
         with self.unit() as uow:
             new = TxnState.APPROVED if approved else TxnState.DECLINED
             self._set_state(
@@ -289,6 +306,8 @@ class Journal:
             ).fetchone()
             if approved and row["type"] == TxnType.VOID.value and row["original_uuid"]:
                 self._set_state(uow, row["original_uuid"], TxnState.VOIDED)
+            if stub is not None:
+                stub(uow, self.get(txn_uuid))
             uow.commit()
         return self.get(txn_uuid)
 
@@ -313,8 +332,11 @@ class Journal:
             uow.commit()
         return self.get(txn_uuid)
 
-    def store_offline(self, txn_uuid: str, card_blob: bytes) -> Transaction:
-        """Keep a never-sent payment for forwarding: STORED + encrypted card data + an advice."""
+    def store_offline(
+        self, txn_uuid: str, card_blob: bytes, stub: StubHook | None = None
+    ) -> Transaction:
+        """Keep a never-sent payment for forwarding: STORED + encrypted card data + an advice
+        (and, with ``stub``, its stub's print job), in one transaction."""
         now = self.clock()
         with self.unit() as uow:
             self._set_state(uow, txn_uuid, TxnState.STORED, offline=1, card_blob=card_blob)
@@ -326,6 +348,8 @@ class Journal:
                    created_at) VALUES ('advice', ?, ?, ?, ?, ?)""",
                 (txn_uuid, row["stan"], row["transmitted_at"], _iso(now), _iso(now)),
             )
+            if stub is not None:
+                stub(uow, self.get(txn_uuid))
             uow.commit()
         return self.get(txn_uuid)
 
@@ -337,10 +361,12 @@ class Journal:
         response_code: str,
         rrn: str | None = None,
         auth_code: str | None = None,
+        stub: StubHook | None = None,
     ) -> Transaction:
         """The host acknowledged an owed message: apply its effect and drop it, atomically.
 
         Reversal → REVERSED. Advice → APPROVED or FORWARD_DECLINED, card data purged.
+        ``stub`` adds the final stub's print job in the same transaction.
         """
         with self.unit() as uow:
             if owed.kind == "reversal":
@@ -360,6 +386,8 @@ class Journal:
             deleted = uow.execute("DELETE FROM outbox WHERE id=?", (owed.id,)).rowcount
             if deleted != 1:
                 raise JournalError(f"owed message {owed.id} was already settled")
+            if stub is not None:
+                stub(uow, self.get(owed.txn_uuid))
             uow.commit()
         return self.get(owed.txn_uuid)
 

@@ -176,8 +176,7 @@ def sale(shop: Shop) -> dict[str, Any]:
 def live(ledger: list[dict[str, Any]], stan: int) -> bool:
     """True when the acquirer holds a live charge for the sale with this STAN."""
     return any(
-        int(r["stan"]) == stan and r["type"] == "sale" and r["status"] == "approved"
-        for r in ledger
+        int(r["stan"]) == stan and r["type"] == "sale" and r["status"] == "approved" for r in ledger
     )
 
 

@@ -59,15 +59,21 @@ def test_an_unrecorded_approval_whose_reversal_fails_says_do_not_charge_again(
     assert agreement(shop) == []
 
 
-def test_a_stub_that_cannot_be_queued_never_turns_an_approval_into_a_failure(
+def test_the_outcome_and_its_stub_commit_together_or_not_at_all(
     shop: Shop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def full(*_a: Any, **_k: Any) -> None:
-        raise JournalWriteError("journal write failed: database or disk is full", durable=False)
-
+    """The stub's job is written in the outcome's unit: a stub that cannot be written is an
+    outcome that cannot be written, and is reversed like one (never approved without a stub)."""
     assert shop.terminal.receipts is not None
-    monkeypatch.setattr(shop.terminal.receipts, "transaction_stub", full)
+
+    def no_room(*_a: Any, **_k: Any) -> Any:
+        def hook(uow: Any, _txn: Any) -> None:
+            uow.execute("INSERT INTO print_jobs (id) VALUES (NULL)")  # fails inside the unit
+
+        return hook
+
+    monkeypatch.setattr(shop.terminal.receipts, "stub_hook", no_room)
     out = shop.terminal.sale(5000)
-    assert out.result == "approved" and out.txn is not None
-    assert shop.terminal.journal.get(out.txn.uuid).state == TxnState.APPROVED
-    assert agreement(shop) == []
+    assert (out.result, out.code) == ("failed", "storage.unrecorded_reversed")
+    assert out.txn is not None
+    assert shop.terminal.journal.get(out.txn.uuid).state == TxnState.PENDING
