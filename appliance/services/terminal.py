@@ -1054,7 +1054,7 @@ class Terminal:
             st.reserve_kib,
         )
         self.indicators.show(IndicatorState.ERROR)
-        return _coded("refused", None, "storage.reserve", params=st.params, limit="storage")
+        return _coded("refused", None, "storage.reserve", params=st.params)
 
     def _recover_in_doubt(self) -> None:
         """An answer that could not be journaled left a PENDING row: owe its reversal now.

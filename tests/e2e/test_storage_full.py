@@ -272,5 +272,7 @@ def test_status_never_crashes_on_a_nearly_full_disk(shop: Shop) -> None:
             shown = re.search(r"^storage +(\d+) KiB free in ", done.stdout, re.MULTILINE)
             assert shown is not None and int(shown[1]) <= kib, (kib, done.stdout)
             assert "BELOW THE RESERVE" not in done.stdout  # reserve 0 in this shop
-        else:  # the journal itself cannot be opened: one clear line says why and what to do
+        else:  # the journal itself cannot be opened: it says why, what to do, and the space
             assert "the disk is not full" in done.stderr, (kib, done.stderr)
+            assert done.stdout.startswith("journal            cannot be opened: "), done.stdout
+            assert re.search(r"^storage +\d+ KiB free in ", done.stdout, re.MULTILINE)
