@@ -153,10 +153,9 @@ class Journal:
 
     def _rollback_if_open(self) -> None:
         """Roll back the open transaction, if SQLite has not already done so."""
-        if not self.conn.in_transaction:
-            return
         try:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:  # also raises if the connection is already closed
+                self.conn.execute("ROLLBACK")
         except sqlite3.Error as exc:
             # A rollback that fails leaves SQLite to roll back on the next statement or at
             # close (the hot journal/WAL rule); the original error is the one to report.

@@ -69,3 +69,9 @@ def test_an_error_after_commit_says_the_unit_was_durable(journal: Journal) -> No
         uow.execute("INSERT INTO session (key, value) VALUES ('a', '2')")  # a duplicate key
     assert failed.value.durable is True
     assert journal.session_get("a") == "1"
+
+
+def test_a_closed_journal_raises_the_journal_error_not_a_raw_one(journal: Journal) -> None:
+    journal.close()
+    with pytest.raises(JournalWriteError, match="not writable"):
+        journal.session_set(a="1")
