@@ -52,6 +52,7 @@ from appliance.host.messages import (
     response_text,
 )
 from appliance.journal import Journal, OwedMessage
+from appliance.journal import qr as qr_journal
 from appliance.journal.journal import StubHook, retry_delay
 from appliance.services.link_state import LinkMonitor, LinkState
 from appliance.services.oplock import OperationLock
@@ -210,6 +211,8 @@ class TerminalStatus:
     print_jobs: list[dict[str, Any]] = field(default_factory=list)
     print_jobs_attention: int = 0  # parked after max_attempts: an operator must retry them
     print_owner: str = ""  # the process printing for the printer: "kiosk", "cli" or ""
+    qr_cancels_owed: int = 0  # QR orders whose cancel the gateway has not acknowledged yet
+    qr_refunds_owed: int = 0  # QR refunds not final yet
 
     def as_dict(self) -> dict[str, Any]:
         """The stable machine-readable form."""
@@ -236,6 +239,8 @@ class TerminalStatus:
             "print_jobs": self.print_jobs,
             "print_owner": self.print_owner,
             "currency": self.currency,
+            "qr_cancels_owed": self.qr_cancels_owed,
+            "qr_refunds_owed": self.qr_refunds_owed,
         }
 
 
@@ -346,6 +351,8 @@ class Terminal:
         # A PENDING row whose answer could not be journaled (disk full): turned into an owed
         # reversal before the next payment (a new process does it at start-up, ``recover``).
         self.in_doubt = False
+        # QR payments (appliance.services.qr.QrPayments), set by the bootstrap; None: none.
+        self.qr: Any = None
         # The TMK-derived key proves to the host that a sign-on comes from this terminal.
         self.link.set_signon_key(keys.signon_key(tmk))
         self._restore_keys()
@@ -1349,6 +1356,7 @@ class Terminal:
 
         settle_waiting = Settlement(self).waiting_for_link()
         out_of_step = self.journal.session_get("keys_state") == "out_of_step"
+        qr_counts = qr_journal.counts(self.journal)
         link, link_error = self.monitor.state.value, self.monitor.last_error
         if out_of_step:
             link, link_error = LinkState.DEGRADED.value, "keys out of step"
@@ -1375,6 +1383,8 @@ class Terminal:
             currency=self.cur.alpha,
             storage=storage_status(self.config).as_dict(),
             in_doubt=len(self.journal.transactions(states=(TxnState.PENDING,))),
+            qr_cancels_owed=qr_counts.get("cancel_owed", 0),
+            qr_refunds_owed=qr_counts.get("refund_owed", 0),
         )
 
     def transactions(self, *, batch: int | None = None, limit: int = 100) -> list[Transaction]:
@@ -1387,7 +1397,7 @@ class Terminal:
 
     def close(self) -> None:
         """Release every port."""
-        for port in (self.link, self.reader, self.indicators, self.printer, self.scanner):
+        for port in (self.link, self.reader, self.indicators, self.printer, self.scanner, self.qr):
             if port is not None:
                 try:
                     port.close()
