@@ -26,31 +26,22 @@ from appliance.domain.transactions import (
     check_transition,
 )
 from appliance.errors import JournalError, NotFound
+from appliance.journal.codec import TXN_COLUMNS, iso, parse_time, transaction_from_row
 from appliance.journal.db import connect, migrate
+from appliance.journal.reconciliations import Reconciliations
+from appliance.journal.retention import Retention
+from appliance.journal.settlements import Settlements
 
 Clock = Callable[[], datetime]
-_TYPES = {t.value: t for t in TxnType}
-_STATES = {s.value: s for s in TxnState}
-# Column order of ``transactions`` (migration 1); ``_row`` reads by position.
-_COLUMNS = (
-    "uuid, type, state, amount, currency, stan, batch, invoice, masked_pan, scheme, entry_mode, "
-    "aid, label, card_blob, rrn, auth_code, response_code, original_uuid, original_stan, "
-    "operator, offline, note, transmitted_at, created_at, updated_at, local_date, "
-    "decision, tvr, cvm"
-)
+# Kept under their old names for the journal's own modules.
+_COLUMNS = TXN_COLUMNS
+_iso = iso
+_dt = parse_time
 
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
-
-
-def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _dt(s: str) -> datetime:
-    return datetime.fromisoformat(s)
 
 
 @dataclass(frozen=True)
@@ -67,7 +58,49 @@ class OwedMessage:
     last_error: str
 
 
-class UnitOfWork:
+class _Repositories:
+    """The repositories over one connection, for a reader or a unit of work."""
+
+    conn: sqlite3.Connection
+
+    def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Cursor:
+        """Run one statement."""
+        raise NotImplementedError
+
+    @property
+    def settlements(self) -> Settlements:
+        """The settlements of batches (``appliance.journal.settlements``)."""
+        return Settlements(self)
+
+    @property
+    def reconciliations(self) -> Reconciliations:
+        """The imported statements' results (``appliance.journal.reconciliations``)."""
+        return Reconciliations(self)
+
+    @property
+    def retention(self) -> Retention:
+        """What may be forgotten after the retention period (``appliance.journal.retention``)."""
+        return Retention(self)
+
+
+class Reader(_Repositories):
+    """Reads under the journal lock, outside a write transaction (``journal.read()``).
+
+    Only SELECTs: the connection is in autocommit mode, so a write here would be committed
+    on its own, outside any unit of work. Writes go through ``journal.unit()``.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Cursor:
+        """Run one SELECT; JournalError for anything else."""
+        if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+            raise JournalError(f"a journal reader only reads; writes need journal.unit(): {sql}")
+        return self.conn.execute(sql, params)
+
+
+class UnitOfWork(_Repositories):
     """One SQLite transaction; rolls back unless ``commit()`` is called."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -104,6 +137,12 @@ class Journal:
         """Close the connection."""
         with self._lock:
             self.conn.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Reader]:
+        """Reads through the repositories: ``with journal.read() as r: r.settlements.get(1)``."""
+        with self._lock:
+            yield Reader(self.conn)
 
     @contextmanager
     def unit(self) -> Iterator[UnitOfWork]:
@@ -412,36 +451,7 @@ class Journal:
     # ---- queries --------------------------------------------------------------------------
 
     def _row(self, r: sqlite3.Row) -> Transaction:
-        # Hot path of every listing (reprint by date, X report): plain lookups, no enum calls.
-        return Transaction(
-            uuid=r[0],
-            type=_TYPES[r[1]],
-            state=_STATES[r[2]],
-            amount=r[3],
-            currency=r[4],
-            stan=r[5],
-            batch=r[6],
-            invoice=r[7],
-            masked_pan=r[8],
-            scheme=r[9],
-            entry_mode=r[10],
-            aid=r[11],
-            label=r[12],
-            rrn=r[14],
-            auth_code=r[15],
-            response_code=r[16],
-            original_uuid=r[17],
-            original_stan=r[18],
-            operator=r[19],
-            offline=bool(r[20]),
-            note=r[21],
-            transmitted_at=_dt(r[22]),
-            created_at=_dt(r[23]),
-            updated_at=_dt(r[24]),
-            decision=r[26],
-            tvr=r[27],
-            cvm=r[28],
-        )
+        return transaction_from_row(r)
 
     def get(self, txn_uuid: str) -> Transaction:
         """One transaction by uuid."""

@@ -23,7 +23,7 @@ class LinkMonitor:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._guard = threading.Lock()
         self.state = LinkState.OFFLINE
         self.failures = 0
         self.last_error = ""
@@ -33,12 +33,12 @@ class LinkMonitor:
 
     def ok(self, at: datetime) -> None:
         """An exchange got a valid answer."""
-        with self._lock:
+        with self._guard:
             self.state, self.failures, self.last_error, self.last_ok = LinkState.ONLINE, 0, "", at
 
     def unreachable(self, error: str) -> None:
         """A connection could not be made."""
-        with self._lock:
+        with self._guard:
             self.state, self.failures, self.last_error = (
                 LinkState.OFFLINE,
                 self.failures + 1,
@@ -48,7 +48,7 @@ class LinkMonitor:
 
     def no_answer(self, error: str) -> None:
         """A request got no valid answer."""
-        with self._lock:
+        with self._guard:
             self.failures += 1
             self.failed_total += 1
             self.last_error = error

@@ -384,10 +384,11 @@ def test_reprint_last_is_marked_and_audited_with_the_supervisor(app: App, shop: 
     assert "Merchant copy sent to the printer." in drawn(app)
     jobs = shop.backend.terminal.receipts.jobs()
     assert any(j.what.startswith("reprint") and j.copy == "merchant" for j in jobs)
-    audit = shop.backend.terminal.journal.conn.execute(
-        "SELECT operator, detail FROM audit WHERE action = 'reprint'"
-    ).fetchall()
-    assert any(row[0] == "02" and f"trace {stan:06d}" in row[1] for row in audit)
+    audit = shop.backend.terminal.journal.audit_trail()
+    assert any(
+        a["action"] == "reprint" and a["operator"] == "02" and f"trace {stan:06d}" in a["detail"]
+        for a in audit
+    )
 
 
 def test_x_report_and_settlement_close_the_batch_from_the_menu(app: App, shop: DemoShop) -> None:
