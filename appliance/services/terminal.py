@@ -19,6 +19,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from appliance.cardvault import CardVault
 from appliance.domain.card import CardRead
+from appliance.domain.eligibility import (
+    RefundCheck,
+    RefundRefusal,
+    VoidRefusal,
+    refund_check,
+    void_refusal,
+)
 from appliance.domain.money import format_amount
 from appliance.domain.offline import OfflineLimits, StoredSummary, decide_offline
 from appliance.domain.transactions import Transaction, TxnState, TxnType
@@ -813,17 +820,9 @@ class Terminal:
                     f"no sale with trace {trace:06d} in the open batch {self.journal.batch:06d}: "
                     f"a sale of an earlier batch can only be refunded"
                 ) from None
-            if orig.state == TxnState.VOIDED:
-                raise Refused(f"sale {orig.trace} is already voided")
-            if orig.state != TxnState.APPROVED:
-                raise Refused(
-                    f"sale {orig.trace} is {orig.state.value}, only approved sales can be voided"
-                )
-            if any(
-                t.state in (TxnState.PENDING, TxnState.APPROVED, TxnState.REVERSAL_OWED)
-                for t in self.journal.transactions(original_uuid=orig.uuid)
-            ):
-                raise Refused(f"sale {orig.trace} already has a void or refund in progress or done")
+            why = self.void_check(orig)
+            if why is not None:
+                raise Refused(self._void_refused(orig, why))
             if not self._clear_reversals():
                 raise Refused("the host is unreachable: a void needs the host, try again later")
             self._ensure_signed_on(operator)
@@ -850,15 +849,49 @@ class Terminal:
             )
             return self._send_financial(txn, req, None)
 
+    def void_check(self, sale: Transaction) -> VoidRefusal | None:
+        """Why ``sale`` cannot be voided now (None: it can); ``appliance.domain.eligibility``."""
+        follow_ups = self.journal.transactions(original_uuid=sale.uuid)
+        return void_refusal(sale, follow_ups, open_batch=self.journal.batch)
+
+    def refund_check(self, sale: Transaction, amount: int | None = None) -> RefundCheck:
+        """May ``sale`` be refunded (by ``amount``)? With what is left to refund."""
+        return refund_check(sale, self.journal.transactions(original_uuid=sale.uuid), amount)
+
     def refundable(self, orig: Transaction) -> int:
         """What is left to refund of a sale (refunds approved or in doubt count as used)."""
-        used = sum(
-            t.amount
-            for t in self.journal.transactions(original_uuid=orig.uuid)
-            if t.type == TxnType.REFUND
-            and t.state in (TxnState.APPROVED, TxnState.PENDING, TxnState.REVERSAL_OWED)
+        return self.refund_check(orig).remaining
+
+    @staticmethod
+    def _void_refused(sale: Transaction, why: VoidRefusal) -> str:
+        return {
+            VoidRefusal.NOT_A_SALE: f"trace {sale.trace} is a {sale.type.value}, not a sale",
+            VoidRefusal.ALREADY_VOIDED: f"sale {sale.trace} is already voided",
+            VoidRefusal.NOT_APPROVED: (
+                f"sale {sale.trace} is {sale.state.value}, only approved sales can be voided"
+            ),
+            VoidRefusal.OTHER_BATCH: (
+                f"sale {sale.trace} is in batch {sale.batch:06d}, not the open batch: a sale "
+                f"of an earlier batch can only be refunded"
+            ),
+            VoidRefusal.HAS_FOLLOW_UP: (
+                f"sale {sale.trace} already has a void or refund in progress or done"
+            ),
+        }[why]
+
+    def _refund_refused(self, sale: Transaction, amount: int, check: RefundCheck) -> str:
+        why = check.refusal
+        if why == RefundRefusal.NOT_A_SALE:
+            return f"trace {sale.trace} is a {sale.type.value}, not a sale"
+        if why == RefundRefusal.NOT_APPROVED:
+            return f"sale {sale.trace} is {sale.state.value}: only approved sales can be refunded"
+        if why == RefundRefusal.NOT_POSITIVE:
+            return "amount must be greater than zero"
+        return (
+            f"refund {format_amount(amount, self.cur)} is more than the "
+            f"{format_amount(check.remaining, self.cur)} {self.cur.alpha} left to refund on sale "
+            f"{sale.trace}"
         )
-        return orig.amount - used
 
     def refund(
         self,
@@ -875,17 +908,9 @@ class Terminal:
         with self._busy, self.oplock.hold():
             self._check_amount(amount)
             orig = self._find_sale(trace=trace, rrn=rrn, batch=None)
-            if orig.state not in (TxnState.APPROVED,):
-                raise Refused(
-                    f"sale {orig.trace} is {orig.state.value}: only approved sales can be refunded"
-                )
-            left = self.refundable(orig)
-            if amount > left:
-                raise Refused(
-                    f"refund {format_amount(amount, self.cur)} is more than the "
-                    f"{format_amount(left, self.cur)} {self.cur.alpha} left to refund on sale "
-                    f"{orig.trace}"
-                )
+            check = self.refund_check(orig, amount)
+            if check.refusal is not None:
+                raise Refused(self._refund_refused(orig, amount, check))
             if not self._clear_reversals():
                 raise Refused("the host is unreachable: a refund needs the host, try again later")
             self._ensure_signed_on(operator)
