@@ -47,6 +47,16 @@ def build_reader(cfg: Config) -> Any:
     return make_reader(r.backend, device=r.device, mock_card=r.mock_card or None)
 
 
+def build_scanner(cfg: Config) -> Any:
+    """The configured barcode / QR scanner (customer-presented payment codes)."""
+    from drivers.scanner import make_scanner
+
+    s = cfg.scanner
+    return make_scanner(
+        s.backend, device=s.device, baudrate=s.baudrate, mock_code=s.mock_code or None
+    )
+
+
 def printer_profile(cfg: Config) -> Any:
     """The printer profile from the [printer] section."""
     from drivers.printer.base import PrinterProfile
@@ -110,6 +120,7 @@ def build_terminal(cfg: Config, *, recover: bool = True, **overrides: Any) -> Te
     reader = overrides.pop("reader", None) or build_reader(cfg)
     printer = overrides.pop("printer", None) or build_printer(cfg)
     indicators = overrides.pop("indicators", None) or build_indicators(cfg)
+    scanner = overrides.pop("scanner", None) or build_scanner(cfg)
     receipts = overrides.pop("receipts", None)
     if receipts is None:
         receipts = build_receipts(cfg, journal, printer)
@@ -124,6 +135,7 @@ def build_terminal(cfg: Config, *, recover: bool = True, **overrides: Any) -> Te
         receipts=receipts,
         printer=printer,
         unwrap_keys=unwrap_working_keys,
+        scanner=scanner,
     )
     if overrides:
         raise TypeError(f"unknown ports: {', '.join(overrides)}")

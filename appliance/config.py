@@ -322,6 +322,29 @@ SCHEMA: dict[str, dict[str, tuple[Any, Check, str]]] = {
         ),
         "timeout": (30.0, _seconds(1, 300), "seconds to wait for a card"),
     },
+    "scanner": {
+        "backend": (
+            "mock",
+            _choice("evdev", "serial", "mock", "none"),
+            "evdev (USB keyboard-wedge scanner), serial (UART/USB-CDC), mock or none",
+        ),
+        "device": (
+            "",
+            _str(None, "a device path"),
+            "evdev: /dev/input/by-id/usb-…-event-kbd; serial: /dev/ttyACM0 or /dev/ttyAMA0",
+        ),
+        "baudrate": (9600, _int(1200, 921600, "a baud rate"), "serial scanner baud rate"),
+        "mock_code": (
+            "",
+            _str(r"[\x21-\x7e]*", "printable ASCII without spaces"),
+            "code the mock scanner returns when nobody scans (empty: none)",
+        ),
+        "timeout": (
+            60.0,
+            _seconds(5, 300),
+            "seconds the scan prompt waits for the customer's payment code",
+        ),
+    },
     "printer": {
         "backend": (
             "mock",
@@ -580,6 +603,13 @@ def validate(data: dict[str, Any], path: Path) -> Config:
     if sections["printer"].values["width_mm"] not in (58, 80):
         problems.append(
             f"printer.width_mm: {sections['printer'].values['width_mm']} is not 58 or 80"
+        )
+    sc = sections["scanner"].values
+    if sc.get("backend") in ("evdev", "serial") and not sc.get("device"):
+        example = "/dev/input/by-id/usb-…-event-kbd" if sc["backend"] == "evdev" else "/dev/ttyACM0"
+        problems.append(
+            f'scanner.device: "" is not a device path: backend "{sc["backend"]}" needs one '
+            f"(e.g. {example})"
         )
     f = sections["fleet"].values
     if f["broker"] and not f["office_public_key"]:

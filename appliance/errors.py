@@ -23,6 +23,10 @@ translated at the adapter (``raise X(...) from exc``); builtins are never shadow
     │   │   ├── MultipleCards                more than one card is in the field
     │   │   └── UnsupportedCard              the card has no payment application this terminal takes
     │   ├── ReaderOffline                    the reader is unplugged or absent
+    │   ├── ScanError                        the scanner gave no usable code (reason for a person)
+    │   │   ├── ScanCancelled                the operator cancelled the scan
+    │   │   ├── ScanTimeout                  no code was scanned in time
+    │   │   └── ScannerOffline               the scanner is unplugged, absent or held elsewhere
     │   └── PrinterError                     the printer cannot print now (status says why)
     └── Refused                             a business rule refused the operation (limits, state)
         ├── ReversalOwed                     a reversal must be delivered before new financial requests
@@ -133,6 +137,41 @@ class UnsupportedCard(CardReadError):
 
 class ReaderOffline(DeviceError):
     """The card reader is unplugged or absent; card payments are refused until it returns."""
+
+
+class ScanError(DeviceError):
+    """The scanner gave no usable code; ``code`` (a message code) says why.
+
+    ``str(exc)`` is the English reason for logs and the CLI; ``code`` and ``params`` are what a
+    screen translates. The scanned content itself is never part of the message.
+    """
+
+    default_code = "scan.unreadable"
+
+    def __init__(
+        self, message: str = "", *, code: str | None = None, params: dict[str, object] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code or self.default_code
+        self.params = dict(params or {})
+
+
+class ScanCancelled(ScanError):
+    """The scan was cancelled by the operator."""
+
+    default_code = "scan.cancelled"
+
+
+class ScanTimeout(ScanError):
+    """No code was scanned before the timeout."""
+
+    default_code = "scan.timeout"
+
+
+class ScannerOffline(ScanError):
+    """The scanner is unplugged, absent, not permitted or held by another program."""
+
+    default_code = "scan.offline"
 
 
 class PrinterError(DeviceError):

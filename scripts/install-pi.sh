@@ -7,7 +7,7 @@
 set -euo pipefail
 
 readonly STEPS_ALL="packages user venv files config keys boot services"
-readonly APT_PACKAGES="python3-venv python3-dev sqlite3 fonts-wqy-microhei libusb-1.0-0"
+readonly APT_PACKAGES="python3-venv python3-dev gcc libc6-dev sqlite3 fonts-wqy-microhei libusb-1.0-0"
 readonly UNITS="countertop.service countertop-settle.service countertop-settle.timer"
 
 ROOT=""

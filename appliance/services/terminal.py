@@ -296,6 +296,7 @@ class Terminal:
         receipts: ReceiptSink | None = None,
         printer: Any = None,
         unwrap_keys: Callable[[bytes, Any], tuple[bytes, bytes]] | None = None,
+        scanner: Any = None,
     ) -> None:
         self.config = config
         self.journal = journal
@@ -305,6 +306,7 @@ class Terminal:
         self.vault = vault
         self.receipts = receipts
         self.printer = printer
+        self.scanner = scanner  # customer-presented payment codes; None: no scanner port
         self.monitor = LinkMonitor()
         self._tmk = tmk
         self._unwrap = unwrap_keys
@@ -1230,7 +1232,7 @@ class Terminal:
 
     def close(self) -> None:
         """Release every port."""
-        for port in (self.link, self.reader, self.indicators, self.printer):
+        for port in (self.link, self.reader, self.indicators, self.printer, self.scanner):
             if port is not None:
                 try:
                     port.close()

@@ -5,7 +5,7 @@ from v255, the kernel's own ``PR_SET_MDWE``); both refuse W+X mappings and turni
 executable later. This test applies the kernel's version (Linux 6.3+) to a child process and
 exercises everything the terminal loads that could need W+X: ctypes/libffi callbacks (pyusb,
 lgpio), SQLite user functions, cryptography, scrypt, pygame drawing and fonts, and the imports
-of nfcpy, python-escpos, gpiozero, pyemv, pyiso8583, Pillow and qrcode.
+of nfcpy, python-escpos, gpiozero, pyemv, pyiso8583, Pillow, qrcode, pyserial and python-evdev.
 
 Not covered here: SDL's KMSDRM driver and Mesa's v3d GPU driver, which exist only on a Pi.
 """
@@ -59,8 +59,10 @@ pygame.draw.circle(screen, (255, 0, 0), (20, 20), 10)
 screen.blit(pygame.font.Font(None, 24).render("12.34", True, (0, 0, 0)), (40, 40))
 pygame.display.flip()
 
-import escpos.printer, gpiozero, iso8583, nfc, pyemv, qrcode
+import escpos.printer, gpiozero, iso8583, nfc, pyemv, qrcode, serial, evdev, evdev.ecodes
 qrcode.make("countertop").save(os.devnull, format="PNG")
+master, slave = os.openpty()
+serial.Serial(os.ttyname(slave), 9600, timeout=0).reset_input_buffer()
 print("ok")
 """
 

@@ -136,3 +136,19 @@ def test_a_reader_device_nfcpy_cannot_open_is_a_config_error(tmp_path: Path, dev
 )
 def test_every_nfcpy_device_form_is_accepted(tmp_path: Path, device: str) -> None:
     assert load_config(write(tmp_path, f'[reader]\ndevice = "{device}"\n')).reader.device == device
+
+
+def test_the_scanner_defaults_to_the_mock_with_a_minute_to_scan(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, template()))
+    assert (cfg.scanner.backend, cfg.scanner.timeout) == ("mock", 60.0)
+
+
+def test_an_unknown_scanner_backend_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r'scanner\.backend: "laser" is not one of "evdev"'):
+        load_config(write(tmp_path, '[scanner]\nbackend = "laser"\n'))
+
+
+@pytest.mark.parametrize("backend", ["evdev", "serial"])
+def test_a_real_scanner_backend_needs_a_device(tmp_path: Path, backend: str) -> None:
+    with pytest.raises(ConfigError, match=rf'scanner\.device: "" .*backend "{backend}" needs one'):
+        load_config(write(tmp_path, f'[scanner]\nbackend = "{backend}"\n'))
