@@ -469,7 +469,8 @@ class Journal:
         """The newest transaction with this trace (STAN) or RRN; NotFound if none."""
         if trace is None and not rrn:
             raise NotFound("give a trace number or an RRN")
-        sql, params = f"SELECT {_COLUMNS} FROM transactions WHERE ", []
+        sql = f"SELECT {_COLUMNS} FROM transactions WHERE "
+        params: list[object] = []
         if trace is not None:
             sql += "stan=?"
             params.append(trace)
@@ -498,7 +499,8 @@ class Journal:
         newest_first: bool = False,
     ) -> list[Transaction]:
         """Transactions filtered by batch, states, local date or original; oldest first."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[object] = []
         if batch is not None:
             where.append("batch=?")
             params.append(batch)
