@@ -183,7 +183,7 @@ def batch_totals(
         batch=batch,
         currency=currency,
         schemes=tuple(
-            SchemeTotals(s, *v, fee=fee(v[1], rates.get(s.upper(), 0)))
+            SchemeTotals(s, v[0], v[1], v[2], v[3], fee=fee(v[1], rates.get(s.upper(), 0)))
             for s, v in sorted(schemes.items())
         ),
         operators=tuple(OperatorTotals(o, *v) for o, v in sorted(operators.items())),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import uuid as uuidlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +26,7 @@ from appliance.domain.transactions import (
     check_transition,
 )
 from appliance.errors import JournalError, NotFound
+from appliance.journal.bulk import Bulk
 from appliance.journal.codec import TXN_COLUMNS, iso, parse_time, transaction_from_row
 from appliance.journal.db import connect, migrate
 from appliance.journal.reconciliations import Reconciliations
@@ -110,6 +111,15 @@ class UnitOfWork(_Repositories):
     def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Cursor:
         """Run one statement inside the unit of work."""
         return self.conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Any]) -> sqlite3.Cursor:
+        """Run one statement for each parameter row, inside the unit of work."""
+        return self.conn.executemany(sql, rows)
+
+    @property
+    def bulk(self) -> Bulk:
+        """Bulk loading of finished transactions (benches; ``appliance.journal.bulk``)."""
+        return Bulk(self)
 
     def commit(self) -> None:
         """Make the changes durable (fsync'd: synchronous=FULL)."""
@@ -469,7 +479,8 @@ class Journal:
         """The newest transaction with this trace (STAN) or RRN; NotFound if none."""
         if trace is None and not rrn:
             raise NotFound("give a trace number or an RRN")
-        sql, params = f"SELECT {_COLUMNS} FROM transactions WHERE ", []
+        sql = f"SELECT {_COLUMNS} FROM transactions WHERE "
+        params: list[object] = []
         if trace is not None:
             sql += "stan=?"
             params.append(trace)
@@ -498,7 +509,8 @@ class Journal:
         newest_first: bool = False,
     ) -> list[Transaction]:
         """Transactions filtered by batch, states, local date or original; oldest first."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[object] = []
         if batch is not None:
             where.append("batch=?")
             params.append(batch)

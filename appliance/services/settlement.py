@@ -432,14 +432,12 @@ class Settlement:
                 f"the settlement request of batch {rec.batch:06d} cannot be built: {exc}"
             ) from exc
         except HostError as exc:
-            term.monitor.no_answer(str(exc))
             self._note_error(rec, str(exc))
             raise _retyped(
                 exc,
                 f"settlement of batch {rec.batch:06d} interrupted ({exc}); it is journaled: "
                 f"run countertop settle again to resume",
             ) from exc
-        term.monitor.ok(self.journal.clock())
         if resp.response_code not in ("00", "95"):
             self._note_error(rec, f"host answered {resp.response_code}")
             raise Refused(
@@ -579,7 +577,6 @@ class Settlement:
                 answer = fut.result()
             except HostError as exc:
                 drain()
-                term.monitor.no_answer(str(exc))
                 self._note_error(rec, str(exc))
                 raise _retyped(
                     exc,
@@ -602,15 +599,13 @@ class Settlement:
                 uow.commit()
             progress("upload", done, total)
             self._hook("uploaded")
-        term.monitor.ok(self.journal.clock())
         return self.get(rec.batch)
 
     def _upload_end(self, rec: SettlementRecord) -> None:
         """Close the upload where the dialect has a message for it (cup: 0320, 60.3 = 202,
         48 = the count). Same STAN and time on a resend: the host replays its answer."""
         term = self.terminal
-        supports = getattr(term.link, "supports", None)
-        if supports is None or not supports(MessageKind.BATCH_UPLOAD_END):
+        if not term.link.supports(MessageKind.BATCH_UPLOAD_END):
             return
         assert rec.upload_stan_base is not None and rec.upload_at is not None
         req = HostRequest(
@@ -625,7 +620,6 @@ class Settlement:
         try:
             answer = term.link.exchange(req)
         except HostError as exc:
-            term.monitor.no_answer(str(exc))
             self._note_error(rec, str(exc))
             raise _retyped(
                 exc,

@@ -37,7 +37,6 @@ from appliance.errors import (
     HostError,
     KeyCheckError,
     MacError,
-    NoResponse,
     NotFound,
     NotSent,
     ProtocolError,
@@ -58,7 +57,7 @@ from appliance.host.messages import (
 )
 from appliance.journal import Journal, OwedMessage
 from appliance.journal.journal import retry_delay
-from appliance.services.link_state import LinkMonitor, LinkState
+from appliance.services.link_state import LinkState, MonitoredLink
 from appliance.services.oplock import OperationLock
 from drivers.indicators.base import Indicators, IndicatorState
 from drivers.reader.base import CardReader, ReadContext
@@ -73,34 +72,6 @@ RETRYABLE_CODES = frozenset({"91", "96"})
 # Response code journaled when the card itself declined (AAC): EMV Book 4 Annex A6
 # "Z1 offline declined"; no message reaches the host.
 CARD_DECLINED = "Z1"
-
-
-class HostLinkPort(Protocol):
-    """What the services need of ``appliance.host.link.HostLink``."""
-
-    def exchange(self, req: HostRequest, timeout: float | None = None) -> HostResponse:
-        """Send one request and wait for its answer (NotSent / NoResponse on failure)."""
-        ...
-
-    def submit(self, req: HostRequest) -> Future[HostResponse]:
-        """Send one request without waiting; the future resolves to the answer."""
-        ...
-
-    def set_mak(self, mak: bytes | None) -> None:
-        """Use ``mak`` for MACs from now on."""
-        ...
-
-    def set_signon_key(self, key: bytes | None) -> None:
-        """Use ``key`` (derived from the TMK) to MAC sign-ons."""
-        ...
-
-    def reach(self) -> str:
-        """Connect now if not connected; "" when connected, else why not (optional)."""
-        ...
-
-    def close(self) -> None:
-        """Close the connection."""
-        ...
 
 
 class ReceiptSink(Protocol):
@@ -287,7 +258,7 @@ class Terminal:
         self,
         config: Config,
         journal: Journal,
-        link: HostLinkPort,
+        link: MonitoredLink,
         reader: CardReader,
         indicators: Indicators,
         vault: CardVault,
@@ -307,7 +278,7 @@ class Terminal:
         self.receipts = receipts
         self.printer = printer
         self.scanner = scanner  # customer-presented payment codes; None: no scanner port
-        self.monitor = LinkMonitor()
+        self.monitor = link.monitor  # kept by the link itself, for every caller
         self._tmk = tmk
         self._unwrap = unwrap_keys
         self._busy = threading.RLock()
@@ -452,16 +423,7 @@ class Terminal:
         return self._exchange(req)
 
     def _exchange(self, req: HostRequest) -> HostResponse:
-        try:
-            resp = self.link.exchange(req)
-        except NotSent as exc:
-            self.monitor.unreachable(str(exc))
-            raise
-        except NoResponse as exc:
-            self.monitor.no_answer(str(exc))
-            raise
-        self.monitor.ok(self.journal.clock())
-        return resp
+        return self.link.exchange(req)  # the link state is kept by the MonitoredLink
 
     def _ensure_signed_on(self, operator: str) -> None:
         if not self.signed_on:
@@ -726,13 +688,7 @@ class Terminal:
 
     def _reach(self) -> bool:
         """True when the host link is (or could be) connected; a failure is recorded."""
-        reach = getattr(self.link, "reach", None)
-        if reach is None:
-            return True  # a link without pre-dial: find out when the request is sent
-        why = reach()
-        if why:
-            self.monitor.unreachable(why)
-        return not why
+        return not self.link.reach()
 
     def _check_contactless_limit(self, amount: int) -> None:
         """Refuse before the tap what no scheme accepts contactless (the kernel re-checks the
@@ -1126,17 +1082,11 @@ class Terminal:
                 raise err
             assert fut is not None
             resp = fut.result()
-        except NotSent as exc:
-            self.monitor.unreachable(str(exc))
-            self._owed_failed(owed, exc, report)
-            return False
         except HostError as exc:
-            self.monitor.no_answer(str(exc))
             if isinstance(exc, MacError):
                 self._mac_failures += 1
             self._owed_failed(owed, exc, report)
             return False
-        self.monitor.ok(self.journal.clock())
         self._owed_answered(owed, resp, report)
         return True
 

@@ -131,7 +131,7 @@ def demo_backend(cfg: Any, *, auto_card: bool = False, deferred: bool = False) -
     """
 
     def build() -> tuple[Any, Any]:
-        from appliance.bootstrap import build_indicators, build_terminal
+        from appliance.bootstrap import build_indicators, build_services
         from appliance.operators import OperatorStore
         from drivers.reader.mock import MockReader
 
@@ -144,8 +144,9 @@ def demo_backend(cfg: Any, *, auto_card: bool = False, deferred: bool = False) -
             # The LED driver is not in this build: the on-screen mirror is the only display.
             log.warning("indicators driver not available: LEDs shown on screen only")
             overrides["indicators"] = ScreenOnlyIndicators()
-        terminal = build_terminal(cfg, **overrides)
-        return terminal, OperatorStore(terminal.journal.conn)
+        services = build_services(cfg, **overrides)
+        terminal = services.terminal
+        return services, OperatorStore(terminal.journal.conn)
 
     if deferred:
         return Backend(config=cfg, build=build)
