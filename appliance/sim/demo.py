@@ -382,6 +382,7 @@ def run_shift(
         s.wait("void_list")
         s.shot("void_list")
         app.tap(app.screen.buttons[0].id)
+        s.wait("void_confirm")  # after the void rule answered
         s.shot("void_confirm")
         app.tap("confirm")
         s.results.append(s.wait_prefix("result"))
