@@ -120,6 +120,8 @@ def build_printer(cfg: Config) -> Any:
         host=p.host,
         port=p.port,
         path=p.path,
+        rate=float(p.drain_rate),
+        margin=p.drain_margin,
     )
 
 

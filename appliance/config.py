@@ -366,6 +366,24 @@ SCHEMA: dict[str, dict[str, tuple[Any, Check, str]]] = {
         ),
         "cutter": (False, _bool, "printer has an auto cutter"),
         "drawer": (False, _bool, "open a cash drawer on cash-relevant stubs"),
+        "drain_rate": (
+            2000,
+            _int(100, 1_000_000, "bytes per second (100-1000000)"),
+            "slowest rate (bytes/s) the printer takes a job at: a job gets its size / this "
+            "rate + drain_margin seconds to drain before the printer is judged",
+        ),
+        "drain_margin": (5.0, _seconds(0.5, 120), "seconds added to a job's drain time"),
+        "max_attempts": (
+            2,
+            _int(1, 5, "1-5"),
+            "prints of one job at most (the second marked DUPLICATE) before it waits for a "
+            "person (needs attention)",
+        ),
+        "cli_wait": (
+            10.0,
+            _seconds(0, 300),
+            "seconds a command line waits for the printer to be ready when no kiosk prints",
+        ),
     },
     "indicators": {
         "backend": ("mock", _choice("gpio", "mock", "none"), "gpio, mock or none"),
@@ -397,6 +415,12 @@ SCHEMA: dict[str, dict[str, tuple[Any, Check, str]]] = {
             True,
             _bool,
             "print the final stub when a stored payment is forwarded",
+        ),
+        "decline_stub": (
+            False,
+            _bool,
+            "print a merchant stub for declined payments (off: shown on screen, kept in the "
+            "journal)",
         ),
     },
     "settlement": {

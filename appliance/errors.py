@@ -27,7 +27,8 @@ translated at the adapter (``raise X(...) from exc``); builtins are never shadow
     │   │   ├── ScanCancelled                the operator cancelled the scan
     │   │   ├── ScanTimeout                  no code was scanned in time
     │   │   └── ScannerOffline               the scanner is unplugged, absent or held elsewhere
-    │   └── PrinterError                     the printer cannot print now (status says why)
+    │   └── PrinterError                     a job may not have printed in full (status says why)
+    │       └── PrinterNotReady              the printer could not print: nothing was sent
     └── Refused                             a business rule refused the operation (limits, state)
         ├── ReversalOwed                     a reversal must be delivered before new financial requests
         └── LimitRefused                     an offline limit refused the payment (which, by how much)
@@ -180,6 +181,11 @@ class PrinterError(DeviceError):
     def __init__(self, message: str, status: object | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class PrinterNotReady(PrinterError):
+    """The printer said it cannot print (or could not be reached) before a job: nothing of the
+    job was sent, so it waits and prints later as if never tried."""
 
 
 class Refused(CountertopError):

@@ -38,7 +38,7 @@ def _connection_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``printer status`` and ``printer test``."""
+    """Add ``printer status``, ``printer test``, ``printer jobs`` and ``printer retry``."""
     parser = sub.add_parser("printer", help="receipt printer status and test page")
     psub = parser.add_subparsers(dest="printer_command", metavar="ACTION", required=True)
 
@@ -54,6 +54,79 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     _connection_flags(test)
     test.set_defaults(func=cmd_test)
+
+    jobs = psub.add_parser("jobs", help="print jobs not printed yet (queued, uncertain, parked)")
+    jobs.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    jobs.add_argument(
+        "--print", action="store_true", help="print them now (when no kiosk prints for it)"
+    )
+    jobs.set_defaults(func=cmd_jobs)
+
+    retry = psub.add_parser(
+        "retry", help="print parked jobs (needs attention) again, marked DUPLICATE"
+    )
+    retry.add_argument("job", nargs="?", help="one job id (default: every parked job)")
+    retry.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    retry.set_defaults(func=cmd_retry)
+
+
+def _job_line(job: Any) -> str:
+    err = f"  ({job.last_error})" if job.last_error else ""
+    return f"{job.id}  {job.state:<15} {job.attempts} attempt(s)  {job.what}{err}"
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    """List the jobs that have not printed; with ``--print``, print them (no kiosk running)."""
+    from appliance.cli.common import emit_json
+    from appliance.cli.terminal_cmd import terminal_for
+
+    with terminal_for(args) as term:
+        queue = term.receipts
+        run = queue.print_here() if args.print else None
+        jobs = queue.waiting_jobs()
+        if args.json:
+            emit_json(
+                {
+                    "jobs": [j.as_dict() for j in jobs],
+                    "print_owner": queue.owner_elsewhere(),
+                    "print": run.as_dict() if run else None,
+                }
+            )
+        else:
+            if run is not None and run.message():
+                print(run.message())
+            for job in jobs:
+                print(_job_line(job))
+            if not jobs:
+                print("every job has printed")
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    """Print parked jobs again (one more attempt each, marked DUPLICATE)."""
+    from appliance.cli.common import emit_json
+    from appliance.cli.terminal_cmd import terminal_for
+    from appliance.errors import NotFound
+
+    with terminal_for(args) as term:
+        queue = term.receipts
+        n = queue.retry(args.job)
+        if args.job and not n:
+            raise NotFound(
+                f"no parked print job {args.job}: `countertop printer jobs` lists the jobs"
+            )
+        queue.journal.audit(
+            getattr(args, "operator", "") or "-", "print_retry", args.job or f"all ({n})"
+        )
+        owner = queue.owner_elsewhere()
+        run = queue.print_here()
+        if args.json:
+            emit_json({"retried": n, "print_owner": owner, "print": run.as_dict()})
+        else:
+            print(f"{n} job(s) will print again, marked DUPLICATE")
+            if run.message():
+                print(run.message())
+    return 0
 
 
 def printer_settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -28,20 +28,21 @@ def cmd_reprint(args: argparse.Namespace) -> int:
         queue = term.receipts
         txns = select(term.journal, last=args.which == "last", trace=args.trace, on_date=args.date)
         done = reprint(queue, txns, copy=args.copy, operator=args.operator or "-")
-        printed = queue.drain()
-        waiting = queue.waiting()
+        run = queue.print_here()
         if args.json:
             emit_json(
-                {"reprinted": [r.as_dict() for r in done], "printed": printed, "waiting": waiting}
+                {
+                    "reprinted": [r.as_dict() for r in done],
+                    "printed": run.printed,
+                    "waiting": run.waiting,
+                    "print": run.as_dict(),
+                }
             )
         else:
             for r in done:
                 print(f"reprint queued: trace {r.trace} ({r.kind}, {r.copy} copy)")
-            if waiting:
-                print(
-                    f"printer {queue.printer.status().value}: {waiting} job(s) wait and will "
-                    f"print when it is ready"
-                )
+            if run.message():
+                print(run.message())
     return EXIT_OK
 
 

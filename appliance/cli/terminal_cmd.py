@@ -40,7 +40,26 @@ def terminal_for(args: argparse.Namespace, cfg: Config | None = None) -> Iterato
     try:
         yield term
     finally:
-        term.close()
+        try:
+            print_queued(term)
+        finally:
+            term.close()
+
+
+def print_queued(term: Terminal) -> None:
+    """Print the jobs this command queued before it exits, when no kiosk prints for the
+    printer (bounded by ``printer.cli_wait``); say on stderr what happened to them."""
+    queue = term.receipts
+    if queue is None or not getattr(queue, "queued_here", None):
+        return
+    try:
+        run = queue.print_here()
+    except Exception as exc:  # the command's own result stands; the jobs stay journaled
+        print(f"countertop: printing failed: {exc}; the job(s) stay queued", file=sys.stderr)
+        return
+    message = run.message()
+    if message:
+        print(f"countertop: {message}", file=sys.stderr)
 
 
 def _print_outcome(out: Outcome, args: argparse.Namespace, term: Terminal) -> int:

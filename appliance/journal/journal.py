@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from appliance.domain.stan import next_stan
@@ -33,7 +33,13 @@ from appliance.journal.reconciliations import Reconciliations
 from appliance.journal.retention import Retention
 from appliance.journal.settlements import Settlements
 
+if TYPE_CHECKING:
+    from appliance.journal.print_jobs import PrintJobs
+
 Clock = Callable[[], datetime]
+#: Called inside the unit of work that commits an outcome, with the transaction as committed:
+#: the print queue adds the stub's job there, so the outcome and its stub commit together.
+StubHook = Callable[["UnitOfWork", Transaction], None]
 # Kept under their old names for the journal's own modules.
 _COLUMNS = TXN_COLUMNS
 _iso = iso
@@ -177,6 +183,13 @@ class Journal:
                 if not uow.committed:
                     self.conn.execute("ROLLBACK")
 
+    @property
+    def print_jobs(self) -> PrintJobs:
+        """The print queue's jobs and owners (``appliance.journal.print_jobs``)."""
+        from appliance.journal.print_jobs import PrintJobs
+
+        return PrintJobs(self)
+
     def settlement_started(self, batch: int) -> bool:
         """True when ``batch`` has a settlement row (it was cut for settlement)."""
         with self._lock:
@@ -298,8 +311,12 @@ class Journal:
         response_code: str,
         rrn: str | None,
         auth_code: str | None,
+        stub: StubHook | None = None,
     ) -> Transaction:
-        """Commit the host's answer; an approved void also marks its sale VOIDED, atomically."""
+        """Commit the host's answer; an approved void also marks its sale VOIDED, atomically.
+
+        ``stub`` (the print queue's) adds the stub's print job in the same transaction.
+        """
         with self.unit() as uow:
             new = TxnState.APPROVED if approved else TxnState.DECLINED
             self._set_state(
@@ -310,6 +327,8 @@ class Journal:
             ).fetchone()
             if approved and row["type"] == TxnType.VOID.value and row["original_uuid"]:
                 self._set_state(uow, row["original_uuid"], TxnState.VOIDED)
+            if stub is not None:
+                stub(uow, self.get(txn_uuid))
             uow.commit()
         return self.get(txn_uuid)
 
@@ -334,8 +353,11 @@ class Journal:
             uow.commit()
         return self.get(txn_uuid)
 
-    def store_offline(self, txn_uuid: str, card_blob: bytes) -> Transaction:
-        """Keep a never-sent payment for forwarding: STORED + encrypted card data + an advice."""
+    def store_offline(
+        self, txn_uuid: str, card_blob: bytes, stub: StubHook | None = None
+    ) -> Transaction:
+        """Keep a never-sent payment for forwarding: STORED + encrypted card data + an advice
+        (and, with ``stub``, its stub's print job), in one transaction."""
         now = self.clock()
         with self.unit() as uow:
             self._set_state(uow, txn_uuid, TxnState.STORED, offline=1, card_blob=card_blob)
@@ -347,6 +369,8 @@ class Journal:
                    created_at) VALUES ('advice', ?, ?, ?, ?, ?)""",
                 (txn_uuid, row["stan"], row["transmitted_at"], _iso(now), _iso(now)),
             )
+            if stub is not None:
+                stub(uow, self.get(txn_uuid))
             uow.commit()
         return self.get(txn_uuid)
 
@@ -358,10 +382,12 @@ class Journal:
         response_code: str,
         rrn: str | None = None,
         auth_code: str | None = None,
+        stub: StubHook | None = None,
     ) -> Transaction:
         """The host acknowledged an owed message: apply its effect and drop it, atomically.
 
         Reversal → REVERSED. Advice → APPROVED or FORWARD_DECLINED, card data purged.
+        ``stub`` adds the final stub's print job in the same transaction.
         """
         with self.unit() as uow:
             if owed.kind == "reversal":
@@ -381,6 +407,8 @@ class Journal:
             deleted = uow.execute("DELETE FROM outbox WHERE id=?", (owed.id,)).rowcount
             if deleted != 1:
                 raise JournalError(f"owed message {owed.id} was already settled")
+            if stub is not None:
+                stub(uow, self.get(owed.txn_uuid))
             uow.commit()
         return self.get(owed.txn_uuid)
 

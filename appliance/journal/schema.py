@@ -238,4 +238,46 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         END;
         """,
     ),
+    (
+        13,
+        "print jobs as documents, claimed with a lease; one print owner per printer",
+        """
+        CREATE TABLE print_jobs_13 (
+            seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+            id          TEXT NOT NULL UNIQUE,
+            what        TEXT NOT NULL,
+            txn_uuid    TEXT REFERENCES transactions (uuid),
+            copy        TEXT NOT NULL DEFAULT '',
+            document    TEXT,
+            data        BLOB,
+            state       TEXT NOT NULL CHECK (state IN
+                        ('queued', 'printing', 'uncertain', 'done', 'needs_attention')),
+            attempts    INTEGER NOT NULL DEFAULT 0,
+            duplicate   INTEGER NOT NULL DEFAULT 0,
+            lease_owner TEXT,
+            lease_until REAL,
+            last_error  TEXT NOT NULL DEFAULT '',
+            created_at  TEXT NOT NULL,
+            printed_at  TEXT,
+            CHECK (document IS NOT NULL OR data IS NOT NULL)
+        );
+        INSERT INTO print_jobs_13 (seq, id, what, txn_uuid, copy, data, state, attempts,
+                                   duplicate, last_error, created_at, printed_at)
+        SELECT seq, id, what, txn_uuid, copy, data,
+               CASE state WHEN 'printing' THEN 'uncertain' ELSE state END, attempts,
+               CASE state WHEN 'printing' THEN 1 ELSE 0 END, last_error, created_at, printed_at
+        FROM print_jobs;
+        DROP TABLE print_jobs;
+        ALTER TABLE print_jobs_13 RENAME TO print_jobs;
+        CREATE INDEX ix_print_state ON print_jobs (state, seq);
+
+        CREATE TABLE print_owners (
+            printer TEXT PRIMARY KEY,
+            owner   TEXT NOT NULL,
+            kind    TEXT NOT NULL,
+            until   REAL NOT NULL,
+            status  TEXT NOT NULL DEFAULT ''
+        );
+        """,
+    ),
 ]

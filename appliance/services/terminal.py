@@ -56,7 +56,7 @@ from appliance.host.messages import (
     response_text,
 )
 from appliance.journal import Journal, OwedMessage
-from appliance.journal.journal import retry_delay
+from appliance.journal.journal import StubHook, retry_delay
 from appliance.services.link_state import LinkState, MonitoredLink
 from appliance.services.oplock import OperationLock
 from drivers.indicators.base import Indicators, IndicatorState
@@ -77,8 +77,24 @@ CARD_DECLINED = "Z1"
 class ReceiptSink(Protocol):
     """Where stubs go (the print queue)."""
 
-    def transaction_stub(self, txn: Transaction, copy: str, *, kind: str | None = None) -> None:
+    def transaction_stub(self, txn: Transaction, copy: str, *, kind: str | None = None) -> Any:
         """Queue the stub of ``txn`` (copy "merchant" or "customer")."""
+        ...
+
+    def stub_hook(self, copy: str = "merchant", *, kind: str | None = None) -> StubHook | None:
+        """What adds the stub's job inside the unit that commits the outcome (None: no stub)."""
+        ...
+
+    def waiting_jobs(self) -> list[Any]:
+        """Jobs not printed yet (``PrintJob``), in order."""
+        ...
+
+    def owner_elsewhere(self) -> str:
+        """The kind of the other process printing for the printer ("" when none)."""
+        ...
+
+    def reported_status(self) -> str:
+        """The printer status that process last reported ("" when none)."""
         ...
 
 
@@ -161,6 +177,11 @@ class TerminalStatus:
     # "" | "due_waiting_for_link": a scheduled settlement could not reach the host; it runs
     # by itself when the link is back (kiosk link worker, settlement timer retries)
     settlement: str = ""
+    # Jobs not printed yet (queued, printing, uncertain, needs_attention), each as
+    # ``PrintJob.as_dict()``: state, attempts and the last error in words.
+    print_jobs: list[dict[str, Any]] = field(default_factory=list)
+    print_jobs_attention: int = 0  # parked after max_attempts: an operator must retry them
+    print_owner: str = ""  # the process printing for the printer: "kiosk", "cli" or ""
 
     def as_dict(self) -> dict[str, Any]:
         """The stable machine-readable form."""
@@ -181,6 +202,9 @@ class TerminalStatus:
             "reader": self.reader,
             "printer": self.printer,
             "print_jobs_waiting": self.print_jobs_waiting,
+            "print_jobs_attention": self.print_jobs_attention,
+            "print_jobs": self.print_jobs,
+            "print_owner": self.print_owner,
             "currency": self.currency,
         }
 
@@ -665,10 +689,10 @@ class Terminal:
             response_code=resp.response_code,
             rrn=resp.rrn,
             auth_code=resp.auth_code,
+            stub=self._stub(None if resp.approved else "declined"),
         )
         if resp.approved:
             self.indicators.show(IndicatorState.SUCCESS)
-            self._stub(txn)
             return Outcome(
                 "approved",
                 txn,
@@ -677,7 +701,6 @@ class Terminal:
                 resp.response_code,
             )
         self.indicators.show(IndicatorState.ERROR)
-        self._stub(txn, kind="declined")
         return Outcome(
             "declined",
             txn,
@@ -752,9 +775,10 @@ class Terminal:
             )
             self.indicators.show(IndicatorState.ERROR)
             return _coded("refused", txn, refusal.code, params=refusal.params, limit="emv")
-        txn = self.journal.store_offline(txn.uuid, self.vault.seal(txn.uuid, fields))
+        txn = self.journal.store_offline(
+            txn.uuid, self.vault.seal(txn.uuid, fields), stub=self._stub("offline")
+        )
         self.indicators.show(IndicatorState.SUCCESS)
-        self._stub(txn, kind="offline")
         return Outcome(
             "stored",
             txn,
@@ -928,10 +952,12 @@ class Terminal:
             entry_mode=t.entry_mode or None,
         )
 
-    def _stub(self, txn: Transaction, kind: str | None = None) -> None:
-        """Queue the merchant stub; a sale never waits for the printer."""
-        if self.receipts is not None:
-            self.receipts.transaction_stub(txn, "merchant", kind=kind)
+    def _stub(self, kind: str | None = None) -> StubHook | None:
+        """The merchant stub's job, committed with the outcome: a sale renders nothing and
+        never waits for the printer (the print owner renders the document)."""
+        if self.receipts is None:
+            return None
+        return self.receipts.stub_hook("merchant", kind=kind)
 
     # ---- owed messages (reversals, advices) -----------------------------------------------
 
@@ -1106,18 +1132,18 @@ class Terminal:
         if code in RETRYABLE_CODES:
             self._owed_failed(owed, Refused(f"advice answered {code}"), report)
             return
+        stub = self._stub("forwarded") if self.config.receipts.print_after_forward else None
         txn = self.journal.settle_owed(
             owed,
             approved=resp.approved,
             response_code=code,
             rrn=resp.rrn,
             auth_code=resp.auth_code,
+            stub=stub,
         )
         report.acknowledged += 1
         if not resp.approved:
             report.declined.append(txn)
-        if self.receipts is not None and self.config.receipts.print_after_forward:
-            self.receipts.transaction_stub(txn, "merchant", kind="forwarded")
 
     def recover(self) -> list[Transaction]:
         """Start-up recovery: PENDING rows get reversals owed (crash between send and answer).
@@ -1140,11 +1166,17 @@ class Terminal:
         except Exception as exc:  # status must never fail the status screen
             reader = f"error: {exc}"
         printer = "none"
-        waiting = 0
+        jobs: list[Any] = []
+        owner = ""
+        if self.receipts is not None:
+            jobs = self.receipts.waiting_jobs()
+            owner = self.receipts.owner_elsewhere()
         if self.printer is not None:
-            printer = self.printer.status().value
-        if self.receipts is not None and hasattr(self.receipts, "waiting"):
-            waiting = self.receipts.waiting()
+            # While another process prints, ask it (its last report), not the printer: a
+            # network printer may take one connection at a time.
+            reported = self.receipts.reported_status() if self.receipts is not None else ""
+            printer = reported or self.printer.status().value
+        waiting = len(jobs)
         from appliance.services.settlement import Settlement
 
         settle_waiting = Settlement(self).waiting_for_link()
@@ -1169,6 +1201,9 @@ class Terminal:
             reader=reader,
             printer=printer,
             print_jobs_waiting=waiting,
+            print_jobs=[j.as_dict() for j in jobs],
+            print_jobs_attention=sum(1 for j in jobs if j.state == "needs_attention"),
+            print_owner=owner,
             currency=self.cur.alpha,
         )
 

@@ -5,6 +5,14 @@ printer's port 9100, answers DLE EOT queries from a configurable status, and can
 drop the connection part way through a job or to vanish (``unplug``) and come back
 (``restore``) on the same port. Like a real printer, it treats ``DLE EOT n`` as a real-time
 command wherever it appears in the stream and does not print it.
+
+Two behaviours of real printers that make a job's outcome hard to judge:
+
+- ``rate``: the printer takes data only as fast as it prints (bytes per second), so a status
+  query sent after a long job is answered only once the job's bytes are in;
+- ``fault`` / ``fault_after_bytes``: paper out, cover open or offline part way through a job;
+  the printer keeps (``held``) what it received meanwhile, answers status queries with the
+  fault, and prints the held data when the fault is cleared (``restore``).
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import contextlib
 import socket
 import struct
 import threading
+import time
 from types import TracebackType
 
 from drivers.printer.base import PrinterStatus
@@ -30,10 +39,16 @@ STATUS_REPLIES: dict[PrinterStatus, dict[int, int]] = {
 class FakeNetworkPrinter:
     """A printer on a local TCP port; use as a context manager or call start()/stop()."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, rate: float | None = None
+    ) -> None:
         self.host = host
         self.port = port
+        self.rate = rate
         self.status = PrinterStatus.ONLINE
+        self._held = bytearray()
+        self._holding = False
+        self._fault_after: tuple[int, PrinterStatus] | None = None
         self.answer = True  # False: a printer that never replies to DLE EOT
         self._close_after: int | None = None
         self._received = bytearray()
@@ -94,11 +109,34 @@ class FakeNetworkPrinter:
         self.stop()
 
     def restore(self) -> None:
-        """Back on the same port, ONLINE and answering."""
-        self.status = PrinterStatus.ONLINE
-        self.answer = True
+        """Back on the same port, ONLINE and answering; data held through a fault prints now."""
+        with self._cond:
+            self.status = PrinterStatus.ONLINE
+            self.answer = True
+            if self._holding:
+                self._received += self._held
+                self._held.clear()
+                self._holding = False
+                self._cond.notify_all()
         if self._listener is None:
             self.start()
+
+    def fault(self, status: PrinterStatus) -> None:
+        """Paper out, cover open or offline now: job bytes are held until ``restore``."""
+        with self._cond:
+            self.status = status
+            self._holding = True
+
+    def fault_after_bytes(self, n: int, status: PrinterStatus = PrinterStatus.PAPER_OUT) -> None:
+        """Print ``n`` more job bytes, then ``fault(status)`` (holding the rest)."""
+        with self._cond:
+            self._fault_after = (len(self._received) + n, status)
+
+    @property
+    def held(self) -> bytes:
+        """Job bytes received during a fault, not printed yet."""
+        with self._cond:
+            return bytes(self._held)
 
     def close_after_bytes(self, n: int) -> None:
         """Drop the connection once ``n`` more job bytes have arrived (a mid-job failure)."""
@@ -146,11 +184,15 @@ class FakeNetworkPrinter:
             while True:
                 self._reading.wait()
                 try:
-                    chunk = conn.recv(65536)
+                    chunk = conn.recv(
+                        max(1, min(512, int(self.rate // 10))) if self.rate else 65536
+                    )
                 except OSError:
                     return
                 if not chunk:
                     return
+                if self.rate:
+                    time.sleep(len(chunk) / self.rate)  # the printer takes data as it prints
                 data, pending = pending + chunk, b""
                 while data:
                     i = data.find(b"\x10")
@@ -175,6 +217,18 @@ class FakeNetworkPrinter:
     def _take(self, job: bytes) -> bool:
         """Store job bytes; True when the connection must now drop."""
         with self._cond:
+            if self._fault_after is not None and not self._holding:
+                limit, status = self._fault_after
+                room = max(0, limit - len(self._received))
+                if len(job) >= room:
+                    self._received += job[:room]
+                    job = job[room:]
+                    self._fault_after = None
+                    self.status, self._holding = status, True
+            if self._holding:
+                self._held += job
+                self._cond.notify_all()
+                return False
             if self._close_after is not None:
                 room = max(0, self._close_after - len(self._received))
                 self._received += job[:room]

@@ -59,13 +59,24 @@ def make_printer(
     port: int = 9100,
     path: str = "",
     timeout: float = DEFAULT_TIMEOUT,
+    rate: float | None = None,
+    margin: float | None = None,
 ) -> ReceiptPrinter:
     """The printer for ``backend`` ("usb", "serial", "network", "file" or "mock").
 
     An unknown backend or a missing setting is a ConfigError; this never substitutes the mock.
     The device is not opened here: an absent printer shows as OFFLINE and recovers by itself.
+    ``rate`` (slowest bytes/s the printer takes) and ``margin`` (seconds) bound the wait for a
+    job to drain; a serial line is never assumed faster than its baud rate allows.
     """
-    from drivers.printer.escpos_printer import EscposPrinter, ExistingFile
+    from drivers.printer.escpos_printer import (
+        DEFAULT_MARGIN,
+        DEFAULT_RATE,
+        EscposPrinter,
+        ExistingFile,
+    )
+
+    drain = {"rate": rate or DEFAULT_RATE, "margin": margin or DEFAULT_MARGIN}
 
     if backend == "usb":
         if not usb_vendor or not usb_product:
@@ -81,6 +92,7 @@ def make_printer(
             lambda: Usb(vendor, product, timeout=int(WRITE_TIMEOUT * 1000)),
             profile=profile,
             device=f"USB printer {vendor:04x}:{product:04x}",
+            **drain,
             hint="check the USB cable and the printer's power, and that the udev rule "
             "gives countertop access to the device (see docs/printer.md)",
         )
@@ -95,6 +107,8 @@ def make_printer(
             lambda: PromptSerial(dev, baudrate=baud, timeout=timeout),
             profile=profile,
             device=f"serial printer {dev}",
+            rate=min(drain["rate"], baud / 10),  # 8N1: ten bits a byte
+            margin=drain["margin"],
             hint=f"check the cable, the printer's power and that it is set to {baud} baud",
         )
     if backend == "network":
@@ -107,6 +121,7 @@ def make_printer(
             lambda: PatientNetwork(addr, tcp_port, timeout=timeout),
             profile=profile,
             device=f"network printer {addr}:{tcp_port}",
+            **drain,
             hint="check the printer's power and network cable and that its IP address "
             "matches the config (print its self-test page to see it)",
         )
@@ -118,6 +133,7 @@ def make_printer(
             lambda: ExistingFile(devfile),
             profile=profile,
             device=f"printer {devfile}",
+            **drain,
             hint="check the USB cable and the printer's power "
             f"({devfile} exists only while the printer is on) and its permissions",
         )

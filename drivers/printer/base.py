@@ -1,8 +1,10 @@
 """The receipt printer port.
 
 Implementations must provide ``status()`` and ``print_job()``; they may override ``close()``.
-``print_job`` raises ``PrinterError`` (with ``.status``) when the job could not be printed in
-full; the caller keeps the job queued and prints it again, whole, later.
+``print_job`` raises ``PrinterNotReady`` when nothing was sent (the printer could not print or
+be reached before the job) and ``PrinterError`` (with ``.status``) when the job was sent, or
+partly sent, but may not have printed in full (connection cut, fault mid-job, no answer after
+the time the job needs): the caller prints it once more, marked DUPLICATE.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ class PrinterStatus(StrEnum):
     PAPER_OUT = "paper_out"
     COVER_OPEN = "cover_open"
     OFFLINE = "offline"
+    #: A job is being sent or printed: the printer is there, just not free (a slow printer
+    #: taking a long job is busy, not offline).
+    BUSY = "busy"
 
     @property
     def can_print(self) -> bool:
-        """True for ONLINE and PAPER_LOW."""
+        """True for ONLINE and PAPER_LOW (a BUSY printer takes no new job until done)."""
         return self in (PrinterStatus.ONLINE, PrinterStatus.PAPER_LOW)
 
 

@@ -11,6 +11,13 @@ Status comes from real DLE EOT queries where the connection can read (USB, seria
 - ``DLE EOT 4`` roll paper sensor: bits 2-3 = near end, bits 5-6 = paper end
 
 A connection that cannot read (``file``) reports ONLINE whenever the device opens.
+
+After a job is written the printer is given the time the job needs before it is judged: a
+printer takes data only as fast as it prints once its buffer is full, so the status query
+sent after the job is answered only when the printer has taken every byte before it. The
+adapter waits for that answer up to ``len(job) / rate + margin`` seconds (``rate`` = the
+slowest bytes per second the printer takes, from config). Meanwhile ``status()`` says BUSY;
+only no answer within that time makes the outcome uncertain.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 from escpos.escpos import Escpos
@@ -26,7 +34,7 @@ from escpos.exceptions import DeviceNotFoundError
 from escpos.exceptions import Error as EscposLibraryError
 from escpos.printer import File, Network, Serial
 
-from appliance.errors import PrinterError
+from appliance.errors import PrinterError, PrinterNotReady
 from drivers.printer.base import PrinterProfile, PrinterStatus
 
 log = logging.getLogger(__name__)
@@ -37,6 +45,11 @@ DLE_EOT = b"\x10\x04"
 #: its buffer is full, and a job that times out half-sent is printed again whole by the caller,
 #: so this is generous; status queries use the short connection timeout instead.
 WRITE_TIMEOUT = 60.0
+
+#: Slowest data rate (bytes per second) a printer is assumed to take a job at, and the margin
+#: (seconds) added to the time a job needs before an unanswered printer is judged.
+DEFAULT_RATE = 2000.0
+DEFAULT_MARGIN = 5.0
 
 #: What python-escpos connections raise when the device is absent or fails. pyusb's USBError
 #: and pyserial's SerialException are OSErrors; ``assert self.device`` fires when an open
@@ -55,6 +68,7 @@ _STATUS_WORDS: dict[PrinterStatus, str] = {
     PrinterStatus.PAPER_OUT: "out of paper: load a new roll",
     PrinterStatus.COVER_OPEN: "the cover is open: close it",
     PrinterStatus.OFFLINE: "offline",
+    PrinterStatus.BUSY: "busy printing",
 }
 
 
@@ -80,7 +94,8 @@ class EscposPrinter:
 
     ``connect`` builds a fresh, unopened python-escpos printer object; it is called again after
     every failure. ``device`` names the printer in messages ("USB printer 0416:5011") and
-    ``hint`` says what a person should check when it cannot be reached.
+    ``hint`` says what a person should check when it cannot be reached. ``rate`` (bytes per
+    second) and ``margin`` (seconds) bound the wait for a job to drain.
     """
 
     def __init__(
@@ -90,14 +105,19 @@ class EscposPrinter:
         profile: PrinterProfile,
         device: str,
         hint: str,
+        rate: float = DEFAULT_RATE,
+        margin: float = DEFAULT_MARGIN,
     ) -> None:
         self.profile = profile
         self.device = device
         self.hint = hint
+        self.rate = rate
+        self.margin = margin
         self._connect = connect
         self._conn: Escpos | None = None
         self._lock = threading.Lock()
         self._last = PrinterStatus.OFFLINE  # until the first query says otherwise
+        self._sending = False  # a job holds the connection (status() answers BUSY at once)
 
     # -- connection ------------------------------------------------------------------------
 
@@ -157,11 +177,13 @@ class EscposPrinter:
     def status(self) -> PrinterStatus:
         """Current status from DLE EOT queries; OFFLINE when unreachable (never raises).
 
-        While a job is being sent the connection is busy: the status seen by that job is
-        returned at once instead of waiting for the job (which may take many seconds).
+        While a job is being sent or drains the connection is busy: BUSY is returned at once
+        (or the fault that job ran into) instead of waiting for the job.
         """
-        if not self._lock.acquire(blocking=False):
-            return self._last
+        # Another status query takes milliseconds: wait for it, but not for a job.
+        while not self._lock.acquire(timeout=0.05):
+            if self._sending:
+                return PrinterStatus.BUSY if self._last.can_print else self._last
         try:
             self._last = self._status()
             return self._last
@@ -179,34 +201,89 @@ class EscposPrinter:
             self._drop()
             return PrinterStatus.OFFLINE
 
-    def print_job(self, job_id: str, data: bytes) -> None:
-        """Send one complete job; raise PrinterError (with ``.status``) unless it printed whole.
+    def drain_seconds(self, size: int) -> float:
+        """How long a job of ``size`` bytes may take before an unanswered printer is judged."""
+        return size / self.rate + self.margin
 
-        The status is checked before sending (nothing is sent to a printer that cannot print)
-        and after (paper that ran out or a cover opened mid-job means the job may be partial).
+    def print_job(self, job_id: str, data: bytes) -> None:
+        """Send one complete job and wait until the printer has taken it.
+
+        Raises ``PrinterNotReady`` when the status before the job says it cannot print
+        (nothing is sent), ``PrinterError`` (with ``.status``) when the job may be incomplete:
+        the connection failed while sending, the printer reported a fault once it had taken
+        the job (paper ran out, cover opened), or it did not answer within
+        ``drain_seconds(len(data))``.
         """
         with self._lock:
             try:
                 conn = self._open()
-            except PrinterError:
+            except PrinterError as exc:
                 self._last = PrinterStatus.OFFLINE
-                raise
+                raise PrinterNotReady(str(exc), PrinterStatus.OFFLINE) from exc
             before = self._last = self._query(conn)
             if not before.can_print:
-                raise PrinterError(self._message(job_id, before, "was not printed"), before)
+                raise PrinterNotReady(self._message(job_id, before, "was not printed"), before)
+            budget = self.drain_seconds(len(data))
+            deadline = time.monotonic() + budget
+            if hasattr(conn, "write_timeout"):
+                conn.write_timeout = max(WRITE_TIMEOUT, budget)  # type: ignore[attr-defined]
+            self._sending = True
             try:
-                conn._raw(data)
-            except IO_ERRORS as exc:
-                self._drop()
-                self._last = PrinterStatus.OFFLINE
-                raise PrinterError(
-                    f"{self.device} failed during job {job_id} ({_one_line(exc)}); "
-                    f"the job may be partly printed: {self.hint}",
-                    PrinterStatus.OFFLINE,
-                ) from exc
-            after = self._last = self._query(conn)
+                try:
+                    conn._raw(data)
+                except IO_ERRORS as exc:
+                    self._drop()
+                    self._last = PrinterStatus.OFFLINE
+                    raise PrinterError(
+                        f"{self.device} failed during job {job_id} ({_one_line(exc)}); "
+                        f"the job may be partly printed: {self.hint}",
+                        PrinterStatus.OFFLINE,
+                    ) from exc
+                after = self._last = self._drained(conn, deadline)
+            finally:
+                self._sending = False
             if not after.can_print:
-                raise PrinterError(self._message(job_id, after, "may be incomplete"), after)
+                outcome = "may be incomplete"
+                if after is PrinterStatus.OFFLINE:
+                    outcome += f" (no answer within {budget:.0f} s of sending it)"
+                raise PrinterError(self._message(job_id, after, outcome), after)
+
+    def _drained(self, conn: Escpos, deadline: float) -> PrinterStatus:
+        """The status once the printer has taken the job: the answer to a DLE EOT sent after
+        it, waited for until ``deadline`` (the printer reads it only after the job's bytes)."""
+        if type(conn)._read is Escpos._read:
+            return PrinterStatus.ONLINE
+        try:
+            conn._raw(DLE_EOT + b"\x01")
+            printer = None
+            while printer is None:
+                try:
+                    reply = conn._read()
+                except (TimeoutError, *IO_ERRORS) as exc:
+                    timed_out = isinstance(exc, TimeoutError) or (
+                        type(exc).__name__ == "USBTimeoutError"
+                    )
+                    if not timed_out:
+                        raise
+                    if time.monotonic() >= deadline:
+                        break
+                    continue  # still taking the job: ask the connection again
+                if reply:
+                    printer = reply[-1]
+                elif time.monotonic() >= deadline or not isinstance(conn, Serial):
+                    # Only a serial read returns b"" for "nothing yet" (after its timeout);
+                    # elsewhere b"" is a closed connection or a printer that will not answer.
+                    break
+            if printer is None:
+                self._drop()
+                return PrinterStatus.OFFLINE
+            cause = self._ask(conn, 2) if printer & 0x08 else None
+            paper = self._ask(conn, 4)
+        except IO_ERRORS:
+            log.info("%s: no status after a job", self.device, exc_info=True)
+            self._drop()
+            return PrinterStatus.OFFLINE
+        return decode_status(printer, cause, paper)
 
     def _message(self, job_id: str, status: PrinterStatus, outcome: str) -> str:
         why = _STATUS_WORDS[status]
@@ -255,6 +332,12 @@ class PromptSerial(Serial):
         super().open(raise_not_found)
         if self._device:
             self._device.write_timeout = self.write_timeout
+
+    def _raw(self, msg: bytes) -> None:
+        """Write with the current ``write_timeout`` (a long job gets the time it needs)."""
+        if self._device:
+            self._device.write_timeout = self.write_timeout
+        super()._raw(msg)
 
     def _read(self) -> bytes:
         """The reply byte (b"" after the timeout), plus anything already queued behind it."""

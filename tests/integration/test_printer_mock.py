@@ -84,7 +84,7 @@ def test_chinese_in_firmware_mode_reads_back() -> None:
     assert printer.text() == "商户存根\n"
 
 
-def test_status_does_not_wait_for_a_long_job_being_sent() -> None:
+def test_status_does_not_wait_for_a_long_job_being_sent_and_says_busy() -> None:
     printer = MockPrinter()
     assert printer.status() is PrinterStatus.ONLINE
     printer.sim.gate = threading.Event()
@@ -92,10 +92,10 @@ def test_status_does_not_wait_for_a_long_job_being_sent() -> None:
     job.start()
     try:
         assert printer.sim.writing.wait(5)
-        # The job holds the connection; status answers from what the job saw, at once.
-        assert printer.status() is PrinterStatus.ONLINE
+        # The job holds the connection; status answers at once: busy, not offline.
+        assert printer.status() is PrinterStatus.BUSY
         printer.paper_low()
-        assert printer.status() is PrinterStatus.ONLINE
+        assert printer.status() is PrinterStatus.BUSY
     finally:
         printer.sim.gate.set()
         job.join(5)

@@ -1,5 +1,5 @@
 """The print queue: jobs wait for the printer in order (across restarts), an interrupted job
-prints again in full, and a sale never waits for the printer."""
+prints again once, in full and marked DUPLICATE, and a sale never waits for the printer."""
 
 from __future__ import annotations
 
@@ -37,6 +37,11 @@ def journal(cfg: Any) -> Iterator[Journal]:
 
 def job_bytes(n: int) -> bytes:
     return f"job {n}\n".encode() * 20
+
+
+def duplicate_of(data: bytes, printed: bytes) -> bool:
+    """``printed`` is ``data`` whole, headed by the DUPLICATE banner."""
+    return printed.endswith(data) and b"DUPLICATE" in printed[: len(printed) - len(data)]
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
@@ -81,7 +86,7 @@ def test_waiting_jobs_survive_a_restart_and_keep_their_order(cfg: Any, tmp_path:
         journal.close()
 
 
-def test_a_job_cut_short_by_the_paper_running_out_prints_again_in_full(
+def test_a_job_cut_short_by_the_paper_running_out_prints_again_once_marked_duplicate(
     cfg: Any, journal: Journal
 ) -> None:
     printer = MockPrinter()
@@ -92,15 +97,20 @@ def test_a_job_cut_short_by_the_paper_running_out_prints_again_in_full(
     assert queue.drain() == 0
     assert printer.received == cut[: len(cut) // 2]  # half a slip came out
     [job] = [j for j in queue.jobs() if j.id == ids[0]]
-    assert (job.state, job.attempts) == ("queued", 1)
-    assert job.last_error
+    assert (job.state, job.attempts, job.duplicate) == ("uncertain", 1, True)
+    assert "out of paper" in job.last_error
+    assert queue.drain() == 0  # still out of paper: nothing is sent, no attempt is used
+    assert queue.jobs()[0].attempts == 1
     printer.restore()
     assert queue.drain() == 2
-    assert printer.jobs == [(ids[0], cut), (ids[1], after)]  # whole, then the next, in order
+    assert [jid for jid, _ in printer.jobs] == ids  # whole, then the next, in order
+    assert duplicate_of(cut, printer.jobs[0][1])
+    assert printer.jobs[1][1] == after  # a job that printed first time has no banner
+    assert [j.state for j in queue.jobs()] == ["done", "done"]
 
 
 @pytest.mark.parametrize("then", [PrinterStatus.COVER_OPEN, PrinterStatus.OFFLINE])
-def test_a_job_interrupted_by_the_cover_or_the_cable_prints_again_in_full(
+def test_a_job_interrupted_by_the_cover_or_the_cable_prints_again_once_marked_duplicate(
     cfg: Any, journal: Journal, then: PrinterStatus
 ) -> None:
     printer = MockPrinter()
@@ -111,24 +121,54 @@ def test_a_job_interrupted_by_the_cover_or_the_cable_prints_again_in_full(
     assert queue.drain() == 0
     printer.restore()
     assert queue.drain() == 1
-    assert printer.jobs == [(job_id, data)]
+    [(jid, printed)] = printer.jobs
+    assert jid == job_id and duplicate_of(data, printed)
 
 
-def test_a_job_left_printing_by_a_crash_prints_again_after_the_restart(cfg: Any) -> None:
-    journal = Journal.open(cfg.journal_path)
-    queue = PrintQueue(cfg, journal, MockPrinter())
-    job_id = queue.enqueue("crashed", job_bytes(3))
+def test_a_job_that_stays_uncertain_is_parked_for_a_person_and_printed_on_request(
+    cfg: Any, journal: Journal
+) -> None:
+    printer = MockPrinter()
+    queue = PrintQueue(cfg, journal, printer)
+    assert queue.max_attempts == 2
+    data = job_bytes(8)
+    job_id = queue.enqueue("twice cut", data)
+    for _ in range(2):
+        printer.fail_after_bytes(5)
+        assert queue.drain() == 0
+        printer.restore()
+    assert queue.drain() == 0  # never a third print by itself
     [job] = queue.jobs()
-    queue._set(job, "printing")  # the process died here, mid-job
+    assert (job.state, job.attempts) == ("needs_attention", 2)
+    assert len(printer.received) == 10  # two cut attempts, nothing more
+    assert [j.id for j in queue.attention()] == [job_id]
+    assert queue.retry() == 1  # the operator asks for it
+    assert queue.drain() == 1
+    assert duplicate_of(data, printer.jobs[-1][1])
+    assert queue.jobs()[0].state == "done"
+
+
+def test_a_job_left_printing_by_a_killed_process_prints_once_more_marked_duplicate(
+    cfg: Any,
+) -> None:
+    import time
+
+    journal = Journal.open(cfg.journal_path)
+    dead = PrintQueue(cfg, journal, MockPrinter())
+    job_id = dead.enqueue("crashed", job_bytes(3))
+    # The process claimed the job and died mid-print: its lease is never renewed.
+    assert journal.print_jobs.claim(dead.owner, lease=10, max_attempts=2) is not None
     journal.close()
 
     journal = Journal.open(cfg.journal_path)
     try:
         printer = MockPrinter()
         queue = PrintQueue(cfg, journal, printer)
-        assert [j.state for j in queue.jobs()] == ["queued"]
-        assert queue.drain() == 1
-        assert printer.jobs == [(job_id, job_bytes(3))]
+        assert [j.state for j in queue.jobs()] == ["printing"]
+        assert queue.drain() == 0  # the lease still runs: nobody else may print it yet
+        assert queue.drain(now=time.time() + 11) == 1  # lease expired: taken over
+        [(jid, printed)] = printer.jobs
+        assert jid == job_id and duplicate_of(job_bytes(3), printed)
     finally:
         journal.close()
 

@@ -1,0 +1,63 @@
+"""Receipt documents as plain data (for the journal) and the DUPLICATE banner.
+
+A print job keeps its document, not its bytes: the sale commits the document with its outcome
+and the print owner renders it for the printer it drives. ``to_data``/``from_data`` turn a
+``Document`` into JSON-safe dicts and back, block by block (every block is a small frozen
+dataclass of strings, numbers and booleans).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, get_args
+
+from appliance.domain.receipts import Block, Document, Separator, Text
+
+_BLOCKS: dict[str, type] = {cls.__name__: cls for cls in get_args(Block)}
+
+#: The banner of a job printed again after an uncertain outcome (at most once).
+DUPLICATE = "DUPLICATE 重复打印"
+
+
+def to_data(doc: Document) -> dict[str, Any]:
+    """A document as JSON-safe data."""
+    return {
+        "kind": doc.kind,
+        "lang": doc.lang,
+        "copy": doc.copy,
+        "reference": doc.reference,
+        "blocks": [{"type": type(b).__name__, **dataclasses.asdict(b)} for b in doc.blocks],
+    }
+
+
+def from_data(data: dict[str, Any]) -> Document:
+    """The document ``to_data`` wrote; ValueError names an unknown block type."""
+    blocks = []
+    for raw in data["blocks"]:
+        fields = dict(raw)
+        name = fields.pop("type")
+        cls = _BLOCKS.get(name)
+        if cls is None:
+            raise ValueError(f"unknown receipt block {name!r} in a stored document")
+        blocks.append(cls(**fields))
+    return Document(
+        kind=data["kind"],
+        lang=data["lang"],
+        blocks=tuple(blocks),
+        copy=data.get("copy"),
+        reference=data.get("reference", ""),
+    )
+
+
+def duplicate_banner() -> tuple[Block, ...]:
+    """The blocks that head a job printed again because its first print may have happened."""
+    return (
+        Text(f"*** {DUPLICATE} ***", "center", bold=True),
+        Text("DUPLICATE", "center", bold=True, double=True),
+        Separator("="),
+    )
+
+
+def with_duplicate_banner(doc: Document) -> Document:
+    """``doc`` with the DUPLICATE banner on top."""
+    return dataclasses.replace(doc, blocks=duplicate_banner() + doc.blocks)
