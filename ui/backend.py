@@ -94,6 +94,9 @@ class Backend:
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._ids = itertools.count(1)
         self._thread: threading.Thread | None = None
+        # Devices that wait on a person (the scanner) get their own owner thread, so a scan
+        # that waits a minute for the customer does not hold up the services' worker.
+        self._owners: dict[str, tuple[queue.Queue[_Job | None], threading.Thread]] = {}
         self.in_flight = 0
         self.indicator_state = "off"
         if services is not None:
@@ -157,6 +160,10 @@ class Backend:
             self._queue.put(None)
             self._thread.join(timeout=5)
             self._thread = None
+        for jobs, thread in self._owners.values():
+            jobs.put(None)
+            thread.join(timeout=5)
+        self._owners.clear()
         receipts = getattr(self.terminal, "receipts", None)
         if receipts is not None and hasattr(receipts, "stop"):
             receipts.stop()
@@ -175,6 +182,32 @@ class Backend:
         self._queue.put(job)
         return job.id
 
+    def submit_to(
+        self,
+        owner: str,
+        fn: Callable[[Report], Any],
+        done: Done | None = None,
+        failed: Failed | None = None,
+        report: Report | None = None,
+    ) -> int:
+        """Queue ``fn(report)`` on the device thread ``owner`` (e.g. "scanner"), not the worker.
+
+        Each owner has one thread for the life of the backend, so its device has one caller;
+        results come back as events exactly as for ``submit``.
+        """
+        if owner not in self._owners:
+            jobs: queue.Queue[_Job | None] = queue.Queue()
+            thread = threading.Thread(
+                target=self._work, args=(jobs,), name=f"ui-{owner}", daemon=True
+            )
+            self._owners[owner] = (jobs, thread)
+            thread.start()
+        job = _Job(next(self._ids), fn, done, failed, report)
+        self._jobs[job.id] = job
+        self.in_flight += 1
+        self._owners[owner][0].put(job)
+        return job.id
+
     def _post(self, job_id: int, kind: str, value: Any) -> None:
         try:
             pygame.event.post(
@@ -185,9 +218,10 @@ class Backend:
             # has finished and its result is in the journal; the worker must carry on.
             log.debug("result of job %s not delivered: %s", job_id, exc)
 
-    def _work(self) -> None:
+    def _work(self, jobs: queue.Queue[_Job | None] | None = None) -> None:
+        source = self._queue if jobs is None else jobs
         while True:
-            job = self._queue.get()
+            job = source.get()
             if job is None:
                 return
             job_id = job.id

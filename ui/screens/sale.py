@@ -55,7 +55,11 @@ class HomeScreen(EntryScreen):
             app,
             N_("Sale"),
             [Field(app.currency.alpha, kind="amount", max_len=MAX_AMOUNT_DIGITS)],
-            [("menu", N_("Menu"), "normal"), ("charge", N_("Charge"), "primary")],
+            [
+                ("menu", N_("Menu"), "normal"),
+                ("qr", N_("QR"), "normal"),
+                ("charge", N_("Charge"), "primary"),
+            ],
             self._action,
             name="home",
             hint="",
@@ -66,12 +70,17 @@ class HomeScreen(EntryScreen):
             from ui.screens.admin import open_menu
 
             open_menu(self.app)
-        elif action == "charge":
+        elif action in ("charge", "qr"):
             amount = self.field.number
             if amount <= 0:
                 self.say(self.t(N_("Type the amount first")))
                 return
-            start_card_flow(self.app, amount, "sale")
+            if action == "qr":
+                from ui.screens.qr import start_qr
+
+                start_qr(self.app, amount)
+            else:
+                start_card_flow(self.app, amount, "sale")
 
 
 def start_card_flow(app: App, amount: int, service: str, **kwargs: Any) -> None:
