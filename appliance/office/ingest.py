@@ -55,6 +55,9 @@ class Ingestor:
         self.broker = fmqtt.Broker.parse(broker)
         self.counts = IngestCounts()
         self.connected = threading.Event()
+        # Set when the broker acknowledged the subscriptions: from then on the persistent
+        # session keeps every event for this office, even while it is away.
+        self.subscribed = threading.Event()
         self.client = fmqtt.client(
             client_id,
             self.broker,
@@ -66,6 +69,7 @@ class Ingestor:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         if rc.is_failure:
@@ -73,6 +77,12 @@ class Ingestor:
             return
         client.subscribe([(t, 1) for t in office_subscriptions(self.prefix, self.group)])
         self.connected.set()
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: Any, codes: Any, _p: Any) -> None:
+        if any(code.is_failure for code in codes):
+            log.warning("broker %s refused a subscription of the office: %s", self.broker, codes)
+            return
+        self.subscribed.set()
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, _rc: Any, _p: Any) -> None:
         self.connected.clear()
