@@ -358,7 +358,7 @@ class App:
             if reversals:
                 items.append((t("Reversals owed: {n}").format(n=reversals), th.warn))
             printer = str(getattr(st, "printer", "online"))
-            if printer not in ("online", ""):
+            if printer not in ("online", "busy", ""):
                 label = t(PRINTER_LABELS.get(printer, "Printer problem"))
                 items.append((label, th.bad if printer != "paper_low" else th.warn))
         op = self.session.operator
@@ -449,4 +449,5 @@ PRINTER_LABELS: dict[str, str] = {
     "paper_low": N_("Paper low"),
     "cover_open": N_("Printer cover open"),
     "offline": N_("Printer offline"),
+    "busy": N_("Printing…"),
 }

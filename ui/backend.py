@@ -386,6 +386,20 @@ class Backend:
 
         return self.submit(run, done, failed)
 
+    def retry_prints(self, operator: str, done: Done, failed: Failed) -> int:
+        """Print the parked jobs (needs attention) once more, marked DUPLICATE; the operator
+        asked for it on the status screen (audited)."""
+
+        def run(_r: Report) -> Any:
+            receipts = getattr(self.terminal, "receipts", None)
+            if receipts is None:
+                raise PrinterError("no receipt printer is configured")
+            n = receipts.retry()
+            self.terminal.journal.audit(operator or "-", "print_retry", f"all ({n})")
+            return n
+
+        return self.submit(run, done, failed)
+
     def printer_test(self, done: Done, failed: Failed) -> int:
         """Queue the printer self-test page."""
 

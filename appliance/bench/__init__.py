@@ -27,6 +27,7 @@ KNOWN: dict[str, str] = {
     "settle": "appliance.bench.settlement:bench_settle",
     "reprint": "appliance.bench.reprint:bench_reprint",
     "fleet": "appliance.bench.fleet:bench_fleet",
+    "print": "appliance.bench.printing:bench_print",
 }
 
 _extra: dict[str, BenchFn] = {}

@@ -158,6 +158,15 @@ def printer_settings(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
+def shop_timezone(args: argparse.Namespace) -> str:
+    """The configured ``locale.timezone`` (the default zone when no config file exists)."""
+    from appliance.config import config_path, load_config, validate
+
+    path = config_path(getattr(args, "config", None))
+    cfg = load_config(getattr(args, "config", None)) if path.exists() else validate({}, path)
+    return str(cfg.locale.timezone)
+
+
 def open_printer(settings: dict[str, Any]) -> Any:
     """The printer the settings describe (never a silent mock)."""
     from drivers.printer import make_printer, make_profile
@@ -228,7 +237,9 @@ def cmd_test(args: argparse.Namespace) -> int:
     settings = printer_settings(args)
     printer = open_printer(settings)
     device = _device(printer, settings)
-    data = build_test_page(printer.profile, device=device, drawer=args.kick_drawer)
+    data = build_test_page(
+        printer.profile, device=device, drawer=args.kick_drawer, tz=shop_timezone(args)
+    )
     if args.png:
         from drivers.printer.escpos_decode import render_png
 

@@ -162,7 +162,18 @@ def cmd_status(args: argparse.Namespace) -> int:
         if st.next_retry:
             print(f"next retry         {st.next_retry:%H:%M:%S} UTC")
         print(f"reader             {st.reader}")
-        print(f"printer            {st.printer} ({st.print_jobs_waiting} job(s) waiting)")
+        owner = f", printed by the {st.print_owner}" if st.print_owner else ""
+        print(f"printer            {st.printer} ({st.print_jobs_waiting} job(s) waiting{owner})")
+        for job in st.print_jobs:
+            if job["state"] == "done":
+                continue
+            err = f": {job['last_error']}" if job["last_error"] else ""
+            print(f"  {job['state']:<15} {job['what']} ({job['attempts']} attempt(s)){err}")
+        if st.print_jobs_attention:
+            print(
+                f"  {st.print_jobs_attention} job(s) need attention: check the paper, then "
+                f"`countertop printer retry` prints them again, marked DUPLICATE"
+            )
     return EXIT_OK
 
 

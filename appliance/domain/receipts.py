@@ -239,6 +239,7 @@ class ReconLine:
     masked_pan: str
     amount: int
     host_amount: int | None = None
+    type: Literal["sale", "refund"] = "sale"
 
 
 @dataclass(frozen=True)
@@ -397,6 +398,11 @@ def _card_lines(lang: str, txn: Transaction, copy: str) -> list[Block]:
         blocks.append(
             Pair(_t(lang, "输入方式", "ENTRY"), _t(lang, *entry) if entry[0] else entry[1])
         )
+    # EMV Book 4 §11.4 (receipt data): the application's label and its AID on card slips.
+    if txn.label:
+        blocks.append(Pair(_t(lang, "应用标签", "APP LABEL"), txn.label))
+    if txn.aid:
+        blocks.append(Pair(_t(lang, "应用标识", "AID"), txn.aid))
     return blocks
 
 
@@ -444,6 +450,23 @@ def _cvm(lang: str, txn: Transaction, copy: str, cvm_limit: int) -> list[Block]:
     return []
 
 
+def _after_sale(lang: str, txn: Transaction, refunded: int) -> list[Block]:
+    """What happened to a sale since: voided, or how much of it was refunded."""
+    if txn.type is not TxnType.SALE:
+        return []
+    if txn.state is TxnState.VOIDED:
+        return [
+            Text(_t(lang, "本交易已撤销，未扣款", "THIS SALE WAS VOIDED: NOT CHARGED"), "center")
+        ]
+    if refunded:
+        return [
+            Pair(_t(lang, "已退货", "REFUNDED"), _money(-refunded, txn.currency), bold=True),
+            Pair(_t(lang, "净额", "NET"), _money(txn.amount - refunded, txn.currency)),
+            Separator(),
+        ]
+    return []
+
+
 def _type_title(lang: str, txn: Transaction) -> Text:
     zh, en = _TYPE[txn.type]
     return Text(_t(lang, zh, en), "center", bold=True, double=True)
@@ -460,6 +483,7 @@ def build_receipt(
     tz: tzinfo | str = "Asia/Shanghai",
     reprint_at: datetime | None = None,
     operator: str | None = None,
+    refunded: int = 0,
 ) -> Document:
     """The card slip (签购单) of one transaction.
 
@@ -469,6 +493,8 @@ def build_receipt(
     a CVM result falls back to ``cvm_limit`` (minor units: above it, a signature line).
     ``operator`` defaults to ``txn.operator``.
     A reprint (``reprint_at`` set) keeps every original number and adds a REPRINT banner.
+    A sale that was voided says VOIDED 已撤销; ``refunded`` (minor units) is what was refunded
+    of it so far, printed below its amount.
     """
     _check_lang(lang)
     kind = kind or kind_for(txn)
@@ -488,7 +514,10 @@ def build_receipt(
     if kind in ("sale", "void", "refund"):
         b += _ids(lang, txn, zone)
         b.insert(0, _type_title(lang, txn))
+        if txn.state is TxnState.VOIDED:
+            b.insert(1, Text(_t(lang, "已撤销", "VOIDED"), "center", bold=True, double=True))
         b += _amount(lang, txn)
+        b += _after_sale(lang, txn, refunded)
         if txn.type is TxnType.SALE:
             b += _cvm(lang, txn, copy, cvm_limit)
     elif kind == "offline":
@@ -693,6 +722,9 @@ def build_interim(
     b += [
         Separator(),
         Pair(_t(lang, "交易净额", "GROSS"), _money(totals.gross, cur), bold=True),
+        Pair(_t(lang, "预估手续费", "EST. FEES"), _money(-totals.fees, cur)),
+        Pair(_t(lang, "预计入账", "EXPECTED DEPOSIT"), _money(totals.net, cur), bold=True),
+        Separator(),
         Text(_t(lang, "未结算 批次未关闭", "NOT SETTLED - BATCH STILL OPEN"), "center"),
         Feed(1),
         Cut(),
@@ -746,17 +778,26 @@ def build_reconciliation(
         Separator(),
     ]
     for line in report.lines:
+        refund = line.type == "refund"
+        sign = -1 if refund else 1
         b += [
             Text(_t(lang, *_ISSUE[line.issue]), bold=True),
+            Pair(
+                _t(lang, "交易类型", "TYPE"),
+                _t(lang, "退货", "REFUND") if refund else _t(lang, "消费", "SALE"),
+                bold=refund,
+            ),
             Pair(_t(lang, "凭证号", "TRACE NO"), line.trace),
             Pair(_t(lang, "参考号", "RRN"), line.rrn),
             Pair(_t(lang, "授权码", "AUTH CODE"), line.auth_code),
             Pair(_t(lang, "日期/时间", "DATE/TIME"), _when(line.date, zone)),
             Pair(_t(lang, "卡号", "CARD NO"), safe_pan(line.masked_pan, "merchant")),
-            Pair(_t(lang, "金额", "AMOUNT"), _money(line.amount, cur)),
+            Pair(_t(lang, "金额", "AMOUNT"), _money(sign * line.amount, cur)),
         ]
         if line.host_amount is not None:
-            b.append(Pair(_t(lang, "主机金额", "HOST AMOUNT"), _money(line.host_amount, cur)))
+            b.append(
+                Pair(_t(lang, "主机金额", "HOST AMOUNT"), _money(sign * line.host_amount, cur))
+            )
         b.append(Separator())
     if not report.lines:
         b.append(Text(_t(lang, "全部相符", "ALL MATCHED"), "center", bold=True, double=True))

@@ -358,7 +358,7 @@ class HostLink:
         # thread must not wait out a connect timeout.
         with self._connect_lock:
             with self._lock:
-                if self._conn is not None and self._conn.alive:
+                if self._conn is not None and self._conn.alive and not _hung_up(self._conn.sock):
                     return self._conn
                 self._conn = None
             try:
@@ -488,3 +488,23 @@ class HostLink:
             err = NoResponse(str(cause))
             err.__cause__ = cause.__cause__
             self._fail_pending(p, err)
+
+
+def _hung_up(sock: socket.socket) -> bool:
+    """True when the host has already closed ``sock`` (its FIN or RST is waiting to be read)
+    though the reader thread has not seen it yet: a pre-dial must not call that connected.
+
+    Peeks without consuming (the reader thread still reads everything); a TLS socket cannot
+    peek at the raw stream and is left to the reader thread.
+    """
+    if isinstance(sock, ssl.SSLSocket):
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        if not readable:
+            return False
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True

@@ -36,22 +36,42 @@ def _glyph(ch: str, size: int, font_path: str) -> Image.Image:
 
 
 def draw_text_line(
-    img: Image.Image, text: str, x0: int, y0: int, cell: int, *, bold: bool, double: bool
+    img: Image.Image,
+    text: str,
+    x0: int,
+    y0: int,
+    cell: int,
+    *,
+    bold: bool,
+    double: bool,
+    limit: int | None = None,
 ) -> None:
-    """Draw one laid-out line, character by character on the column grid (glyphs cached)."""
+    """Draw one laid-out line, character by character on the column grid (glyphs cached).
+
+    No ink goes right of ``limit`` (default: the image's width, the paper's printable edge):
+    a glyph's ink may reach a little past its cell (the face advances 0.6 em, bold overstrikes
+    one dot to the right), so a line that would cross the edge is moved left by that much.
+    """
     scale = 2 if double else 1
     size = 2 * cell * scale
     font_path = str(find_cjk_font())
+    placed = []
     col = 0
     for ch in text:
         if ch != " ":
-            glyph = _glyph(ch, size, font_path)
-            x = x0 + col * cell * scale
-            img.paste(0, (x, y0, x + glyph.width, y0 + glyph.height), glyph)
-            if bold:
-                # The font has no bold face: overstrike one dot to the right.
-                img.paste(0, (x + 1, y0, x + 1 + glyph.width, y0 + glyph.height), glyph)
+            placed.append((x0 + col * cell * scale, _glyph(ch, size, font_path)))
         col += display_width(ch)
+    if not placed:
+        return
+    edge = img.width if limit is None else limit
+    ink = max(x + (box[2] if (box := g.getbbox()) else 0) + (1 if bold else 0) for x, g in placed)
+    shift = max(0, ink - edge)
+    for x, glyph in placed:
+        x -= shift
+        img.paste(0, (x, y0, x + glyph.width, y0 + glyph.height), glyph)
+        if bold:
+            # The font has no bold face: overstrike one dot to the right.
+            img.paste(0, (x + 1, y0, x + 1 + glyph.width, y0 + glyph.height), glyph)
 
 
 def line_height(line: Line, cell: int) -> int:
@@ -114,7 +134,16 @@ def render_png(doc: Document, width_px: int = 384, *, columns: int | None = None
     y = margin
     for i, line in enumerate(lines):
         if line.kind == "text":
-            draw_text_line(img, line.text, margin, y, cell, bold=line.bold, double=line.double)
+            draw_text_line(
+                img,
+                line.text,
+                margin,
+                y,
+                cell,
+                bold=line.bold,
+                double=line.double,
+                limit=margin + width_px,
+            )
             y += line_height(line, cell)
         elif line.kind == "feed":
             y += line_height(line, cell)

@@ -131,7 +131,10 @@ class PrintQueue:
         kind: str | None = None,
         reprint_at: datetime | None = None,
     ) -> Any:
-        """The slip of ``txn`` as a document (also used by PDF export and the screen)."""
+        """The slip of ``txn`` as a document (also used by PDF export and the screen).
+
+        A reprint of a sale says how much of it was refunded since (a voided sale says VOIDED).
+        """
         from appliance.domain.receipts import build_receipt
 
         return build_receipt(
@@ -143,6 +146,18 @@ class PrintQueue:
             cvm_limit=self.config.limits.cvm_limit,
             tz=self.config.locale.timezone,
             reprint_at=reprint_at,
+            refunded=self._refunded(txn) if reprint_at is not None else 0,
+        )
+
+    def _refunded(self, txn: Transaction) -> int:
+        from appliance.domain.transactions import TxnState, TxnType
+
+        if txn.type is not TxnType.SALE:
+            return 0
+        return sum(
+            t.amount
+            for t in self.journal.transactions(original_uuid=txn.uuid)
+            if t.type is TxnType.REFUND and t.state is TxnState.APPROVED
         )
 
     @staticmethod

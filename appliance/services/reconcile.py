@@ -106,6 +106,7 @@ class Reconciler:
                     masked_pan=d.masked_pan,
                     amount=d.amount,
                     host_amount=d.stated_amount if d.kind == "amount_mismatch" else None,
+                    type="refund" if d.type == "refund" else "sale",
                 )
             )
         return ReconReport(

@@ -7,7 +7,8 @@ with "image" it is drawn with the CJK font and sent as a raster image (works on 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from escpos.printer import Dummy
 from PIL import Image, ImageDraw, ImageFont
@@ -41,10 +42,22 @@ def _writer(profile: PrinterProfile) -> Dummy:
 
 
 def build_test_page(
-    profile: PrinterProfile, *, device: str = "", now: datetime | None = None, drawer: bool = False
+    profile: PrinterProfile,
+    *,
+    device: str = "",
+    now: datetime | None = None,
+    drawer: bool = False,
+    tz: str = "UTC",
 ) -> bytes:
-    """The ESC/POS bytes of the test page for ``profile``; ``drawer`` also kicks the drawer."""
-    when = (now or datetime.now()).strftime("%Y-%m-%d %H:%M:%S")
+    """The ESC/POS bytes of the test page for ``profile``; ``drawer`` also kicks the drawer.
+
+    The time is printed in ``tz`` (the shop's zone, ``locale.timezone``) with its name and UTC
+    offset, e.g. ``2026-12-02 20:30:00 CST +0800``.
+    """
+    moment = now if now is not None and now.tzinfo is not None else None
+    if moment is None:
+        moment = now.astimezone() if now is not None else datetime.now(UTC)
+    when = moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S %Z %z")
     p = _writer(profile)
     p.hw("INIT")
     p.set(align="center", bold=True, double_width=True, double_height=True)

@@ -179,6 +179,34 @@ def test_printer_out_of_paper_says_how_many_stubs_wait(app: App, shop: DemoShop)
     )
 
 
+def test_stubs_parked_after_two_uncertain_prints_print_again_from_the_status_screen(
+    app: App, shop: DemoShop
+) -> None:
+    from appliance.domain.receipts import Cut, Document, Text
+
+    signed_in(app, shop)
+    queue = shop.backend.terminal.receipts
+    app.wait_for(lambda: queue.waiting() == 0)  # what earlier tests left has printed
+    shop.printer.paper_out()  # the kiosk's worker leaves the job alone meanwhile
+    job_id = queue.document(Document("test", "en", (Text("PARKED-JOB"), Cut())), "parked")
+    for _ in range(2):  # two prints whose outcome was uncertain (faults mid-job)
+        job = queue.store.claim("elsewhere", lease=10, max_attempts=2)
+        assert job is not None and job.id == job_id
+        queue.store.uncertain(job, "elsewhere", "cut mid-job", max_attempts=2)
+    shop.printer.restore()
+    app.refresh_status()
+    app.wait_for(lambda: app.status is not None and app.status.print_jobs_attention == 1)
+    app.tap("statusbar")
+    assert app.screen.name == "status"
+    text = " ".join(drawn(app))
+    assert "1 stubs may not have printed in full (tried twice)" in text
+    assert "Print again" in text
+    app.tap("reprint_parked")
+    app.wait_for(lambda: queue.store.get(job_id).state == "done")
+    printed = shop.printer.jobs[-1]
+    assert printed[0] == job_id and b"DUPLICATE" in printed[1] and b"PARKED-JOB" in printed[1]
+
+
 def test_a_cashier_needs_a_supervisor_to_open_the_menu(app: App, shop: DemoShop) -> None:
     s = signed_in(app, shop)
     app.tap("menu")

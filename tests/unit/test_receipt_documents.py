@@ -89,6 +89,8 @@ def test_english_sale_merchant_stub_reads_like_a_card_slip() -> None:
         "SCHEME                  UNIONPAY\n"
         "CARD NO         621234******0119\n"
         "ENTRY                CONTACTLESS\n"
+        "APP LABEL         UnionPay Debit\n"
+        "AID             A000000333010101\n"
         "TYPE                        SALE\n"
         "BATCH NO                  000001\n"
         "TRACE NO                  000123\n"
@@ -161,8 +163,10 @@ def _all_documents() -> list[tuple[str, str]]:
 def test_no_receipt_of_any_kind_contains_a_full_pan_or_the_expiry() -> None:
     for name, text in _all_documents():
         assert SAMPLE_PAN not in re.sub(r"\D", "", text), name
-        # The 15-digit MID is the only run of 13+ digits a slip may hold.
-        assert set(re.findall(r"\d{13,}", text)) <= {SAMPLE_MERCHANT.mid}, name
+        # The 15-digit MID and the AID (hex, EMV Book 4 §11.4: printed on card slips) are the
+        # only runs of 13+ digits a slip may hold.
+        aid_runs = set(re.findall(r"\d{13,}", sample_transaction().aid))
+        assert set(re.findall(r"\d{13,}", text)) <= {SAMPLE_MERCHANT.mid, *aid_runs}, name
         assert not re.search(r"\bEXP(IRY|\.|\b)|EXPIRES|VALID THRU|有效期", text.upper()), name
 
 

@@ -211,6 +211,19 @@ def advice(app: App, status: Any) -> list[tuple[str, str]]:
         )
     elif printer == "paper_low":
         out.append((t(N_("Paper is running low: have a new roll ready.")), "warn"))
+    parked = int(getattr(status, "print_jobs_attention", 0) or 0)
+    if parked:
+        out.append(
+            (
+                t(
+                    N_(
+                        "{n} stubs may not have printed in full (tried twice). Check the "
+                        "paper, then press Print again: they print marked DUPLICATE."
+                    )
+                ).format(n=parked),
+                "bad",
+            )
+        )
     if str(getattr(status, "reader", "ready")) == "offline":
         out.append((t(N_("Card reader not connected: check its cable.")), "bad"))
     if not out:
@@ -245,11 +258,12 @@ class StatusScreen(Screen):
             self.details_box, self.advice_box = cols(body, [1, 1], m.gap * 2)
         else:
             self.details_box, self.advice_box = rows(body, [1, 1], m.gap)
-        self.buttons = action_buttons(
-            self.app,
-            actions,
-            [("refresh", N_("Refresh"), "normal"), ("back", N_("Back"), "primary")],
-        )
+        st = self.app.status
+        parked = int(getattr(st, "print_jobs_attention", 0) or 0) if st is not None else 0
+        buttons = [("refresh", N_("Refresh"), "normal"), ("back", N_("Back"), "primary")]
+        if parked:
+            buttons.insert(0, ("reprint_parked", N_("Print again"), "normal"))
+        self.buttons = action_buttons(self.app, actions, buttons)
 
     def details(self) -> list[tuple[str, str]]:
         """Label/value rows of the last known status."""
@@ -305,6 +319,13 @@ class StatusScreen(Screen):
         """Refresh asks the terminal again; Back returns where the operator came from."""
         if bid == "refresh":
             self.app.refresh_status()
+        elif bid == "reprint_parked":
+            op = self.app.session.operator
+            self.app.backend.retry_prints(
+                str(getattr(op, "number", "") or "-"),
+                done=lambda _n: self.app.refresh_status(),
+                failed=lambda _e: self.app.refresh_status(),
+            )
         elif bid == "back":
             if self.back is not None:
                 self.app.show(self.back)
