@@ -114,7 +114,7 @@ PRINTER_FIX = {
 def check_printer(printer: Any) -> PartResult:
     """The printer reports it can print."""
     status = printer.status()
-    if status.can_print:
+    if status.can_print or status.value == "busy":  # busy: it is printing a job right now
         note = " (paper low: have a roll ready)" if status.value == "paper_low" else ""
         return _ok("printer", f"{status.value}{note}")
     return _fail("printer", status.value, PRINTER_FIX.get(status.value, PRINTER_FIX["offline"]))

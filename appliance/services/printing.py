@@ -350,7 +350,7 @@ class PrintQueue:
     _owning = False
 
     def _heartbeat(self) -> bool:
-        status = getattr(self.printer, "_last", None)
+        status = getattr(self.printer, "last_status", None)  # a port without it reports ""
         ok = self.store.take_printer(
             self.printer_key,
             self.owner,

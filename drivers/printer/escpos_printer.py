@@ -201,6 +201,13 @@ class EscposPrinter:
             self._drop()
             return PrinterStatus.OFFLINE
 
+    @property
+    def last_status(self) -> PrinterStatus:
+        """The status last seen (BUSY while a job is being sent), without asking the printer."""
+        if self._sending and self._last.can_print:
+            return PrinterStatus.BUSY
+        return self._last
+
     def drain_seconds(self, size: int) -> float:
         """How long a job of ``size`` bytes may take before an unanswered printer is judged."""
         return size / self.rate + self.margin

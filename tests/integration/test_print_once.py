@@ -216,6 +216,14 @@ def test_the_kiosk_prints_what_another_process_queued_and_the_cli_leaves_it_to_t
             assert cli.waiting() == 0
             for n in range(6):
                 assert prints_of(fake.received, n) == [False], n
+            # `countertop status` asks the kiosk (its last report), not the printer: a LAN
+            # printer may take one connection at a time.
+            connections = fake.connections
+            deadline = time.monotonic() + 10
+            while cli.reported_status() != "online" and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert cli.reported_status() == "online"
+            assert fake.connections == connections
         finally:
             cli.printer.close()
             journal.close()
