@@ -1,7 +1,7 @@
 """The terminal self-test: every part checked, each OK or FAIL with the fix in one sentence.
 
 Parts, in order: config (and its secrets), journal (writable, free disk), card reader, printer,
-indicators (IDLE then OFF), host (an echo, 0800), clock (sane year, and close to the host's
+indicators (IDLE then OFF), barcode scanner (opened and grabbed; "not fitted" is fine), host (an echo, 0800), clock (sane year, and close to the host's
 time when the echo answer carries it). Each part is built on its own, so one broken device does
 not hide the state of the others. Nothing here prints a stub or changes a transaction.
 """
@@ -120,6 +120,24 @@ def check_printer(printer: Any) -> PartResult:
     return _fail("printer", status.value, PRINTER_FIX.get(status.value, PRINTER_FIX["offline"]))
 
 
+SCANNER_FIX = (
+    "Check the scanner's USB cable and [scanner] device (evdev: the -event-kbd name under "
+    "/dev/input/by-id/, not grabbed by another program; serial: the port and baud rate)."
+)
+
+
+def check_scanner(scanner: Any) -> PartResult:
+    """The scanner opens (an evdev scanner is grabbed); a terminal without one passes."""
+    from drivers.scanner.base import ScannerStatus
+
+    status = scanner.status()
+    if status is ScannerStatus.READY:
+        return _ok("scanner", f"ready ({getattr(scanner, 'label', 'scanner')})")
+    if status is ScannerStatus.NOT_CONFIGURED:
+        return _ok("scanner", "not fitted (customer codes off; the shop's code still works)")
+    return _fail("scanner", f"{status.value} ({getattr(scanner, 'label', 'scanner')})", SCANNER_FIX)
+
+
 def check_indicators(indicators: Any) -> PartResult:
     """The LEDs show IDLE then OFF without error."""
     from drivers.indicators.base import IndicatorState
@@ -219,6 +237,7 @@ def run_selftest(
             "reader": terminal.reader,
             "printer": terminal.printer,
             "indicators": terminal.indicators,
+            "scanner": getattr(terminal, "scanner", None),
         }
     try:
         for name, build, check, fix in (
@@ -230,6 +249,12 @@ def run_selftest(
                 bootstrap.build_indicators,
                 check_indicators,
                 'Fix the [indicators] section or set backend = "none".',
+            ),
+            (
+                "scanner",
+                bootstrap.build_scanner,
+                check_scanner,
+                'Fix the [scanner] section or set backend = "none".',
             ),
         ):
             port = ports.get(name)
@@ -258,6 +283,7 @@ def run_selftest(
                     reader=ports.get("reader") or _Absent(),
                     printer=ports.get("printer") or _Absent(),
                     indicators=ports.get("indicators") or _Absent(),
+                    scanner=ports.get("scanner") or _Absent(),
                 )
                 owned = [term]  # it closes every port it was given
             except CountertopError as exc:

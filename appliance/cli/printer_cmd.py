@@ -241,7 +241,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         printer.profile, device=device, drawer=args.kick_drawer, tz=shop_timezone(args)
     )
     if args.png:
-        from drivers.printer.escpos_decode import render_png
+        from drivers.printer.escpos_render import render_png
 
         render_png(data, args.png, printer.profile.dots)
     job_id = "test-" + datetime.now().strftime("%Y%m%d%H%M%S")

@@ -75,7 +75,7 @@ def _write_job(doc: object, stem: Path, columns: int, chinese: str) -> None:
     """The ESC/POS job of ``doc`` and the mock printer's rendering of those bytes."""
     from appliance.receipts.escpos import render_escpos
     from drivers.printer.base import PrinterProfile
-    from drivers.printer.escpos_decode import render_png as paper_png
+    from drivers.printer.escpos_render import render_png as paper_png
 
     dots = 384 if columns == 32 else 576
     profile = PrinterProfile(

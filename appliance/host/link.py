@@ -7,7 +7,9 @@ them and hands each response to the request it answers: the exact response MTI (
 
 The contract the services rely on (it decides between "store and retry" and "reverse"):
 
-- ``NotSent``: no byte of the request can have left — the connection could not be made.
+- ``NotSent``: no byte of the request can have left — the connection could not be made, the
+  host had already closed or reset it (it is replaced once, and the request goes on the new
+  one), or writing failed before the request's first byte.
 - ``NoResponse``: sending started, so the host may have acted — timeout, reset, EOF, an
   undecodable reply (chained from ``ProtocolError``), or ``MacError`` for a bad/missing MAC.
 - ``KeyCheckError`` / ``ProtocolError`` from encoding: the request could not be built (no MAK
@@ -16,6 +18,14 @@ The contract the services rely on (it decides between "store and retry" and "rev
 An undecodable frame cannot be matched to a request, and after one the byte stream cannot be
 trusted, so it fails every outstanding request on that connection with ``NoResponse`` and
 drops the connection; the next request reconnects.
+
+A connection the host has closed (its FIN or reset has arrived) may still look open to this
+side until the reader thread reads that far; sending on it would put a request in doubt that
+could never be answered. So before writing, the link asks the kernel whether the host hung up
+(``poll`` for ``POLLRDHUP``, which sees a FIN even behind unread answers) and writes only on a
+connection that is still open in both directions. A request is in doubt only from its first
+byte on: the link counts the bytes the socket took, so the requests of a batch that a failed
+write never reached are NotSent.
 """
 
 from __future__ import annotations
@@ -32,12 +42,16 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from appliance.errors import HostError, MacError, NoResponse, NotSent, ProtocolError
-from appliance.host.dialects.base import Dialect, FrameMacError, transmission_stamp
+from appliance.host.dialects.base import Dialect
+from appliance.host.dialects.fields import FrameMacError
+from appliance.host.dialects.wire_time import transmission_stamp
 from appliance.host.messages import HostRequest, HostResponse, MessageKind
 
 log = logging.getLogger(__name__)
 
 _POLL = 0.5  # longest the reader sleeps when nothing is due; close() wakes it sooner
+# The host closed its side (FIN: POLLRDHUP, Linux), or the connection is reset or failed.
+_HUNG_UP = getattr(select, "POLLRDHUP", 0) | select.POLLHUP | select.POLLERR
 
 
 @dataclass
@@ -65,6 +79,10 @@ class _Pending:
     deadline: float
     conn: _Connection
     transmitted: str  # field 7 of the request: an answer that echoes field 7 must match it
+    # Set (under the link's lock) once every byte of the request is in the socket: until then
+    # the sender decides its fate from what the socket took, and the connection's death is
+    # not its reason to fail.
+    sent: bool = False
 
 
 def response_mti(request_mti: str) -> str:
@@ -96,6 +114,22 @@ class _Connection:
         """Make the reader re-check its deadlines now (a request was added or it must stop)."""
         with contextlib.suppress(OSError):
             self.wake_w.send(b"x")
+
+    def hung_up(self) -> bool:
+        """True when the host has closed or reset this connection, or it is already dead.
+
+        Call with the link's lock held: the reader closes the socket only after
+        ``_connection_died``, which takes that lock, so the descriptor stays this socket's.
+        """
+        if not self.alive:
+            return True
+        try:
+            poller = select.poll()
+            poller.register(self.sock, _HUNG_UP)
+            events = poller.poll(0)
+        except (OSError, ValueError):  # closed under us
+            return True
+        return any(ev & _HUNG_UP for _, ev in events)
 
     def kill(self) -> None:
         """Close the socket; the reader fails whatever is still pending on it."""
@@ -220,9 +254,9 @@ class HostLink:
 
     @property
     def connected(self) -> bool:
-        """True while a connection to the host is open."""
+        """True while a connection to the host is open (and the host has not closed it)."""
         with self._lock:
-            return self._conn is not None and self._conn.alive
+            return self._conn is not None and not self._conn.hung_up()
 
     @property
     def outstanding(self) -> int:
@@ -293,7 +327,11 @@ class HostLink:
                     fut.set_exception(exc)
                 return futs
             with self._lock:
-                if not conn.alive:
+                if conn.hung_up():
+                    # The host closed it (an idle timeout, a restart) since _connection()
+                    # looked: nothing was written, so use a new connection.
+                    if self._conn is conn:
+                        self._conn = None
                     continue
                 # Registered before sending, so an instant answer finds its Future; and while
                 # the connection is alive, so its reader (or its death) will complete it.
@@ -320,22 +358,70 @@ class HostLink:
             return futs
         if not pendings:
             return futs
-        try:
-            with conn.send_lock:
-                conn.sock.sendall(b"".join(data))
-        except OSError as exc:
-            # sendall may have pushed part of the frames out before failing.
-            for p in pendings:
-                err = NoResponse(f"sending to the host failed: {exc}")
-                err.__cause__ = exc
-                self._fail_pending(p, err)
+        payload = memoryview(b"".join(data))
+        written = 0
+        error: OSError | None = None
+        with conn.send_lock:
+            try:
+                # send, not sendall: each call either took some bytes or took none, so the
+                # count says exactly which requests have left.
+                while written < len(payload):
+                    written += conn.sock.send(payload[written:])
+            except OSError as exc:
+                error = exc
+        self._settle_written(conn, pendings, data, written, error)
+        if error is not None:
             conn.kill()
-            return futs
-        with self._lock:
-            self._stats.sent += len(pendings)
-        if wake:
+        elif wake:
             conn.wake()  # due before the reader's next look: let it recompute its deadline
         return futs
+
+    def _settle_written(
+        self,
+        conn: _Connection,
+        pendings: list[_Pending],
+        frames: list[bytes],
+        written: int,
+        error: OSError | None,
+    ) -> None:
+        """Decide each request's fate from how many bytes of ``frames`` the socket took.
+
+        Whole in the socket: sent (it waits for its answer, or fails with the connection).
+        Partly: in doubt (NoResponse). Not a byte: NotSent — it never left. Over TLS a failed
+        write may already have sent whole records of the bytes it was given, so after an
+        error nothing unconfirmed counts as not sent there.
+        """
+        exact = error is None or not conn.tls
+        end = 0
+        sent: list[_Pending] = []
+        doubt: list[_Pending] = []
+        unsent: list[_Pending] = []
+        for p, frame in zip(pendings, frames, strict=True):
+            start, end = end, end + len(frame)
+            if end <= written:
+                sent.append(p)
+            elif start < written or not exact:
+                doubt.append(p)
+            else:
+                unsent.append(p)
+        with self._lock:
+            for p in sent:
+                p.sent = True
+            self._stats.sent += len(sent) + len(doubt)
+            # The reader fails only requests already marked sent: if it is gone, these are
+            # ours to fail.
+            orphaned = not conn.alive
+        for p in doubt:
+            err = NoResponse(f"sending to the host failed: {error}")
+            err.__cause__ = error
+            self._fail_pending(p, err)
+        if orphaned:
+            for p in sent:
+                self._fail_pending(p, NoResponse("the connection to the host closed"))
+        for p in unsent:
+            ns = NotSent(f"sending to the host failed before the request's first byte: {error}")
+            ns.__cause__ = error
+            self._fail_pending(p, ns)
 
     def close(self) -> None:
         """Drop the connection; outstanding requests fail with NoResponse."""
@@ -358,8 +444,10 @@ class HostLink:
         # thread must not wait out a connect timeout.
         with self._connect_lock:
             with self._lock:
-                if self._conn is not None and self._conn.alive and not _hung_up(self._conn.sock):
+                if self._conn is not None and not self._conn.hung_up():
                     return self._conn
+                # Dead, or closed by the host: its reader still hands out any answers that
+                # arrived before the close, then fails what is left on it.
                 self._conn = None
             try:
                 sock = socket.create_connection(
@@ -461,8 +549,9 @@ class HostLink:
 
     def _fail_pending(self, p: _Pending, exc: HostError) -> None:
         with self._lock:
-            if self._pending.get(p.key) is p:
-                del self._pending[p.key]
+            if self._pending.get(p.key) is not p:
+                return  # answered or failed already
+            del self._pending[p.key]
             if isinstance(exc, NoResponse) and not isinstance(exc, MacError):
                 self._stats.no_response += 1
         self._failed(exc)
@@ -483,28 +572,9 @@ class HostLink:
         with self._lock:
             if self._conn is conn:
                 self._conn = None
-            victims = [p for p in self._pending.values() if p.conn is conn]
+            # A request still being written is decided by its sender (_settle_written).
+            victims = [p for p in self._pending.values() if p.conn is conn and p.sent]
         for p in victims:
             err = NoResponse(str(cause))
             err.__cause__ = cause.__cause__
             self._fail_pending(p, err)
-
-
-def _hung_up(sock: socket.socket) -> bool:
-    """True when the host has already closed ``sock`` (its FIN or RST is waiting to be read)
-    though the reader thread has not seen it yet: a pre-dial must not call that connected.
-
-    Peeks without consuming (the reader thread still reads everything); a TLS socket cannot
-    peek at the raw stream and is left to the reader thread.
-    """
-    if isinstance(sock, ssl.SSLSocket):
-        return False
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        if not readable:
-            return False
-        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-    except (BlockingIOError, InterruptedError):
-        return False
-    except OSError:
-        return True

@@ -477,7 +477,7 @@ def receipt_file_name(what: str) -> str:
 def write_receipts(shop: DemoShop, out: Path) -> list[Path]:
     """Every job the mock printer printed, drawn as the paper would look (PNG), named by what
     it is (``sale-merchant-000003.png``, ``settlement-000001.png``; a repeat gets ``-2``)."""
-    from drivers.printer.escpos_decode import render_png
+    from drivers.printer.escpos_render import render_png
 
     queue = shop.backend.terminal.receipts
     queue.drain()  # print what is still queued before looking

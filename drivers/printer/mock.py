@@ -18,8 +18,8 @@ from escpos.printer import Dummy
 from PIL import Image
 
 from drivers.printer.base import PrinterProfile, PrinterStatus
-from drivers.printer.escpos_decode import render_png, render_text
 from drivers.printer.escpos_printer import EscposPrinter
+from drivers.printer.escpos_render import render_png, render_text
 
 
 class SimulatedEscpos(Dummy):

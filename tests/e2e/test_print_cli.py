@@ -15,7 +15,7 @@ from appliance.journal import Journal
 from appliance.sim.printer_net import FakeNetworkPrinter
 from appliance.sim.shop import acquirer_for, init_demo
 from drivers.printer.base import PrinterStatus
-from drivers.printer.escpos_decode import render_text
+from drivers.printer.escpos_render import render_text
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from appliance.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from appliance.config import template
 from appliance.sim.printer_net import FakeNetworkPrinter
 from drivers.printer.base import PrinterStatus
-from drivers.printer.escpos_decode import render_text
+from drivers.printer.escpos_render import render_text
 from drivers.printer.fonts import find_cjk_font
 from drivers.printer.testpage import CHINESE_LINE
 

@@ -11,7 +11,7 @@ from appliance.cli import main
 from appliance.selftest import run_selftest
 from tests.shop import Shop
 
-PARTS = ["config", "journal", "reader", "printer", "indicators", "host", "clock"]
+PARTS = ["config", "journal", "reader", "printer", "indicators", "scanner", "host", "clock"]
 
 
 def by_part(results: list) -> dict:
@@ -80,3 +80,23 @@ def test_cli_with_a_broken_config_fails_the_config_part(
     assert main(["selftest", "--config", str(bad)]) == 1
     out = capsys.readouterr().out
     assert "FAIL  config" in out and "merchant.tid" in out
+
+
+def test_an_unplugged_scanner_fails_its_part_and_a_missing_one_passes(shop: Shop) -> None:
+    from drivers.scanner.mock import NoScanner
+
+    scanner = shop.terminal.scanner
+    scanner.unplug()
+    try:
+        parts = by_part(run_selftest(cfg=shop.cfg, terminal=shop.terminal))
+    finally:
+        scanner.plug()
+    assert not parts["scanner"].ok and "offline" in parts["scanner"].detail
+    assert "/dev/input/by-id/" in parts["scanner"].fix
+    assert parts["reader"].ok and parts["printer"].ok
+    shop.terminal.scanner = NoScanner()
+    try:
+        parts = by_part(run_selftest(cfg=shop.cfg, terminal=shop.terminal))
+    finally:
+        shop.terminal.scanner = scanner
+    assert parts["scanner"].ok and "not fitted" in parts["scanner"].detail

@@ -138,12 +138,30 @@ def test_the_refuse_fault_gives_not_sent_and_nothing_reaches_the_host(
     with make_link(acquirer) as lk:
         sign_on(lk)
         acquirer.set_fault("refuse")
-        # The host dropped our connection; once the link has seen that, it cannot reconnect.
-        assert wait_for(lambda: not lk.connected)
+        # The host dropped our connection and listens no more. The link sees the close at
+        # once, before its reader thread has read that far, and sends nothing on it.
+        assert not lk.connected
+        refused = sale()
         with pytest.raises(NotSent):
-            lk.exchange(sale())
+            lk.exchange(refused)
         acquirer.clear_faults()
         assert lk.exchange(sale()).approved
+    assert not [r for r in acquirer.ledger() if r["stan"] == refused.stan]
+
+
+def test_a_connection_the_host_closed_is_replaced_before_the_request_is_written(
+    acquirer: ReferenceAcquirer,
+) -> None:
+    with make_link(acquirer) as lk:
+        sign_on(lk)
+        # The host closes the idle connection (a restart, an idle timeout) and listens again.
+        acquirer.set_fault("refuse")
+        acquirer.clear_faults()
+        # Not sent into the closed connection (that would be in doubt, never answered): the
+        # request goes on a new one and is answered.
+        assert lk.exchange(sale()).approved
+        stats = lk.stats()
+        assert (stats.connects, stats.no_response, stats.consecutive_failures) == (2, 0, 0)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pathlib import Path
 from appliance.domain.receipt_data import from_data
 from appliance.domain.receipts import document_to_text
 from drivers.printer.base import PrinterProfile
-from drivers.printer.escpos_decode import render_text
+from drivers.printer.escpos_render import render_text
 from drivers.printer.testpage import build_test_page
 from tests.shop import open_shop
 

@@ -10,7 +10,8 @@ from appliance.errors import ConfigError
 from appliance.receipts.escpos import render_escpos
 from appliance.receipts.samples import ALL_KINDS, sample_document
 from drivers.printer import make_profile
-from drivers.printer.escpos_decode import ImageBlock, QrBlock, decode
+from drivers.printer.escpos_decode import decode
+from drivers.printer.escpos_model import ImageBlock, QrBlock
 from drivers.printer.mock import MockPrinter
 
 

@@ -19,7 +19,7 @@ from appliance.receipts.raster import export_pdf, render_png
 from appliance.receipts.samples import SAMPLE_KINDS, SAMPLE_PAN, sample_document
 from drivers.printer import fonts as printer_fonts
 from drivers.printer.base import PrinterProfile
-from drivers.printer.escpos_decode import render_text
+from drivers.printer.escpos_render import render_text
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "receipts"
 # COUNTERTOP_REGEN_GOLDEN=1 rewrites the golden .bin files; review them before committing.

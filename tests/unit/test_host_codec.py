@@ -11,7 +11,9 @@ import pytest
 from appliance.errors import ConfigError, KeyCheckError, MacError, ProtocolError
 from appliance.host import keys
 from appliance.host.dialects import get_dialect
-from appliance.host.dialects.base import Dialect, FrameMacError, infer_year
+from appliance.host.dialects.base import Dialect
+from appliance.host.dialects.fields import FrameMacError
+from appliance.host.dialects.wire_time import infer_year
 from appliance.host.messages import (
     CardFields,
     HostRequest,

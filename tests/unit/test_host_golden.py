@@ -130,7 +130,7 @@ def test_a_public_unionpay_sign_on_is_read_field_by_field_by_our_cup_layout() ->
     assert (doc["11"], doc["41"], doc["42"], doc["63"]) == (
         "000074", "12345678", "123456789123456", "123",
     )  # fmt: skip
-    items = d._fields_to_items({k: doc[k] for k in ("11", "41", "42", "60", "63")})
+    items = d.fields.fields_to_items({k: doc[k] for k in ("11", "41", "42", "60", "63")})
     assert (items["txn_type"], items["batch"], items["netmgmt"]) == ("00", "000000", "003")
     assert items["operator"] == "123"
     assert d.has_kind(MessageKind.SIGN_ON) and d.kind_spec(MessageKind.SIGN_ON).netmgmt == "003"

@@ -121,8 +121,8 @@ def test_the_mac_covers_the_extra_fields_as_received(dialect: Dialect) -> None:
 
 def test_a_host_still_refuses_a_request_with_a_field_it_does_not_use(dialect: Dialect) -> None:
     req = REQUESTS[MessageKind.SALE]
-    body = dialect._encode(
-        "0200", dialect._request_to_items(req, dialect.kind_spec(req.kind)), MAK, True,
+    body = dialect.fields.encode(
+        "0200", dialect.items.request_items(req, dialect.kind_spec(req.kind)), MAK, True,
         extra={"44": "X"},
     )  # fmt: skip
     with pytest.raises(ProtocolError, match="44"):

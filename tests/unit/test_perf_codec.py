@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from appliance.errors import ProtocolError
-from appliance.host.dialects.base import infer_year, transmission_stamp
+from appliance.host.dialects.wire_time import infer_year, transmission_stamp
 
 
 def _reference_infer_year(mmddhhmmss: str, now: datetime) -> datetime:

@@ -10,17 +10,16 @@ from escpos.printer import Dummy
 from PIL import Image, ImageChops, ImageDraw
 
 from appliance.errors import ConfigError
-from drivers.printer.escpos_decode import (
+from drivers.printer.escpos_decode import decode
+from drivers.printer.escpos_model import (
     CutBlock,
     DrawerBlock,
     EscposDecodeError,
     ImageBlock,
     QrBlock,
     TextLine,
-    decode,
-    render_png,
-    render_text,
 )
+from drivers.printer.escpos_render import render_png, render_text
 from drivers.printer.fonts import find_cjk_font
 
 FS_ON, FS_OFF = b"\x1c&", b"\x1c."

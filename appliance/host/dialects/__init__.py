@@ -1,7 +1,8 @@
 """ISO 8583 dialects by name: ``get_dialect("iso87")`` or ``get_dialect("cup")``.
 
 A dialect is a ``Profile`` (pure data: pyiso8583 spec, field types, MTI/processing-code table,
-item→field layout, framing) run through the one generic codec in ``base.Dialect``.
+item→field layout, framing) run through the one generic codec in ``base.Dialect`` (its layers: ``kinds``, ``items``,
+``fields``, ``framing``, ``wire_time``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ from __future__ import annotations
 import importlib
 
 from appliance.errors import ConfigError
-from appliance.host.dialects.base import Dialect, FrameMacError, FrameReader, KindSpec, Profile
+from appliance.host.dialects.base import Dialect
+from appliance.host.dialects.fields import FrameMacError
+from appliance.host.dialects.framing import FrameReader
+from appliance.host.dialects.profile import KindSpec, Profile
 
 DIALECTS: dict[str, str] = {
     "iso87": "appliance.host.dialects.iso87",

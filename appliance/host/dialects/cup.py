@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from appliance.host.dialects.base import KindSpec, Profile
+from appliance.host.dialects.profile import KindSpec, Profile
 from appliance.host.messages import MessageKind as K
 
 

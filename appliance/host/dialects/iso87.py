@@ -17,7 +17,7 @@ from typing import Any
 
 import iso8583.specs
 
-from appliance.host.dialects.base import KindSpec, Profile
+from appliance.host.dialects.profile import KindSpec, Profile
 from appliance.host.messages import MessageKind as K
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from appliance.domain.card import mask_pan
 from appliance.errors import CountertopError, JournalError
 from appliance.host import keys
-from appliance.host.dialects.base import transmission_stamp
+from appliance.host.dialects.wire_time import transmission_stamp
 from appliance.host.messages import (
     HostRequest,
     HostResponse,

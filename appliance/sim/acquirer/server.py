@@ -36,7 +36,8 @@ from typing import Any
 from appliance.errors import ConfigError, CountertopError, ProtocolError
 from appliance.host import keys
 from appliance.host.dialects import get_dialect
-from appliance.host.dialects.base import Dialect, FrameMacError
+from appliance.host.dialects.base import Dialect
+from appliance.host.dialects.fields import FrameMacError
 from appliance.host.messages import HostRequest, HostResponse, MessageKind
 from appliance.sim.acquirer.faults import FaultSet
 from appliance.sim.acquirer.ledger import Ledger
