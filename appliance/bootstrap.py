@@ -172,12 +172,50 @@ def build_terminal(cfg: Config, *, recover: bool = True, **overrides: Any) -> Te
         unwrap_keys=unwrap_working_keys,
         scanner=scanner,
     )
+    qr_gateway = overrides.pop("qr_gateway", None)
     if overrides:
         raise TypeError(f"unknown ports: {', '.join(overrides)}")
+    terminal.qr = build_qr(cfg, terminal, gateway=qr_gateway)
     if recover:
         for txn in terminal.recover():
             log.warning("transaction %s was in doubt at start: reversal queued", txn.trace)
+        for order in terminal.qr.recover():
+            owed = "refund" if order.kind.value == "refund" else "cancel"
+            log.warning(
+                "QR %s %s was in doubt at start: %s owed", order.kind.value, order.order, owed
+            )
     return terminal
+
+
+def build_qr_gateway(cfg: Config) -> Any:
+    """The QR gateway client from ``[qr]`` (None when QR payments are off)."""
+    q = cfg.qr
+    if not q.gateway:
+        return None
+    from appliance.host.qrlink import QrGatewayClient
+
+    return QrGatewayClient(
+        q.gateway,
+        cfg.merchant.tid,
+        cfg.merchant.mid,
+        cfg.qr_key(),
+        timeout=q.timeout,
+        connect_timeout=q.connect_timeout,
+    )
+
+
+def build_qr(cfg: Config, terminal: Terminal, *, gateway: Any = None) -> Any:
+    """The QR payments service sharing the terminal's journal, locks and print queue."""
+    from appliance.services.qr import QrPayments
+
+    return QrPayments(
+        cfg,
+        terminal.journal,
+        gateway if gateway is not None else build_qr_gateway(cfg),
+        receipts=terminal.receipts,
+        busy=terminal._busy,
+        oplock=terminal.oplock,
+    )
 
 
 def build_receipts(cfg: Config, journal: Journal, printer: Any) -> Any:

@@ -237,6 +237,11 @@ SCHEMA: dict[str, dict[str, tuple[Any, Check, str]]] = {
             _str(None, "a file path"),
             "AES-256 key for stored card data, or credential 'data-key'",
         ),
+        "qr_key_file": (
+            "secrets/qr.key",
+            _str(None, "a file path"),
+            "QR gateway signing key of this terminal (text), or credential 'qr-key'",
+        ),
     },
     "limits": {
         "max_amount": (99_999_999, _MONEY, "largest single payment, minor units"),
@@ -408,6 +413,32 @@ SCHEMA: dict[str, dict[str, tuple[Any, Check, str]]] = {
             "time zone for stubs and settlement",
         ),
     },
+    "qr": {
+        "gateway": (
+            "",
+            _str(
+                r"|https?://[^\s/]+(:\d{1,5})?(/[^\s]*)?", "an http(s)://HOST[:PORT] URL or empty"
+            ),
+            "QR gateway (WeChat Pay, Alipay, UnionPay QR) URL; empty = QR payments off",
+        ),
+        "query_interval": (
+            5.0,
+            _seconds(0.01, 5),
+            "seconds between queries while the customer confirms (the wallets say 3-5)",
+        ),
+        "query_limit": (
+            60.0,
+            _seconds(0.05, 120),
+            "seconds of querying before the order is cancelled (the wallets say about 60)",
+        ),
+        "timeout": (10.0, _seconds(0.05, 60), "seconds to wait for one answer from the gateway"),
+        "connect_timeout": (3.0, _seconds(0.05, 30), "seconds to wait for a connection"),
+        "show_expiry": (
+            120.0,
+            _seconds(0.1, 900),
+            "seconds a merchant-presented code stays valid before the order is cancelled",
+        ),
+    },
     "receipts": {
         "customer_copy": ("ask", _choice("ask", "always", "never"), "print the customer copy"),
         "retention_days": (540, _int(1, 3650, "days (1-3650)"), "keep stub data this long"),
@@ -566,6 +597,15 @@ class Config:
                 raise ConfigError(f"{self.path}: {dotted}: unknown key")
             sections[name].values[key] = value
         return Config(path=self.path, sections=sections)
+
+    def qr_key(self) -> str:
+        """This terminal's QR signing key (text, at least 16 characters)."""
+        raw = self.secret("qr-key", "qr_key_file").decode("utf-8", "replace").strip()
+        if len(raw) < 16:
+            raise ConfigError(
+                f"{self.path}: keys.qr_key_file: the QR signing key is shorter than 16"
+            )
+        return raw
 
     def tmk(self) -> bytes:
         """The terminal master key (16 or 24 bytes), from hex."""

@@ -158,10 +158,13 @@ def extract_msgids(root: Path | None = None) -> list[str]:
             if name in ("t", "N_") and literal and arg.value:
                 found.add(arg.value)
     if root is None:
-        # The card and kernel messages are codes whose msgids live in appliance.emv.
+        # The card, kernel and QR messages are codes whose msgids live in appliance.emv and
+        # appliance.services.qr_messages.
         from appliance.emv.messages import MESSAGES
+        from appliance.services.qr_messages import MESSAGES as QR_MESSAGES
 
         found.update(MESSAGES.values())
+        found.update(QR_MESSAGES.values())
     return sorted(found)
 
 

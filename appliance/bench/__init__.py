@@ -28,6 +28,7 @@ KNOWN: dict[str, str] = {
     "reprint": "appliance.bench.reprint:bench_reprint",
     "fleet": "appliance.bench.fleet:bench_fleet",
     "print": "appliance.bench.printing:bench_print",
+    "qr": "appliance.bench.qr:bench_qr",
 }
 
 _extra: dict[str, BenchFn] = {}

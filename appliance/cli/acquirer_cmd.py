@@ -195,10 +195,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if root.level > logging.INFO:  # a foreground server's log is what it shows: INFO unless -vv
         root.setLevel(logging.INFO)
     port = acq.start()
+    qr = _qr_gateway(cfg, s["ledger"])
     _stop_on_sigterm()
     print(
         f"acquirer ({acq.dialect.name}) on {host}:{port}, control 127.0.0.1:{acq.control_port}, "
-        f"ledger {s['ledger']}, terminals {', '.join(sorted(terminals))}",
+        f"ledger {s['ledger']}, terminals {', '.join(sorted(terminals))}"
+        + (f", QR gateway {qr.url}" if qr is not None else ""),
         flush=True,
     )
     try:
@@ -207,7 +209,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
         pass  # Ctrl-C is the normal way to stop it; stop() runs below
     finally:
         acq.stop()
+        if qr is not None:
+            qr.stop()
     return 0
+
+
+def _qr_gateway(cfg: Any, ledger: Path) -> Any:
+    """The QR gateway beside the acquirer when the config names one (its books share the
+    ledger's file, so the statement lists both); None otherwise."""
+    if cfg is None or not cfg.qr.gateway:
+        return None
+    from urllib.parse import urlsplit
+
+    from appliance.sim.qrgateway import GatewayServer, QrGateway
+
+    url = urlsplit(cfg.qr.gateway)
+    gateway = QrGateway(
+        ledger, {cfg.merchant.tid: cfg.qr_key()}, {cfg.merchant.tid: cfg.merchant.mid}
+    )
+    return GatewayServer(gateway, url.hostname or "127.0.0.1", url.port or 80).start()
 
 
 def _stop_on_sigterm() -> None:

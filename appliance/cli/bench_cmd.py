@@ -126,7 +126,12 @@ def cmd_torture(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="countertop-torture-") as tmp:
         workdir = Path(args.workdir) if args.workdir else Path(tmp)
-        torture = Torture(workdir, seed=args.seed, keep=args.keep)
+        if args.qr:
+            from appliance.sim.qr_torture import QrTorture
+
+            torture: Any = QrTorture(workdir, seed=args.seed, keep=args.keep)
+        else:
+            torture = Torture(workdir, seed=args.seed, keep=args.keep)
         report = torture.run(args.trials, on_trial=progress)
         if report.failures and not args.workdir:
             print(
@@ -170,5 +175,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     t.add_argument("--seed", type=int, default=0, help="seed of the kill moments and shifts")
     t.add_argument("--workdir", help="keep trial directories here (default: a temporary one)")
     t.add_argument("--keep", action="store_true", help="keep passing trials' directories too")
+    t.add_argument(
+        "--qr",
+        action="store_true",
+        help="QR payments: kill during the query loop and the cancel (appliance.sim.qr_torture)",
+    )
     add_json(t)
     t.set_defaults(func=cmd_torture)

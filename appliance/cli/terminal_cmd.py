@@ -161,6 +161,11 @@ def cmd_status(args: argparse.Namespace) -> int:
             )
         if st.next_retry:
             print(f"next retry         {st.next_retry:%H:%M:%S} UTC")
+        if st.qr_cancels_owed or st.qr_refunds_owed:
+            print(
+                f"QR owed            {st.qr_cancels_owed} cancel(s), {st.qr_refunds_owed} "
+                f"refund(s) (countertop qr forward)"
+            )
         print(f"reader             {st.reader}")
         owner = f", printed by the {st.print_owner}" if st.print_owner else ""
         print(f"printer            {st.printer} ({st.print_jobs_waiting} job(s) waiting{owner})")

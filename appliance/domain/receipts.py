@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from appliance.domain.card import last4, mask_pan, signature_required
@@ -620,6 +620,24 @@ def _side(lang: str, cur: str, label: tuple[str, str], t: Totals) -> list[Block]
     ]
 
 
+def _qr_block(lang: str, cur: str, qr: Sequence[Any]) -> list[Block]:
+    """QR payments' own lines (one per wallet) and their gross: never in the card totals."""
+    if not qr:
+        return []
+    from appliance.domain.qr import wallet_label
+
+    b: list[Block] = [Separator(), Text(_t(lang, "扫码支付", "QR PAYMENTS"), "center", bold=True)]
+    for s in qr:
+        zh, en = wallet_label(s.scheme, "zh_CN"), wallet_label(s.scheme, "en")
+        name = zh if lang == "zh_CN" else en if lang == "en" else f"{zh} {en}"
+        b += _totals_rows(
+            lang, cur, name, s.sale_count, s.sale_amount, s.refund_count, s.refund_amount
+        )
+    gross = sum(s.sale_amount - s.refund_amount for s in qr)
+    b.append(Pair(_t(lang, "扫码净额", "QR GROSS"), _money(gross, cur), bold=True))
+    return b
+
+
 def build_settlement(
     totals: BatchTotals,
     result: SettlementResult | None,
@@ -630,11 +648,14 @@ def build_settlement(
     printed_at: datetime,
     operator: str = "",
     reprint_at: datetime | None = None,
+    qr: Sequence[Any] = (),
 ) -> Document:
     """The settlement (Z) slip: per scheme counts/amounts, gross, estimated fees, expected net
     deposit, and the host's verdict (balanced, or out of balance with both sides' totals).
 
     ``result`` None means settlement has not been answered yet (printed as NOT SETTLED).
+    ``qr`` are the batch's QR lines (``appliance.domain.qr_books.qr_totals``), printed in
+    their own block after the host's verdict: the card host never balances them.
     """
     _check_lang(lang)
     zone = resolve_tz(tz)
@@ -679,6 +700,7 @@ def build_settlement(
             b += _side(lang, cur, ("主机", "HOST"), result.host)
     if result is not None and result.settled_at is not None:
         b.append(Pair(_t(lang, "结算时间", "SETTLED AT"), _when(result.settled_at, zone)))
+    b += _qr_block(lang, cur, qr)
     b += [Feed(1), Cut()]
     return Document(
         "settlement", lang, tuple(b), None, f"countertop:{merchant.tid}:{totals.batch:06d}"
@@ -694,8 +716,10 @@ def build_interim(
     printed_at: datetime,
     operator: str = "",
     reprint_at: datetime | None = None,
+    qr: Sequence[Any] = (),
 ) -> Document:
-    """The interim totals (X) slip: per scheme and per operator, without closing the batch."""
+    """The interim totals (X) slip: per scheme and per operator, without closing the batch;
+    ``qr`` (per-wallet QR lines) in their own block."""
     _check_lang(lang)
     zone = resolve_tz(tz)
     cur = totals.currency
@@ -725,6 +749,7 @@ def build_interim(
         Pair(_t(lang, "预估手续费", "EST. FEES"), _money(-totals.fees, cur)),
         Pair(_t(lang, "预计入账", "EXPECTED DEPOSIT"), _money(totals.net, cur), bold=True),
         Separator(),
+        *_qr_block(lang, cur, qr),
         Text(_t(lang, "未结算 批次未关闭", "NOT SETTLED - BATCH STILL OPEN"), "center"),
         Feed(1),
         Cut(),

@@ -55,6 +55,8 @@ Kind = Literal[
     "duplicate",
     "amount_mismatch",
     "fee_mismatch",
+    "qr_charged_not_paid",
+    "qr_cancel_owed",
 ]
 
 # What the merchant should do about each kind of discrepancy (en, zh_CN).
@@ -90,6 +92,20 @@ KIND_ADVICE: dict[str, tuple[str, str]] = {
         "The fee differs from the agreed rate: check the rate in your contract and ask the "
         "acquirer to correct it.",
         "手续费与约定费率不符：请核对合同费率并要求收单机构更正。",
+    ),
+    "qr_charged_not_paid": (
+        "A QR payment the cashier was told had failed, was declined or was cancelled is charged "
+        "on the statement (one-sided, 单边账): the customer paid for nothing. Give the gateway "
+        "the order number and trade number and ask for a refund; keep the journal entry.",
+        "收银员被告知失败、被拒或已撤销的扫码支付在对账单上已扣款（单边账），顾客被误扣。"
+        "请凭订单号和交易单号向支付机构申请退款，保留流水记录。",
+    ),
+    "qr_cancel_owed": (
+        "A QR payment whose cancel is still owed is charged on the statement: the cancel, once "
+        "the gateway acknowledges it, returns the money. Check the link (countertop qr "
+        "forward) and reconcile again.",
+        "撤销待发送的扫码支付在对账单上已扣款：网关确认撤销后款项将退回。请检查网络"
+        "（countertop qr forward）后重新对账。",
     ),
 }
 

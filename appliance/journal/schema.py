@@ -280,4 +280,38 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        15,
+        "QR orders: payments by WeChat Pay, Alipay and UnionPay QR, their refunds, owed cancels",
+        """
+        CREATE TABLE qr_orders (
+            order_no        TEXT PRIMARY KEY,
+            kind            TEXT NOT NULL CHECK (kind IN ('pay', 'refund')),
+            state           TEXT NOT NULL,
+            amount          INTEGER NOT NULL CHECK (amount > 0),
+            currency        TEXT NOT NULL,
+            wallet          TEXT NOT NULL DEFAULT '',
+            mode            TEXT NOT NULL DEFAULT '',
+            batch           INTEGER NOT NULL,
+            trade_no        TEXT NOT NULL DEFAULT '',
+            payer           TEXT NOT NULL DEFAULT '',
+            original        TEXT REFERENCES qr_orders (order_no),
+            gateway_state   TEXT NOT NULL DEFAULT '',
+            err_code        TEXT NOT NULL DEFAULT '',
+            operator        TEXT NOT NULL DEFAULT '',
+            note            TEXT NOT NULL DEFAULT '',
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            last_error      TEXT NOT NULL DEFAULT '',
+            created_at      TEXT NOT NULL,
+            updated_at      TEXT NOT NULL,
+            local_date      TEXT NOT NULL
+        );
+        CREATE INDEX ix_qr_state ON qr_orders (state);
+        CREATE INDEX ix_qr_batch ON qr_orders (batch);
+        CREATE INDEX ix_qr_date ON qr_orders (local_date);
+        CREATE INDEX ix_qr_original ON qr_orders (original);
+        INSERT INTO counters (name, value) VALUES ('qr_order', 0);
+        """,
+    ),
 ]

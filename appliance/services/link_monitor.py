@@ -14,7 +14,9 @@ terminal is idle, and acts on it:
   (``terminal.send_owed(due_only=True)``). Reversals go first, then stored payments;
 - once nothing is owed and the link is up, a scheduled settlement that could not run (the
   link was down at ``settlement.time``, or it was cut mid-upload) is run (or resumed) under
-  the same settlement lock the timer and the CLI take; the Z slip is queued when it closes.
+  the same settlement lock the timer and the CLI take; the Z slip is queued when it closes;
+- on every tick, owed QR cancels and refunds that are due go to the QR gateway (skipped while
+  a payment is in progress).
 
 ``tick()`` is one step, synchronous, and returns the seconds until the next: tests drive it
 with a fake clock. ``start()`` runs it in a daemon thread; ``stop()`` ends that thread.
@@ -54,6 +56,7 @@ class LinkWorker:
         self.checks = 0  # echoes sent
         self.forwards = 0  # forwarding runs started
         self.settlements = 0  # overdue settlements run (or resumed)
+        self.qr_forwards = 0  # runs that sent owed QR cancels or refunds
         self.failures = 0  # consecutive failed checks (drives the back-off)
         self._last_ok_seen = terminal.monitor.last_ok
         self._last_check: float | None = None
@@ -97,6 +100,7 @@ class LinkWorker:
             self._forward(due_only=was_up)
             if self.state == LinkState.ONLINE and not self.terminal.journal.owed():
                 self._settle_overdue()
+        self._forward_qr()
         self._was_up = self.state == LinkState.ONLINE
         self._failed_seen = monitor.failed_total
         self._count_tick()
@@ -142,6 +146,25 @@ class LinkWorker:
         if report.acknowledged or report.errors:
             log.info(
                 "forwarded: %d acknowledged, %d still owed%s",
+                report.acknowledged,
+                report.still_owed,
+                f" ({report.errors[-1]})" if report.errors else "",
+            )
+
+    def _forward_qr(self) -> None:
+        """Owed QR cancels and refunds that are due go to the QR gateway (its own link)."""
+        qr = getattr(self.terminal, "qr", None)
+        if qr is None or not qr.enabled:
+            return
+        try:
+            report = qr.send_owed(due_only=True, blocking=False)
+        except CountertopError as exc:
+            log.warning("forwarding owed QR cancels failed: %s", exc)
+            return
+        if report.sent:
+            self.qr_forwards += 1
+            log.info(
+                "QR: %d acknowledged, %d still owed%s",
                 report.acknowledged,
                 report.still_owed,
                 f" ({report.errors[-1]})" if report.errors else "",

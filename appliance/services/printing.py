@@ -208,6 +208,22 @@ class PrintQueue:
             self.store.enqueue(what, document=_data(doc), txn_uuid=txn.uuid, copy=copy)
         )
 
+    def qr_stub(self, order: Any, copy: str, *, reprint_at: datetime | None = None) -> str:
+        """Queue the ``copy`` slip of a QR payment or refund (``appliance.domain.qr_receipt``)."""
+        from appliance.domain.qr_receipt import build_qr_receipt
+
+        doc = build_qr_receipt(
+            order,
+            self.merchant,
+            copy=copy,
+            lang=self.config.locale.receipt_language,
+            tz=self.config.locale.timezone,
+            reprint_at=reprint_at,
+        )
+        return self.document(
+            doc, f"{'reprint ' if reprint_at else ''}{doc.kind} {copy} {order.order}"
+        )
+
     def document(self, doc: Any, what: str) -> str:
         """Queue any document (reports, settlement and reconciliation slips)."""
         return self._queued(self.store.enqueue(what, document=_data(doc)))

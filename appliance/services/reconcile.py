@@ -27,6 +27,8 @@ _SLIP_ISSUE = {
     "reversed_charged": "reversed_charged",
     "amount_mismatch": "amount_mismatch",
     "fee_mismatch": "fee_mismatch",
+    "qr_charged_not_paid": "reversed_charged",
+    "qr_cancel_owed": "reversed_charged",
 }
 
 
@@ -54,6 +56,10 @@ class Reconciler:
         if not days and not bad:
             days = {t.updated_at.astimezone(UTC).date().isoformat() for t in journal}
         dates = sorted(days)
+        from appliance.domain.qr_books import is_qr_line
+
+        qr_lines = [line for line in lines if is_qr_line(line.scheme)]
+        lines = [line for line in lines if not is_qr_line(line.scheme)]
         result = reconcile(
             lines,
             journal,
@@ -63,8 +69,47 @@ class Reconciler:
             bad_lines=bad,
             statement=name,
         )
+        result = self._with_qr(result, qr_lines, dates)
         self._store(result)
         return result
+
+    def _with_qr(self, result: Reconciliation, lines: Sequence[Any], dates: Sequence[str]) -> Any:
+        """Add the QR lines' matching (``appliance.domain.qr_books``) to a card reconciliation."""
+        from dataclasses import replace
+
+        from appliance.domain.qr_books import counts_in_qr_totals, match_qr, qr_in_scope
+        from appliance.domain.reconcile import Discrepancy, expected_fee, line_net
+        from appliance.journal import qr as qr_journal
+
+        orders = qr_journal.orders(self.journal)
+        scope = qr_in_scope(orders, dates, UTC)
+        if not lines and not scope:
+            return result
+        m = match_qr(lines, orders, in_scope=scope)
+        fees_bp = self.config.settlement.fees_bp
+        expected_net = expected_fees = 0
+        wanted = set(scope)
+        for o in orders:
+            if o.order in wanted and counts_in_qr_totals(o):
+                typ = "sale" if o.kind.value == "pay" else "refund"
+                f = expected_fee(typ, o.amount, o.wallet, fees_bp)
+                expected_fees += f
+                expected_net += line_net(typ, o.amount, f)
+        found = tuple(Discrepancy(**d) for d in m.found)
+        return replace(
+            result,
+            line_count=result.line_count + len(lines),
+            matched_count=result.matched_count + m.matched_count,
+            matched_amount=result.matched_amount + m.matched_amount,
+            discrepancies=result.discrepancies + found,
+            expected_net=result.expected_net + expected_net,
+            stated_net=result.stated_net + sum(line.net for line in lines),
+            stated_fees=result.stated_fees + sum(line.fee for line in lines),
+            expected_fees=result.expected_fees + expected_fees,
+            dates=tuple(
+                sorted(set(result.dates) | {line.settlement_date.isoformat() for line in lines})
+            ),
+        )
 
     def reconcile_file(self, path: Path, dates: Sequence[str] = ()) -> Reconciliation:
         """Match the statement at ``path`` (covering its lines' days and ``dates``)."""

@@ -172,7 +172,15 @@ class Settlement:
             "voided_count": len(voided),
             "voided_amount": sum(t.amount for t in voided),
             "settlement_in_progress": (u.batch if (u := self.unfinished()) else None),
+            "qr_schemes": [s.as_dict() for s in self.qr_lines(batch)],
         }
+
+    def qr_lines(self, batch: int) -> tuple[Any, ...]:
+        """The QR payments of ``batch``, one line per wallet (not part of the card totals)."""
+        from appliance.domain.qr_books import qr_totals
+        from appliance.journal import qr as qr_journal
+
+        return qr_totals(qr_journal.orders(self.journal, batch=batch), batch=batch)
 
     def last_settled_at(self) -> datetime | None:
         """When the newest batch was cut for settlement (None: never)."""
@@ -242,19 +250,22 @@ class Settlement:
             printed_at=rec.closed_at or now,
             operator=rec.operator,
             reprint_at=now if reprint else None,
+            qr=self.qr_lines(batch),
         )
 
     def x_document(self, operator: str = "") -> Any:
         """The interim (X) slip of the open batch."""
         from appliance.domain.receipts import build_interim
 
+        totals = self.open_totals()
         return build_interim(
-            self.open_totals(),
+            totals,
             self.merchant(),
             lang=self.config.locale.receipt_language,
             tz=self.config.locale.timezone,
             printed_at=self.journal.clock(),
             operator=operator,
+            qr=self.qr_lines(totals.batch),
         )
 
     def _queue(self, doc: Any, what: str) -> str | None:

@@ -56,6 +56,7 @@ from appliance.host.messages import (
     response_text,
 )
 from appliance.journal import Journal, OwedMessage
+from appliance.journal import qr as qr_journal
 from appliance.journal.journal import StubHook, retry_delay
 from appliance.services.link_state import LinkState, MonitoredLink
 from appliance.services.oplock import OperationLock
@@ -182,6 +183,8 @@ class TerminalStatus:
     print_jobs: list[dict[str, Any]] = field(default_factory=list)
     print_jobs_attention: int = 0  # parked after max_attempts: an operator must retry them
     print_owner: str = ""  # the process printing for the printer: "kiosk", "cli" or ""
+    qr_cancels_owed: int = 0  # QR orders whose cancel the gateway has not acknowledged yet
+    qr_refunds_owed: int = 0  # QR refunds not final yet
 
     def as_dict(self) -> dict[str, Any]:
         """The stable machine-readable form."""
@@ -206,6 +209,8 @@ class TerminalStatus:
             "print_jobs": self.print_jobs,
             "print_owner": self.print_owner,
             "currency": self.currency,
+            "qr_cancels_owed": self.qr_cancels_owed,
+            "qr_refunds_owed": self.qr_refunds_owed,
         }
 
 
@@ -313,6 +318,8 @@ class Terminal:
         self.kernel_params = kernel_params(config)
         self._mak: bytes | None = None
         self._mac_failures = 0  # answers to owed messages whose MAC failed, ever
+        # QR payments (appliance.services.qr.QrPayments), set by the bootstrap; None: none.
+        self.qr: Any = None
         # The TMK-derived key proves to the host that a sign-on comes from this terminal.
         self.link.set_signon_key(keys.signon_key(tmk))
         self._restore_keys()
@@ -1181,6 +1188,7 @@ class Terminal:
 
         settle_waiting = Settlement(self).waiting_for_link()
         out_of_step = self.journal.session_get("keys_state") == "out_of_step"
+        qr_counts = qr_journal.counts(self.journal)
         link, link_error = self.monitor.state.value, self.monitor.last_error
         if out_of_step:
             link, link_error = LinkState.DEGRADED.value, "keys out of step"
@@ -1205,6 +1213,8 @@ class Terminal:
             print_jobs_attention=sum(1 for j in jobs if j.state == "needs_attention"),
             print_owner=owner,
             currency=self.cur.alpha,
+            qr_cancels_owed=qr_counts.get("cancel_owed", 0),
+            qr_refunds_owed=qr_counts.get("refund_owed", 0),
         )
 
     def transactions(self, *, batch: int | None = None, limit: int = 100) -> list[Transaction]:
@@ -1217,7 +1227,7 @@ class Terminal:
 
     def close(self) -> None:
         """Release every port."""
-        for port in (self.link, self.reader, self.indicators, self.printer, self.scanner):
+        for port in (self.link, self.reader, self.indicators, self.printer, self.scanner, self.qr):
             if port is not None:
                 try:
                     port.close()

@@ -38,6 +38,7 @@ def demo_paths(path: Path) -> dict[str, Path]:
         "state": state,
         "tmk": state / "secrets" / "tmk.hex",
         "data": state / "secrets" / "data.key",
+        "qr": state / "secrets" / "qr.key",
     }
 
 
@@ -63,9 +64,14 @@ def init_demo(
             "response_timeout": 5.0,
             "connect_timeout": 2.0,
         },
-        "keys": {"tmk_file": str(paths["tmk"]), "data_key_file": str(paths["data"])},
+        "keys": {
+            "tmk_file": str(paths["tmk"]),
+            "data_key_file": str(paths["data"]),
+            "qr_key_file": str(paths["qr"]),
+        },
         "state": {"dir": str(paths["state"])},
         "ui": {"demo_panel": True},
+        "qr": {"gateway": f"http://127.0.0.1:{free_port()}"},
         # The demo shows store-and-forward: its acquirer accepts the card's offline TC and
         # ARQCs forwarded later (deferred authorisation).
         "emv": {"accept_offline_tc": True, "deferred_arqc": True},
@@ -80,6 +86,8 @@ def init_demo(
         write_secret(paths["tmk"], generate_key().hex().upper().encode() + b"\n")
     if not paths["data"].exists():
         write_secret(paths["data"], os.urandom(32))
+    if not paths["qr"].exists():
+        write_secret(paths["qr"], os.urandom(16).hex().encode() + b"\n")
     return out
 
 
@@ -112,3 +120,20 @@ def acquirer_for(cfg: Config, *, port: int | None = None, control_port: int | No
         {cfg.merchant.tid: cfg.merchant.mid},
         control_port=control_port,
     )
+
+
+def qr_gateway_for(cfg: Config, *, port: int | None = None) -> Any:
+    """A reference QR gateway (not yet started) that knows this terminal's signing key, on the
+    port of ``qr.gateway``, keeping its books in the acquirer's ledger file."""
+    from urllib.parse import urlsplit
+
+    from appliance.sim.qrgateway import GatewayServer, QrGateway
+
+    url = urlsplit(cfg.qr.gateway or "http://127.0.0.1:0")
+    gateway = QrGateway(
+        cfg.state_dir / "acquirer" / "ledger.db",
+        {cfg.merchant.tid: cfg.qr_key()},
+        {cfg.merchant.tid: cfg.merchant.mid},
+    )
+    chosen = (url.port or 0) if port is None else port
+    return GatewayServer(gateway, url.hostname or "127.0.0.1", chosen)

@@ -852,6 +852,8 @@ RECON_KINDS = {
     "reversed_charged": N_("Reversed but charged"),
     "amount_mismatch": N_("Amount differs"),
     "fee_mismatch": N_("Fee differs"),
+    "qr_charged_not_paid": N_("QR charged, told not paid"),
+    "qr_cancel_owed": N_("QR charged, cancel owed"),
 }
 RECON_ISSUES = {
     "missing_at_host": N_("Not at the bank"),

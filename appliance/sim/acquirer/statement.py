@@ -48,6 +48,35 @@ def _line(row: Mapping[str, Any], day: date, fees_bp: Mapping[str, int]) -> dict
     }
 
 
+def qr_lines(
+    ledger: Ledger, day: date, fees_bp: Mapping[str, int], *, tid: str | None = None
+) -> list[dict[str, Any]]:
+    """The QR gateway's lines of ``day`` (its books share the ledger's file)."""
+    from appliance.domain.qr import mask_payer
+    from appliance.domain.qr_books import qr_statement_line
+    from appliance.sim.qrgateway.book import QrBook
+
+    book = QrBook(ledger.path)
+    try:
+        rows = [r for r in book.statement(day) if tid is None or r["tid"] == tid]
+    finally:
+        book.close()
+    return [
+        qr_statement_line(
+            r["out_trade_no"],
+            r["trade_no"],
+            r["type"],
+            int(r["amount"]),
+            r["wallet"] or "UNKNOWN",
+            mask_payer(r["buyer"]),
+            day=day,
+            tid=r["tid"],
+            fees_bp=fees_bp,
+        )
+        for r in rows
+    ]
+
+
 def statement_lines(
     ledger: Ledger,
     day: date,
@@ -65,6 +94,7 @@ def statement_lines(
         )
     rows = [r for r in ledger.statement(day) if tid is None or r["tid"] == tid]
     lines = [_line(r, day, fees_bp) for r in rows]
+    lines += qr_lines(ledger, day, fees_bp, tid=tid)
     sales = [i for i, line in enumerate(lines) if line["type"] == "sale"]
     need = sum(1 for w in wanted if w in ("missing", "amount", "fee"))
     if len(sales) < need:

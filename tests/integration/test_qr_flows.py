@@ -1,0 +1,301 @@
+"""QR payments end to end: the terminal's service over httpx against the reference QR gateway
+on loopback (Starlette + uvicorn), every gateway fault, and the ledger agreeing afterwards."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appliance.bootstrap import build_terminal
+from appliance.domain.qr import QrState
+from appliance.journal import qr as qrj
+from appliance.sim.shop import demo_config, qr_gateway_for
+
+WECHAT = "134567890123456789"
+ALIPAY = "289431869362714645"
+UNIONPAY = "6212345678901234567"
+
+
+class QrShop:
+    """A demo terminal with QR payments against a running reference QR gateway."""
+
+    def __init__(self, tmp: Path, **qr: Any) -> None:
+        settings = {"query_interval": 0.02, "query_limit": 0.3, "show_expiry": 0.3, "timeout": 1.0}
+        settings.update(qr)
+        self.cfg = demo_config(tmp, overrides={"qr": settings})
+        self.server = qr_gateway_for(self.cfg).start()
+        self.gateway = self.server.gateway
+        self.terminal = build_terminal(self.cfg)
+        self.qr = self.terminal.qr
+
+    def trade(self, order: str) -> dict[str, Any]:
+        return next(t for t in self.gateway.book.trades() if t["out_trade_no"] == order)
+
+    def consistent(self) -> list[str]:
+        """Every SUCCESS at the gateway is SUCCESS, or has a cancel owed, at the terminal."""
+        problems = []
+        for t in self.gateway.book.trades():
+            try:
+                o = qrj.get(self.terminal.journal, t["out_trade_no"])
+            except LookupError:
+                problems.append(f"{t['out_trade_no']} unknown to the terminal")
+                continue
+            if t["state"] == "SUCCESS" and o.state not in (QrState.SUCCESS, QrState.CANCEL_OWED):
+                problems.append(f"{o.order}: gateway SUCCESS, terminal {o.state.value}")
+            if o.state == QrState.SUCCESS and t["state"] not in ("SUCCESS", "REFUNDED"):
+                problems.append(f"{o.order}: terminal SUCCESS, gateway {t['state']}")
+        return problems
+
+    def close(self) -> None:
+        self.terminal.close()
+        self.server.stop()
+
+
+@pytest.fixture
+def qshop(tmp_path: Path) -> Iterator[QrShop]:
+    s = QrShop(tmp_path)
+    yield s
+    s.close()
+
+
+def test_customer_code_is_paid_and_journaled_without_the_code(qshop: QrShop) -> None:
+    out = qshop.qr.pay(1250, WECHAT, operator="01")
+    d = out.as_dict()
+    assert (d["result"], d["state"], d["wallet"]) == ("approved", "success", "WECHATPAY")
+    assert d["trade_no"] == qshop.trade(d["order"])["trade_no"]
+    assert d["payer"] and "****" in d["payer"]
+    assert qshop.trade(d["order"])["state"] == "SUCCESS"
+    qshop.terminal.journal.close()
+    state = qshop.cfg.state_dir
+    for f in state.glob("journal.db*"):
+        assert WECHAT.encode() not in f.read_bytes(), f"payment code in clear in {f.name}"
+    qshop.terminal.journal = type(qshop.terminal.journal).open(qshop.cfg.journal_path)
+
+
+def test_a_refused_payment_is_declined_and_nothing_is_charged(qshop: QrShop) -> None:
+    out = qshop.qr.pay(1251, ALIPAY)
+    assert (out.result, out.code) == ("declined", "qr.declined")
+    assert out.order is not None and out.order.err_code == "NOTENOUGH"
+    assert qshop.trade(out.order.order)["state"] == "CLOSED"
+
+
+def test_user_paying_is_queried_with_a_countdown_until_paid(qshop: QrShop) -> None:
+    qshop.gateway.set_fault("userpaying", after=0.1, times=1)
+    left: list[float] = []
+    out = qshop.qr.pay(300, UNIONPAY, on_countdown=lambda s, _o: left.append(s))
+    assert out.result == "approved"
+    assert len(left) >= 2 and left == sorted(left, reverse=True)
+    assert all(0 <= s <= 0.3 for s in left)
+    queries = [api for api, _ in qshop.gateway.requests if api == "query"]
+    assert len(queries) == len(left)
+
+
+def test_user_never_paying_ends_in_an_acknowledged_cancel(qshop: QrShop) -> None:
+    qshop.gateway.set_fault("userpaying", after=None, times=1)
+    out = qshop.qr.pay(300, WECHAT)
+    assert (out.result, out.code) == ("cancelled", "qr.cancelled")
+    assert qshop.trade(out.order.order)["state"] == "CLOSED"
+    apis = [api for api, _ in qshop.gateway.requests]
+    assert apis[-1] == "cancel" and apis[-2] == "query"  # the cancel follows the last query
+    assert qshop.consistent() == []
+
+
+def test_operator_cancel_during_the_loop_cancels_at_once(qshop: QrShop) -> None:
+    qshop.gateway.set_fault("userpaying", after=None, times=1)
+    stop = threading.Event()
+    stop.set()
+    out = qshop.qr.pay(300, WECHAT, cancel=stop)
+    assert out.result == "cancelled"
+    assert [api for api, _ in qshop.gateway.requests] == ["pay", "cancel"]
+
+
+def test_failing_cancels_stay_owed_until_acknowledged(qshop: QrShop) -> None:
+    qshop.gateway.set_fault("userpaying", after=None, times=1)
+    qshop.gateway.set_fault("cancel_fails", times=2)
+    out = qshop.qr.pay(400, WECHAT)
+    assert (out.result, out.code, out.order.state) == (
+        "failed",
+        "qr.cancel_owed",
+        QrState.CANCEL_OWED,
+    )
+    assert qshop.terminal.status().qr_cancels_owed == 1
+    first = qshop.qr.send_owed()
+    assert (first.acknowledged, first.still_owed) == (0, 1)
+    second = qshop.qr.send_owed()
+    assert (second.acknowledged, second.still_owed) == (1, 0)
+    assert qshop.trade(out.order.order)["state"] == "CLOSED"
+    assert qshop.terminal.status().qr_cancels_owed == 0
+    assert qshop.consistent() == []
+
+
+def test_an_answer_lost_after_the_gateway_committed_is_found_by_the_query(qshop: QrShop) -> None:
+    qshop.gateway.set_fault("pay_timeout_after_commit", hold=3.0)
+    out = qshop.qr.pay(700, WECHAT)
+    assert out.result == "approved"
+    pays = [p for api, p in qshop.gateway.requests if api == "pay"]
+    assert len(pays) == 1  # never sent twice
+    assert len(qshop.gateway.book.trades()) == 1
+    assert qshop.consistent() == []
+
+
+def test_unknown_queries_and_a_bad_answer_signature_do_not_lose_the_payment(qshop: QrShop) -> None:
+    qshop.gateway.set_fault("bad_signature", times=1)  # the pay answer fails its signature
+    qshop.gateway.set_fault("query_unknown", times=2)
+    out = qshop.qr.pay(800, ALIPAY)
+    assert out.result == "approved"
+    assert len(qshop.gateway.book.trades()) == 1
+    assert qshop.consistent() == []
+
+
+def test_a_repeated_order_number_never_charges_twice(qshop: QrShop) -> None:
+    out = qshop.qr.pay(500, WECHAT)
+    body, _ = qshop.gateway.handle(
+        "pay",
+        qshop.qr.gateway.signed(
+            {"out_trade_no": out.order.order, "total_amount": 500, "auth_code": WECHAT}
+        ),
+    )
+    assert body["trade_state"] == "SUCCESS" and body["trade_no"] == out.order.trade_no
+    other, _ = qshop.gateway.handle(
+        "pay",
+        qshop.qr.gateway.signed(
+            {"out_trade_no": out.order.order, "total_amount": 900, "auth_code": WECHAT}
+        ),
+    )
+    assert other["err_code"] == "OUT_TRADE_NO_USED"
+    assert len(qshop.gateway.book.trades()) == 1
+
+
+def test_unreachable_gateway_refuses_clearly_and_stores_nothing(tmp_path: Path) -> None:
+    s = QrShop(tmp_path)
+    s.server.stop()
+    try:
+        out = s.qr.pay(700, WECHAT)
+        assert (out.result, out.code, out.order.state) == (
+            "failed",
+            "qr.unreachable",
+            QrState.NOT_SENT,
+        )
+        assert "nothing is stored" in out.message("en")
+        assert qrj.owed(s.terminal.journal) == []
+    finally:
+        s.terminal.close()
+
+
+def test_an_order_in_doubt_at_start_is_cancelled_and_a_late_pay_is_refused(tmp_path: Path) -> None:
+    s = QrShop(tmp_path)
+    try:
+        order = qrj.begin_order(
+            s.terminal.journal,
+            600,
+            "CNY",
+            tid="10000001",
+            wallet="WECHATPAY",
+            mode="scan",
+            operator="",
+        )
+        s.terminal.close()
+        s.terminal = build_terminal(s.cfg)  # the restart
+        s.qr = s.terminal.qr
+        assert qrj.get(s.terminal.journal, order.order).state == QrState.CANCEL_OWED
+        assert s.qr.send_owed().acknowledged == 1
+        assert qrj.get(s.terminal.journal, order.order).state == QrState.CANCELLED
+        late, _ = s.gateway.handle(
+            "pay",
+            s.qr.gateway.signed(
+                {"out_trade_no": order.order, "total_amount": 600, "auth_code": WECHAT}
+            ),
+        )
+        assert late["err_code"] == "ORDERCLOSED"
+        assert s.consistent() == []
+    finally:
+        s.close()
+
+
+def test_partial_refunds_up_to_what_was_paid(qshop: QrShop) -> None:
+    paid = qshop.qr.pay(1000, WECHAT).order
+    first = qshop.qr.refund(paid.order, 300)
+    assert (first.result, first.code, first.order.original) == (
+        "approved",
+        "qr.refunded",
+        paid.order,
+    )
+    assert qshop.qr.refundable(paid.order) == 700
+    too_much = qshop.qr.refund(paid.order, 701)
+    assert (too_much.result, too_much.code) == ("refused", "qr.refund_too_much")
+    assert qshop.qr.refund(paid.order, 700).result == "approved"
+    assert qshop.trade(paid.order)["state"] == "REFUNDED"
+    assert qshop.qr.refund(paid.order, 1).result == "refused"
+
+
+def test_a_pending_refund_is_owed_until_final(qshop: QrShop) -> None:
+    paid = qshop.qr.pay(1000, WECHAT).order
+    qshop.gateway.set_fault("refund_pending", after=0.05, times=1)
+    out = qshop.qr.refund(paid.order, 400)
+    assert (out.result, out.code, out.order.state) == (
+        "failed",
+        "qr.refund_owed",
+        QrState.REFUND_OWED,
+    )
+    threading.Event().wait(0.1)
+    report = qshop.qr.send_owed()
+    assert report.acknowledged == 1
+    assert qrj.get(qshop.terminal.journal, out.order.order).state == QrState.SUCCESS
+    refunds = qshop.gateway.book.refunds()
+    assert len(refunds) == 1 and refunds[0]["status"] == "SUCCESS"
+
+
+def test_merchant_presented_code_is_paid_when_the_customer_scans(qshop: QrShop) -> None:
+    shown: list[str] = []
+
+    def on_code(url: str, order: Any) -> None:
+        shown.append(url)
+        qshop.gateway.customer_scans(order.order, "ALIPAY")
+
+    out = qshop.qr.show(900, on_code=on_code)
+    assert out.result == "approved" and out.order.wallet == "ALIPAY"
+    assert shown and shown[0].startswith("http://127.0.0.1:")
+
+
+def test_merchant_presented_code_expires_with_a_cancel(qshop: QrShop) -> None:
+    out = qshop.qr.show(900)
+    assert out.result == "cancelled"
+    assert qshop.trade(out.order.order)["state"] == "CLOSED"
+
+
+def test_the_link_worker_forwards_owed_qr_cancels(qshop: QrShop) -> None:
+    from appliance.services.link_monitor import LinkWorker
+
+    qshop.gateway.set_fault("userpaying", after=None, times=1)
+    qshop.gateway.set_fault("cancel_fails", times=1)
+    out = qshop.qr.pay(400, WECHAT)
+    assert out.order.state == QrState.CANCEL_OWED
+    qrj.attempt_failed(
+        qshop.terminal.journal, out.order.order, "test", qshop.terminal.journal.clock()
+    )
+    worker = LinkWorker(qshop.terminal, interval=3600)
+    worker.tick()
+    assert worker.qr_forwards == 1
+    assert qrj.get(qshop.terminal.journal, out.order.order).state == QrState.CANCELLED
+
+
+def test_a_paid_order_and_a_refund_queue_stubs_without_the_code(qshop: QrShop) -> None:
+    import json
+
+    from appliance.domain.receipt_data import from_data
+    from appliance.domain.receipts import document_to_text
+
+    paid = qshop.qr.pay(1250, WECHAT).order
+    refund = qshop.qr.refund(paid.order, 250).order
+    jobs = {j.what: j for j in qshop.terminal.receipts.jobs()}
+    assert f"qr_payment merchant {paid.order}" in jobs
+    assert f"qr_refund merchant {refund.order}" in jobs
+    job = jobs[f"qr_payment merchant {paid.order}"]
+    text = document_to_text(from_data(job.document), 32)
+    for want in (paid.order, paid.trade_no, paid.payer, "12.50"):
+        assert want in text
+    assert WECHAT not in text and WECHAT not in json.dumps(job.document)
