@@ -44,6 +44,7 @@ class DemoShop:
     backend: Backend
     tmp: tempfile.TemporaryDirectory[str] | None = None
     link_cut: bool = False
+    qr_gateway: Any = None  # the reference QR gateway's server (None: QR payments off)
 
     @property
     def reader(self) -> Any:
@@ -96,6 +97,8 @@ class DemoShop:
         self.backend.close()
         self.backend.terminal.close()
         self.acquirer.stop()
+        if self.qr_gateway is not None:
+            self.qr_gateway.stop()
         if self.tmp is not None:
             self.tmp.cleanup()
 
@@ -165,12 +168,19 @@ def open_demo_shop(directory: Path | None = None, *, auto_card: bool = False) ->
     cfg = load_config(prepare_demo(directory))
     acquirer = acquirer_for(cfg)  # faults are switched in-process: no control port
     acquirer.start()
+    gateway = None
     try:
+        if cfg.qr.gateway:
+            from appliance.sim.shop import qr_gateway_for
+
+            gateway = qr_gateway_for(cfg).start()  # QR payments: the reference QR gateway
         backend = demo_backend(cfg, auto_card=auto_card)
     except BaseException:
         acquirer.stop()
+        if gateway is not None:
+            gateway.stop()
         raise
-    return DemoShop(cfg, acquirer, backend, tmp)
+    return DemoShop(cfg, acquirer, backend, tmp, qr_gateway=gateway)
 
 
 class ScreenOnlyIndicators:
