@@ -12,6 +12,7 @@ from typing import Any
 
 from appliance.cardvault import CardVault
 from appliance.config import Config
+from appliance.errors import JournalWriteError
 from appliance.journal import Journal
 from appliance.services.link_state import MonitoredLink
 from appliance.services.reconcile import Reconciler
@@ -177,13 +178,19 @@ def build_terminal(cfg: Config, *, recover: bool = True, **overrides: Any) -> Te
         raise TypeError(f"unknown ports: {', '.join(overrides)}")
     terminal.qr = build_qr(cfg, terminal, gateway=qr_gateway)
     if recover:
-        for txn in terminal.recover():
-            log.warning("transaction %s was in doubt at start: reversal queued", txn.trace)
-        for order in terminal.qr.recover():
-            owed = "refund" if order.kind.value == "refund" else "cancel"
-            log.warning(
-                "QR %s %s was in doubt at start: %s owed", order.kind.value, order.order, owed
-            )
+        try:
+            for txn in terminal.recover():
+                log.warning("transaction %s was in doubt at start: reversal queued", txn.trace)
+            for order in terminal.qr.recover():
+                owed = "refund" if order.kind.value == "refund" else "cancel"
+                log.warning(
+                    "QR %s %s was in doubt at start: %s owed", order.kind.value, order.order, owed
+                )
+        except JournalWriteError as exc:
+            # A full disk must not stop the terminal from starting (status must still show
+            # why): the PENDING rows stay in doubt and are reversed before the next payment.
+            log.error("in-doubt payments could not be marked for reversal: %s", exc)
+            terminal.in_doubt = True
     return terminal
 
 

@@ -354,6 +354,15 @@ class App:
             if stored:
                 amount = self.money(int(getattr(st, "stored_amount", 0) or 0))
                 items.append((t("Stored {n}: {amount}").format(n=stored, amount=amount), th.warn))
+            storage = getattr(st, "storage", None) or {}
+            if storage.get("level") in ("reserve", "low"):
+                full = storage.get("level") == "reserve"
+                items.append(
+                    (
+                        t(N_("Storage full") if full else N_("Storage low")),
+                        th.bad if full else th.warn,
+                    )
+                )
             reversals = int(getattr(st, "pending_reversals", 0) or 0)
             if reversals:
                 items.append((t("Reversals owed: {n}").format(n=reversals), th.warn))

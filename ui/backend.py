@@ -476,7 +476,7 @@ def open_backend(cfg: Any, *, deferred: bool = False, **overrides: Any) -> Backe
 
         services = build_services(cfg, **overrides)
         terminal = services.terminal
-        return services, OperatorStore(terminal.journal.conn)
+        return services, OperatorStore(terminal.journal)
 
     if deferred:
         return Backend(config=cfg, build=build)

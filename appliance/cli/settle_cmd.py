@@ -8,8 +8,9 @@
 
 ``settle`` exit codes: 0 settled (balanced, or closed out of balance after upload — the slip
 says which; see docs/settlement.md), 1 failed (host unreachable: run again to resume),
-3 refused because something is still owed to the host. ``--if-due`` exits 0 quietly when no
-settlement is due.
+3 refused because something is still owed to the host, 4 refused because another process is
+settling right now ("settlement in progress": nothing was done; it never resumes the other's
+run). ``--if-due`` exits 0 quietly when no settlement is due.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from appliance.cli import EXIT_FAILED, EXIT_OK, EXIT_OWED
+from appliance.cli import EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_OWED
 from appliance.cli.common import add_json, emit_json
 from appliance.domain.money import format_amount
-from appliance.errors import ConfigError, HostError, Refused, ReversalOwed
+from appliance.errors import ConfigError, HostError, Refused, ReversalOwed, SettlementInProgress
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -142,6 +143,9 @@ def cmd_settle(args: argparse.Namespace) -> int:
             return EXIT_OK
         try:
             out = st.settle(operator=args.operator, on_progress=_progress)
+        except SettlementInProgress as exc:
+            print(f"countertop: {exc}", file=sys.stderr)
+            return EXIT_BUSY
         except ReversalOwed as exc:
             print(f"countertop: {exc}", file=sys.stderr)
             return EXIT_OWED

@@ -7,6 +7,7 @@ a request whose outcome is unknown, and ``recover()`` turns it into an owed reve
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import uuid as uuidlib
@@ -25,13 +26,15 @@ from appliance.domain.transactions import (
     TxnType,
     check_transition,
 )
-from appliance.errors import JournalError, NotFound
+from appliance.errors import JournalError, JournalWriteError, NotFound
 from appliance.journal.bulk import Bulk
 from appliance.journal.codec import TXN_COLUMNS, iso, parse_time, transaction_from_row
 from appliance.journal.db import connect, migrate
 from appliance.journal.reconciliations import Reconciliations
 from appliance.journal.retention import Retention
 from appliance.journal.settlements import Settlements
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from appliance.journal.print_jobs import PrintJobs
@@ -49,6 +52,14 @@ _dt = parse_time
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+def _write_error(what: str, exc: sqlite3.Error, *, durable: bool) -> JournalWriteError:
+    """The typed error for a failed journal write, saying what is durable and what to do."""
+    no_space = getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL" or "full" in str(exc)
+    hint = "free disk space in the state directory" if no_space else "check the state directory"
+    state = "it was committed before the failure" if durable else "nothing of it was committed"
+    return JournalWriteError(f"{what}: {exc} ({state}; {hint})", durable=durable, no_space=no_space)
 
 
 @dataclass(frozen=True)
@@ -162,26 +173,42 @@ class Journal:
 
     @contextmanager
     def unit(self) -> Iterator[UnitOfWork]:
-        """A unit of work: ``with journal.unit() as uow: ...; uow.commit()``."""
+        """A unit of work: ``with journal.unit() as uow: ...; uow.commit()``.
+
+        A failed statement or COMMIT raises JournalWriteError saying whether the unit was
+        durable. SQLite rolls a transaction back by itself after some errors (a full disk, an
+        I/O error, often at COMMIT); ``conn.in_transaction`` tells whether one is still open,
+        so the unit rolls back only what is still there and never hides the real error behind
+        "cannot rollback - no transaction is active".
+        """
         with self._lock:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise JournalError(f"journal is not writable: {exc}") from exc
+                self._rollback_if_open()
+                raise _write_error("the journal is not writable", exc, durable=False) from exc
             uow = UnitOfWork(self.conn)
             try:
                 yield uow
             except sqlite3.Error as exc:
-                self.conn.execute("ROLLBACK")
-                raise JournalError(
-                    f"journal write failed: {exc} (check free disk space in the state directory)"
-                ) from exc
+                self._rollback_if_open()
+                raise _write_error("journal write failed", exc, durable=uow.committed) from exc
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                self._rollback_if_open()
                 raise
             else:
                 if not uow.committed:
-                    self.conn.execute("ROLLBACK")
+                    self._rollback_if_open()
+
+    def _rollback_if_open(self) -> None:
+        """Roll back the open transaction, if SQLite has not already done so."""
+        try:
+            if self.conn.in_transaction:  # also raises if the connection is already closed
+                self.conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            # A rollback that fails leaves SQLite to roll back on the next statement or at
+            # close (the hot journal/WAL rule); the original error is the one to report.
+            log.warning("journal rollback failed: %s", exc)
 
     @property
     def print_jobs(self) -> PrintJobs:

@@ -27,9 +27,11 @@ stands; a CLOSED row is never sent again, and a batch is cut only once (batch is
 from __future__ import annotations
 
 import logging
+import os
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -49,7 +51,14 @@ from appliance.domain.settlement import (
     upload_stan,
 )
 from appliance.domain.transactions import Transaction, TxnState
-from appliance.errors import HostError, NotFound, ProtocolError, Refused, ReversalOwed
+from appliance.errors import (
+    HostError,
+    NotFound,
+    ProtocolError,
+    Refused,
+    ReversalOwed,
+    SettlementInProgress,
+)
 from appliance.host.messages import (
     HostRequest,
     HostResponse,
@@ -57,7 +66,7 @@ from appliance.host.messages import (
     SettlementTotals,
     response_text,
 )
-from appliance.services.oplock import OperationLock
+from appliance.services.oplock import LockBusy, OperationLock
 
 if TYPE_CHECKING:
     from appliance.services.terminal import Terminal
@@ -294,19 +303,17 @@ class Settlement:
     ) -> SettleOutcome:
         """Settle: resume an interrupted settlement, else cut the open batch and settle it.
 
-        The whole run holds the settlement lock (``state_dir/settlement.lock``), which the
-        CLI, the timer and the kiosk's link worker all take: one settlement at a time across
-        processes (``wait`` seconds at most, then Refused).
+        The whole run holds the settlement claim (``_claim``), which the CLI, the timer and
+        the kiosk's link worker all take: one settlement at a time across processes. If
+        another holds it (after ``wait`` seconds, 0 by default) SettlementInProgress is raised
+        and nothing is read, cut or sent: a second run never resumes the first's settlement.
 
         Raises ReversalOwed / Refused when something is still owed to the host (nothing is
         cut then), HostError when the host cannot be reached or answers with an error (the
         settlement stays journaled and the next call resumes it; until it closes, status
         says "settlement due, waiting for the link").
         """
-        lock = OperationLock(
-            self.config.state_dir / "settlement.lock", wait=120.0 if wait is None else wait
-        )
-        with lock.hold("settlement"):
+        with self._claim(operator, 0.0 if wait is None else wait):
             try:
                 out = self._settle(operator, on_progress)
             except HostError:
@@ -314,6 +321,41 @@ class Settlement:
                 raise
         self.journal.session_set(settlement_waiting="")
         return out
+
+    @contextmanager
+    def _claim(self, operator: str, wait: float) -> Iterator[None]:
+        """Hold the settlement for this process, or raise SettlementInProgress at once.
+
+        The claim is the exclusive ``flock`` on ``state_dir/settlement.lock`` (the kernel drops
+        it when a process dies, so a crash never leaves a settlement claimed); who holds it is
+        written to the journal in one transaction, so the refusal can say who and since when.
+        Only the holder reads the unfinished settlement and decides to resume or cut.
+        """
+        lock = OperationLock(self.config.state_dir / "settlement.lock", wait=wait)
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(lock.hold("settlement"))
+            except LockBusy:
+                raise SettlementInProgress(self._in_progress()) from None
+            claim = f"{os.getpid()} {self.journal.clock().isoformat(timespec='seconds')} {operator or '-'}"
+            self.journal.session_set(settlement_claim=claim)
+            try:
+                yield
+            finally:
+                self.journal.session_set(settlement_claim="")
+
+    def _in_progress(self) -> str:
+        """The refusal of a second settlement: who is settling which batch, and how far."""
+        pid, since, *_ = (self.journal.session_get("settlement_claim") or "? ?").split(" ")
+        rec = self.unfinished()
+        where = ""
+        if rec is not None:
+            where = f" of batch {rec.batch:06d} ({rec.state.value}"
+            where += f" {rec.uploaded}/{rec.upload_total})" if rec.upload_total else ")"
+        return (
+            f"settlement in progress{where}, by process {pid} since {since}: nothing was done; "
+            f"wait for it to finish (countertop report z shows the result)"
+        )
 
     def waiting_for_link(self) -> bool:
         """True while a due settlement could not reach the host (it runs when the link is

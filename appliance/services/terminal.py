@@ -34,7 +34,9 @@ from appliance.emv.messages import translate
 from appliance.emv.risk import KERNEL_SCHEMES, KernelParams, SchemeLimits, offline_refusal
 from appliance.errors import (
     CardReadError,
+    CountertopError,
     HostError,
+    JournalWriteError,
     KeyCheckError,
     MacError,
     NotFound,
@@ -60,6 +62,7 @@ from appliance.journal import qr as qr_journal
 from appliance.journal.journal import StubHook, retry_delay
 from appliance.services.link_state import LinkState, MonitoredLink
 from appliance.services.oplock import OperationLock
+from appliance.services.storage import storage_status
 from drivers.indicators.base import Indicators, IndicatorState
 from drivers.reader.base import CardReader, ReadContext
 
@@ -178,6 +181,9 @@ class TerminalStatus:
     # "" | "due_waiting_for_link": a scheduled settlement could not reach the host; it runs
     # by itself when the link is back (kiosk link worker, settlement timer retries)
     settlement: str = ""
+    # free space of the state directory (``StorageStatus.as_dict``): level ok | low | reserve
+    storage: dict[str, Any] = field(default_factory=dict)
+    in_doubt: int = 0  # PENDING rows no payment is waiting on (answer not journaled)
     # Jobs not printed yet (queued, printing, uncertain, needs_attention), each as
     # ``PrintJob.as_dict()``: state, attempts and the last error in words.
     print_jobs: list[dict[str, Any]] = field(default_factory=list)
@@ -189,6 +195,8 @@ class TerminalStatus:
     def as_dict(self) -> dict[str, Any]:
         """The stable machine-readable form."""
         return {
+            "storage": self.storage,
+            "in_doubt": self.in_doubt,
             "settlement": self.settlement,
             "keys": self.keys,
             "keys_error": self.keys_error,
@@ -318,6 +326,9 @@ class Terminal:
         self.kernel_params = kernel_params(config)
         self._mak: bytes | None = None
         self._mac_failures = 0  # answers to owed messages whose MAC failed, ever
+        # A PENDING row whose answer could not be journaled (disk full): turned into an owed
+        # reversal before the next payment (a new process does it at start-up, ``recover``).
+        self.in_doubt = False
         # QR payments (appliance.services.qr.QrPayments), set by the bootstrap; None: none.
         self.qr: Any = None
         # The TMK-derived key proves to the host that a sign-on comes from this terminal.
@@ -558,8 +569,15 @@ class Terminal:
     ) -> Outcome:
         """消费: read a card, ask the host, and commit the answer; store offline if unreachable."""
         with self._busy, self.oplock.hold():
+            refused = self._storage_refusal()
+            if refused is not None:
+                return refused
             self._check_amount(amount)
             self._check_contactless_limit(amount)
+            try:
+                self._recover_in_doubt()
+            except JournalWriteError as exc:
+                return self._not_recorded(exc)
             online = self._clear_reversals()
             if online:
                 try:
@@ -575,6 +593,14 @@ class Terminal:
             read: CardRead = card
 
             def attempt(again: Callable[[], Outcome] | None) -> Outcome:
+                try:
+                    return attempt_once(again)
+                except JournalWriteError as exc:
+                    # Raised only before the request left (afterwards _send_financial
+                    # answers for itself): nothing was sent, nothing is charged.
+                    return self._not_recorded(exc)
+
+            def attempt_once(again: Callable[[], Outcome] | None) -> Outcome:
                 txn = self.journal.begin(
                     TxnType.SALE,
                     amount,
@@ -654,18 +680,28 @@ class Terminal:
             )
         except Exception as exc:
             # No valid answer, or anything unexpected after the PENDING row: outcome unknown.
-            txn = self.journal.owe_reversal(txn.uuid, str(exc) or type(exc).__name__)
+            try:
+                txn = self.journal.owe_reversal(txn.uuid, str(exc) or type(exc).__name__)
+            except JournalWriteError as write_error:
+                if not isinstance(exc, HostError):
+                    raise
+                return self._unrecorded(txn, None, write_error)
             if not isinstance(exc, HostError):
                 raise
             self.indicators.show(IndicatorState.ERROR)
             check = None
-            if isinstance(exc, MacError):
-                # Keys out of step (a sign-on cut after the host issued new keys, or another
-                # sign-on as this TID): one automatic sign-on, then the owed reversal.
-                check = self._heal_keys(str(exc), again=again is None)
-            # After a MAC failure the keys were just renewed (or could not be): a reversal
-            # that fails its MAC now is a repeated failure, not a reason to sign on again.
-            self.send_owed(kinds=("reversal",), heal=not isinstance(exc, MacError))
+            try:
+                if isinstance(exc, MacError):
+                    # Keys out of step (a sign-on cut after the host issued new keys, or another
+                    # sign-on as this TID): one automatic sign-on, then the owed reversal.
+                    check = self._heal_keys(str(exc), again=again is None)
+                # After a MAC failure the keys were just renewed (or could not be): a reversal
+                # that fails its MAC now is a repeated failure, not a reason to sign on again.
+                self.send_owed(kinds=("reversal",), heal=not isinstance(exc, MacError))
+            except JournalWriteError as write_error:
+                # The reversal is journaled as owed; it is sent again until acknowledged.
+                log.warning("journal write failed while reversing %06d: %s", txn.stan, write_error)
+                again = None
             txn = self.journal.get(txn.uuid)
             healed = isinstance(exc, MacError) and check is None and again is not None
             if healed and txn.state == TxnState.REVERSED:
@@ -690,14 +726,18 @@ class Terminal:
                 f"主机无有效应答（{exc}），交易已冲正"
                 f"{'' if txn.state == TxnState.REVERSED else '（待发送）'}，未扣款，请重试。",
             )
-        txn = self.journal.record_outcome(
-            txn.uuid,
-            approved=resp.approved,
-            response_code=resp.response_code,
-            rrn=resp.rrn,
-            auth_code=resp.auth_code,
-            stub=self._stub(None if resp.approved else "declined"),
-        )
+        try:
+            txn = self.journal.record_outcome(
+                txn.uuid,
+                approved=resp.approved,
+                response_code=resp.response_code,
+                rrn=resp.rrn,
+                auth_code=resp.auth_code,
+                stub=self._stub(None if resp.approved else "declined"),
+            )
+        except JournalWriteError as write_error:
+            # The outcome and its stub's job are one unit: neither was committed.
+            return self._unrecorded(txn, resp, write_error)
         if resp.approved:
             self.indicators.show(IndicatorState.SUCCESS)
             return Outcome(
@@ -802,6 +842,9 @@ class Terminal:
     def void(self, trace: int, *, operator: str = "") -> Outcome:
         """撤销: cancel an approved sale of the open batch (online; reversible like a sale)."""
         with self._busy, self.oplock.hold():
+            refused = self._storage_refusal()
+            if refused is not None:
+                return refused
             try:
                 orig = self._find_sale(trace=trace, rrn=None, batch=self.journal.batch)
             except NotFound:
@@ -812,18 +855,27 @@ class Terminal:
             why = self.void_check(orig)
             if why is not None:
                 raise Refused(self._void_refused(orig, why))
+            try:
+                self._recover_in_doubt()
+            except JournalWriteError as exc:
+                return self._not_recorded(exc)
             if not self._clear_reversals():
                 raise Refused("the host is unreachable: a void needs the host, try again later")
             self._ensure_signed_on(operator)
-            txn = self.journal.begin(
-                TxnType.VOID,
-                orig.amount,
-                orig.currency,
-                **card_columns(orig),
-                original=orig,
-                operator=operator,
-            )
-            self.journal.audit(operator or "-", "void", f"trace {orig.trace} amount {orig.amount}")
+            try:
+                txn = self.journal.begin(
+                    TxnType.VOID,
+                    orig.amount,
+                    orig.currency,
+                    **card_columns(orig),
+                    original=orig,
+                    operator=operator,
+                )
+                self.journal.audit(
+                    operator or "-", "void", f"trace {orig.trace} amount {orig.amount}"
+                )
+            except JournalWriteError as exc:
+                return self._not_recorded(exc)
             req = HostRequest(
                 MessageKind.VOID,
                 self.tid,
@@ -895,11 +947,18 @@ class Terminal:
     ) -> Outcome:
         """退货: refund up to what is left of an earlier sale, to the same card (online)."""
         with self._busy, self.oplock.hold():
+            refused = self._storage_refusal()
+            if refused is not None:
+                return refused
             self._check_amount(amount)
             orig = self._find_sale(trace=trace, rrn=rrn, batch=None)
             check = self.refund_check(orig, amount)
             if check.refusal is not None:
                 raise Refused(self._refund_refused(orig, amount, check))
+            try:
+                self._recover_in_doubt()
+            except JournalWriteError as exc:
+                return self._not_recorded(exc)
             if not self._clear_reversals():
                 raise Refused("the host is unreachable: a refund needs the host, try again later")
             self._ensure_signed_on(operator)
@@ -911,18 +970,21 @@ class Terminal:
                     f"this card ({card.masked_pan}) is not the card of sale {orig.trace} "
                     f"({orig.masked_pan}): refunds go to the original card"
                 )
-            txn = self.journal.begin(
-                TxnType.REFUND,
-                amount,
-                orig.currency,
-                **card_columns(card),
-                original=orig,
-                operator=operator,
-                decision=card.decision,
-                tvr=card.tvr,
-                cvm=card.cvm,
-            )
-            self.journal.audit(operator or "-", "refund", f"trace {orig.trace} amount {amount}")
+            try:
+                txn = self.journal.begin(
+                    TxnType.REFUND,
+                    amount,
+                    orig.currency,
+                    **card_columns(card),
+                    original=orig,
+                    operator=operator,
+                    decision=card.decision,
+                    tvr=card.tvr,
+                    cvm=card.cvm,
+                )
+                self.journal.audit(operator or "-", "refund", f"trace {orig.trace} amount {amount}")
+            except JournalWriteError as exc:
+                return self._not_recorded(exc)
             fields = self._fields(card, txn)
             req = HostRequest(
                 MessageKind.REFUND,
@@ -965,6 +1027,87 @@ class Terminal:
         if self.receipts is None:
             return None
         return self.receipts.stub_hook("merchant", kind=kind)
+
+    # ---- a journal that cannot be written (disk full) ---------------------------------------
+
+    def _storage_refusal(self) -> Outcome | None:
+        """Refused (nothing read, sent or written) while free space is below the reserve."""
+        st = storage_status(self.config)
+        if st.level != "reserve":
+            return None
+        log.warning(
+            "payment refused: %s KiB free in %s, reserve %d KiB",
+            st.free_kib,
+            st.directory,
+            st.reserve_kib,
+        )
+        self.indicators.show(IndicatorState.ERROR)
+        return _coded("refused", None, "storage.reserve", params=st.params)
+
+    def _recover_in_doubt(self) -> None:
+        """An answer that could not be journaled left a PENDING row: owe its reversal now.
+
+        Called under the operation lock, where no PENDING row can be in flight in any process.
+        """
+        if self.in_doubt:
+            for txn in self.journal.recover():
+                log.warning("transaction %s was in doubt: reversal queued", txn.trace)
+            self.in_doubt = False
+
+    def _not_recorded(self, exc: JournalWriteError) -> Outcome:
+        """The journal could not be written before the request left: nothing was charged."""
+        log.error("payment not started, journal not writable: %s", exc)
+        self.in_doubt = True  # a PENDING row may be left behind: reversed before the next one
+        self.indicators.show(IndicatorState.ERROR)
+        return _coded("failed", None, "storage.not_recorded", params=self._storage_params())
+
+    def _unrecorded(
+        self, txn: Transaction, resp: HostResponse | None, exc: JournalWriteError
+    ) -> Outcome:
+        """The host's answer (or its absence) could not be journaled: the row stays PENDING.
+
+        A PENDING row is reversed at the next start (or before the next payment), so an
+        approval the terminal cannot record is never kept: it is reversed now, once, without
+        waiting for the journal, and again from the journal later (the host acknowledges a
+        repeated reversal of the same STAN). The outcome says which, with a message code.
+        """
+        log.error("answer to %s %06d not journaled: %s", txn.type.value, txn.stan, exc)
+        self.in_doubt = True
+        self.indicators.show(IndicatorState.ERROR)
+        params = self._storage_params()
+        code = resp.response_code if resp is not None else None
+        if resp is not None and not resp.approved:
+            params["response_code"] = resp.response_code
+            return _coded(
+                "declined", txn, "storage.unrecorded_declined", params=params, response_code=code
+            )
+        reversed_now = self._reverse_unjournaled(txn)
+        what = "storage.unrecorded_reversed" if reversed_now else "storage.unrecorded_reversal_owed"
+        return _coded("failed", txn, what, params=params, response_code=code)
+
+    def _reverse_unjournaled(self, txn: Transaction) -> bool:
+        """Send one reversal of ``txn`` that is not journaled; True if the host acknowledged."""
+        req = HostRequest(
+            MessageKind.REVERSAL,
+            self.tid,
+            self.mid,
+            txn.stan,
+            self.journal.clock().replace(microsecond=0),
+            amount=txn.amount,
+            currency=self.cur.numeric,
+            batch=txn.batch,
+            original=self._ref(txn),
+            reason="06",  # an unknown outcome at the terminal (see reversal_reason)
+        )
+        try:
+            resp = self._exchange(req)
+        except CountertopError as exc:
+            log.warning("reversal of %06d not delivered: %s", txn.stan, exc)
+            return False
+        return resp.response_code in REVERSAL_ACK_CODES
+
+    def _storage_params(self) -> dict[str, Any]:
+        return dict(storage_status(self.config).params)
 
     # ---- owed messages (reversals, advices) -----------------------------------------------
 
@@ -1213,6 +1356,8 @@ class Terminal:
             print_jobs_attention=sum(1 for j in jobs if j.state == "needs_attention"),
             print_owner=owner,
             currency=self.cur.alpha,
+            storage=storage_status(self.config).as_dict(),
+            in_doubt=len(self.journal.transactions(states=(TxnState.PENDING,))),
             qr_cancels_owed=qr_counts.get("cancel_owed", 0),
             qr_refunds_owed=qr_counts.get("refund_owed", 0),
         )

@@ -118,7 +118,7 @@ def prepare_demo(directory: Path) -> Path:
     )
     journal = open_journal(load_config(path))
     try:
-        store = OperatorStore(journal.conn)
+        store = OperatorStore(journal)
         if not store.list():
             for number, name, role, pin in DEMO_OPERATORS:
                 store.add(number, name, role, pin, by="demo")
@@ -149,7 +149,7 @@ def demo_backend(cfg: Any, *, auto_card: bool = False, deferred: bool = False) -
             overrides["indicators"] = ScreenOnlyIndicators()
         services = build_services(cfg, **overrides)
         terminal = services.terminal
-        return services, OperatorStore(terminal.journal.conn)
+        return services, OperatorStore(terminal.journal)
 
     if deferred:
         return Backend(config=cfg, build=build)
