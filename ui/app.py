@@ -140,7 +140,9 @@ class App:
         self.backend.on_start_failed = self._start_failed
         self._backend_started = False  # started after the first frame (see draw)
         # Host sign-on (working keys, batch) at start-up, so the link state is known early.
-        self.backend.call("sign_on", done=self._signed_on, failed=self._status_failed)
+        self.backend.call(
+            lambda s: s.terminal.sign_on(), done=self._signed_on, failed=self._status_failed
+        )
         from ui.screens.system import SignInScreen
 
         self.show((first_screen or SignInScreen)(self))
@@ -221,7 +223,9 @@ class App:
         if now >= self._status_due and not self._status_job and self.backend.in_flight == 0:
             self._status_job = True
             self._status_due = now + STATUS_REFRESH_S
-            self.backend.call("status", done=self._status_done, failed=self._status_failed)
+            self.backend.call(
+                lambda s: s.terminal.status(), done=self._status_done, failed=self._status_failed
+            )
 
     def _start_failed(self, exc: BaseException) -> None:
         from ui.screens.common import MessageScreen

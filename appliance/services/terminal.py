@@ -19,6 +19,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from appliance.cardvault import CardVault
 from appliance.domain.card import CardRead
+from appliance.domain.eligibility import (
+    RefundCheck,
+    RefundRefusal,
+    VoidRefusal,
+    refund_check,
+    void_refusal,
+)
 from appliance.domain.money import format_amount
 from appliance.domain.offline import OfflineLimits, StoredSummary, decide_offline
 from appliance.domain.transactions import Transaction, TxnState, TxnType
@@ -32,7 +39,6 @@ from appliance.errors import (
     JournalWriteError,
     KeyCheckError,
     MacError,
-    NoResponse,
     NotFound,
     NotSent,
     ProtocolError,
@@ -54,7 +60,7 @@ from appliance.host.messages import (
 from appliance.journal import Journal, OwedMessage
 from appliance.journal import qr as qr_journal
 from appliance.journal.journal import StubHook, retry_delay
-from appliance.services.link_state import LinkMonitor, LinkState
+from appliance.services.link_state import LinkState, MonitoredLink
 from appliance.services.oplock import OperationLock
 from appliance.services.storage import storage_status
 from drivers.indicators.base import Indicators, IndicatorState
@@ -70,34 +76,6 @@ RETRYABLE_CODES = frozenset({"91", "96"})
 # Response code journaled when the card itself declined (AAC): EMV Book 4 Annex A6
 # "Z1 offline declined"; no message reaches the host.
 CARD_DECLINED = "Z1"
-
-
-class HostLinkPort(Protocol):
-    """What the services need of ``appliance.host.link.HostLink``."""
-
-    def exchange(self, req: HostRequest, timeout: float | None = None) -> HostResponse:
-        """Send one request and wait for its answer (NotSent / NoResponse on failure)."""
-        ...
-
-    def submit(self, req: HostRequest) -> Future[HostResponse]:
-        """Send one request without waiting; the future resolves to the answer."""
-        ...
-
-    def set_mak(self, mak: bytes | None) -> None:
-        """Use ``mak`` for MACs from now on."""
-        ...
-
-    def set_signon_key(self, key: bytes | None) -> None:
-        """Use ``key`` (derived from the TMK) to MAC sign-ons."""
-        ...
-
-    def reach(self) -> str:
-        """Connect now if not connected; "" when connected, else why not (optional)."""
-        ...
-
-    def close(self) -> None:
-        """Close the connection."""
-        ...
 
 
 class ReceiptSink(Protocol):
@@ -317,7 +295,7 @@ class Terminal:
         self,
         config: Config,
         journal: Journal,
-        link: HostLinkPort,
+        link: MonitoredLink,
         reader: CardReader,
         indicators: Indicators,
         vault: CardVault,
@@ -337,7 +315,7 @@ class Terminal:
         self.receipts = receipts
         self.printer = printer
         self.scanner = scanner  # customer-presented payment codes; None: no scanner port
-        self.monitor = LinkMonitor()
+        self.monitor = link.monitor  # kept by the link itself, for every caller
         self._tmk = tmk
         self._unwrap = unwrap_keys
         self._busy = threading.RLock()
@@ -487,16 +465,7 @@ class Terminal:
         return self._exchange(req)
 
     def _exchange(self, req: HostRequest) -> HostResponse:
-        try:
-            resp = self.link.exchange(req)
-        except NotSent as exc:
-            self.monitor.unreachable(str(exc))
-            raise
-        except NoResponse as exc:
-            self.monitor.no_answer(str(exc))
-            raise
-        self.monitor.ok(self.journal.clock())
-        return resp
+        return self.link.exchange(req)  # the link state is kept by the MonitoredLink
 
     def _ensure_signed_on(self, operator: str) -> None:
         if not self.signed_on:
@@ -789,13 +758,7 @@ class Terminal:
 
     def _reach(self) -> bool:
         """True when the host link is (or could be) connected; a failure is recorded."""
-        reach = getattr(self.link, "reach", None)
-        if reach is None:
-            return True  # a link without pre-dial: find out when the request is sent
-        why = reach()
-        if why:
-            self.monitor.unreachable(why)
-        return not why
+        return not self.link.reach()
 
     def _check_contactless_limit(self, amount: int) -> None:
         """Refuse before the tap what no scheme accepts contactless (the kernel re-checks the
@@ -889,17 +852,9 @@ class Terminal:
                     f"no sale with trace {trace:06d} in the open batch {self.journal.batch:06d}: "
                     f"a sale of an earlier batch can only be refunded"
                 ) from None
-            if orig.state == TxnState.VOIDED:
-                raise Refused(f"sale {orig.trace} is already voided")
-            if orig.state != TxnState.APPROVED:
-                raise Refused(
-                    f"sale {orig.trace} is {orig.state.value}, only approved sales can be voided"
-                )
-            if any(
-                t.state in (TxnState.PENDING, TxnState.APPROVED, TxnState.REVERSAL_OWED)
-                for t in self.journal.transactions(original_uuid=orig.uuid)
-            ):
-                raise Refused(f"sale {orig.trace} already has a void or refund in progress or done")
+            why = self.void_check(orig)
+            if why is not None:
+                raise Refused(self._void_refused(orig, why))
             try:
                 self._recover_in_doubt()
             except JournalWriteError as exc:
@@ -935,15 +890,49 @@ class Terminal:
             )
             return self._send_financial(txn, req, None)
 
+    def void_check(self, sale: Transaction) -> VoidRefusal | None:
+        """Why ``sale`` cannot be voided now (None: it can); ``appliance.domain.eligibility``."""
+        follow_ups = self.journal.transactions(original_uuid=sale.uuid)
+        return void_refusal(sale, follow_ups, open_batch=self.journal.batch)
+
+    def refund_check(self, sale: Transaction, amount: int | None = None) -> RefundCheck:
+        """May ``sale`` be refunded (by ``amount``)? With what is left to refund."""
+        return refund_check(sale, self.journal.transactions(original_uuid=sale.uuid), amount)
+
     def refundable(self, orig: Transaction) -> int:
         """What is left to refund of a sale (refunds approved or in doubt count as used)."""
-        used = sum(
-            t.amount
-            for t in self.journal.transactions(original_uuid=orig.uuid)
-            if t.type == TxnType.REFUND
-            and t.state in (TxnState.APPROVED, TxnState.PENDING, TxnState.REVERSAL_OWED)
+        return self.refund_check(orig).remaining
+
+    @staticmethod
+    def _void_refused(sale: Transaction, why: VoidRefusal) -> str:
+        return {
+            VoidRefusal.NOT_A_SALE: f"trace {sale.trace} is a {sale.type.value}, not a sale",
+            VoidRefusal.ALREADY_VOIDED: f"sale {sale.trace} is already voided",
+            VoidRefusal.NOT_APPROVED: (
+                f"sale {sale.trace} is {sale.state.value}, only approved sales can be voided"
+            ),
+            VoidRefusal.OTHER_BATCH: (
+                f"sale {sale.trace} is in batch {sale.batch:06d}, not the open batch: a sale "
+                f"of an earlier batch can only be refunded"
+            ),
+            VoidRefusal.HAS_FOLLOW_UP: (
+                f"sale {sale.trace} already has a void or refund in progress or done"
+            ),
+        }[why]
+
+    def _refund_refused(self, sale: Transaction, amount: int, check: RefundCheck) -> str:
+        why = check.refusal
+        if why == RefundRefusal.NOT_A_SALE:
+            return f"trace {sale.trace} is a {sale.type.value}, not a sale"
+        if why == RefundRefusal.NOT_APPROVED:
+            return f"sale {sale.trace} is {sale.state.value}: only approved sales can be refunded"
+        if why == RefundRefusal.NOT_POSITIVE:
+            return "amount must be greater than zero"
+        return (
+            f"refund {format_amount(amount, self.cur)} is more than the "
+            f"{format_amount(check.remaining, self.cur)} {self.cur.alpha} left to refund on sale "
+            f"{sale.trace}"
         )
-        return orig.amount - used
 
     def refund(
         self,
@@ -963,17 +952,9 @@ class Terminal:
                 return refused
             self._check_amount(amount)
             orig = self._find_sale(trace=trace, rrn=rrn, batch=None)
-            if orig.state not in (TxnState.APPROVED,):
-                raise Refused(
-                    f"sale {orig.trace} is {orig.state.value}: only approved sales can be refunded"
-                )
-            left = self.refundable(orig)
-            if amount > left:
-                raise Refused(
-                    f"refund {format_amount(amount, self.cur)} is more than the "
-                    f"{format_amount(left, self.cur)} {self.cur.alpha} left to refund on sale "
-                    f"{orig.trace}"
-                )
+            check = self.refund_check(orig, amount)
+            if check.refusal is not None:
+                raise Refused(self._refund_refused(orig, amount, check))
             try:
                 self._recover_in_doubt()
             except JournalWriteError as exc:
@@ -1277,17 +1258,11 @@ class Terminal:
                 raise err
             assert fut is not None
             resp = fut.result()
-        except NotSent as exc:
-            self.monitor.unreachable(str(exc))
-            self._owed_failed(owed, exc, report)
-            return False
         except HostError as exc:
-            self.monitor.no_answer(str(exc))
             if isinstance(exc, MacError):
                 self._mac_failures += 1
             self._owed_failed(owed, exc, report)
             return False
-        self.monitor.ok(self.journal.clock())
         self._owed_answered(owed, resp, report)
         return True
 

@@ -134,7 +134,7 @@ def demo_backend(cfg: Any, *, auto_card: bool = False, deferred: bool = False) -
     """
 
     def build() -> tuple[Any, Any]:
-        from appliance.bootstrap import build_indicators, build_terminal
+        from appliance.bootstrap import build_indicators, build_services
         from appliance.operators import OperatorStore
         from drivers.reader.mock import MockReader
 
@@ -147,8 +147,9 @@ def demo_backend(cfg: Any, *, auto_card: bool = False, deferred: bool = False) -
             # The LED driver is not in this build: the on-screen mirror is the only display.
             log.warning("indicators driver not available: LEDs shown on screen only")
             overrides["indicators"] = ScreenOnlyIndicators()
-        terminal = build_terminal(cfg, **overrides)
-        return terminal, OperatorStore(terminal.journal)
+        services = build_services(cfg, **overrides)
+        terminal = services.terminal
+        return services, OperatorStore(terminal.journal)
 
     if deferred:
         return Backend(config=cfg, build=build)
@@ -391,6 +392,7 @@ def run_shift(
         s.wait("void_list")
         s.shot("void_list")
         app.tap(app.screen.buttons[0].id)
+        s.wait("void_confirm")  # after the void rule answered
         s.shot("void_confirm")
         app.tap("confirm")
         s.results.append(s.wait_prefix("result"))

@@ -449,7 +449,7 @@ class TechnicianScreen(Screen):
                 self.reading = threading.Event()
                 app.backend.card_read_test(self.reading, done, failed)
             else:
-                app.backend.call("echo", done=done, failed=failed)
+                app.backend.call(lambda s: s.terminal.echo(), done=done, failed=failed)
 
 
 def choose_language(app: App, back: Screen) -> None:
