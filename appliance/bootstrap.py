@@ -7,14 +7,47 @@ silently to a mock. Nothing here runs at import time.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from appliance.cardvault import CardVault
 from appliance.config import Config
+from appliance.errors import JournalWriteError
 from appliance.journal import Journal
+from appliance.services.link_state import MonitoredLink
+from appliance.services.reconcile import Reconciler
+from appliance.services.settlement import Settlement
 from appliance.services.terminal import Terminal
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Services:
+    """The use cases the entry points call, built once from config (``build_services``).
+
+    Every service the touchscreen offers is here under its own type: nothing is looked up
+    by name, and a service that fails to import fails the start, loudly.
+    """
+
+    terminal: Terminal  # sign-on, sale, void, refund, forwarding, status
+    settlement: Settlement  # X report, settlement, Z slips
+    reconciler: Reconciler  # acquirer statements
+
+    @property
+    def config(self) -> Config:
+        """The configuration the services were built from."""
+        return self.terminal.config
+
+
+def services_for(terminal: Terminal) -> Services:
+    """The services over an already built ``terminal``."""
+    return Services(terminal, Settlement(terminal), Reconciler(terminal))
+
+
+def build_services(cfg: Config, *, recover: bool = True, **overrides: Any) -> Services:
+    """Every service with every port from config (``build_terminal`` for ``overrides``)."""
+    return services_for(build_terminal(cfg, recover=recover, **overrides))
 
 
 def open_journal(cfg: Config) -> Journal:
@@ -118,7 +151,8 @@ def build_terminal(cfg: Config, *, recover: bool = True, **overrides: Any) -> Te
     from appliance.fleet import effective_config
 
     cfg = effective_config(cfg, journal)
-    link = overrides.pop("link", None) or build_link(cfg)
+    # One wrapper around the host link keeps the link state for every caller.
+    link = MonitoredLink(overrides.pop("link", None) or build_link(cfg), clock=journal.clock)
     reader = overrides.pop("reader", None) or build_reader(cfg)
     printer = overrides.pop("printer", None) or build_printer(cfg)
     indicators = overrides.pop("indicators", None) or build_indicators(cfg)
@@ -144,13 +178,19 @@ def build_terminal(cfg: Config, *, recover: bool = True, **overrides: Any) -> Te
         raise TypeError(f"unknown ports: {', '.join(overrides)}")
     terminal.qr = build_qr(cfg, terminal, gateway=qr_gateway)
     if recover:
-        for txn in terminal.recover():
-            log.warning("transaction %s was in doubt at start: reversal queued", txn.trace)
-        for order in terminal.qr.recover():
-            owed = "refund" if order.kind.value == "refund" else "cancel"
-            log.warning(
-                "QR %s %s was in doubt at start: %s owed", order.kind.value, order.order, owed
-            )
+        try:
+            for txn in terminal.recover():
+                log.warning("transaction %s was in doubt at start: reversal queued", txn.trace)
+            for order in terminal.qr.recover():
+                owed = "refund" if order.kind.value == "refund" else "cancel"
+                log.warning(
+                    "QR %s %s was in doubt at start: %s owed", order.kind.value, order.order, owed
+                )
+        except JournalWriteError as exc:
+            # A full disk must not stop the terminal from starting (status must still show
+            # why): the PENDING rows stay in doubt and are reversed before the next payment.
+            log.error("in-doubt payments could not be marked for reversal: %s", exc)
+            terminal.in_doubt = True
     return terminal
 
 

@@ -527,6 +527,17 @@ SCHEMA: dict[str, dict[str, tuple[Any, Check, str]]] = {
             _str(None, "a directory path"),
             "journal, print queue and secrets live here",
         ),
+        "reserve_kib": (
+            1024,
+            _int(0, 1_048_576, "a size in KiB (0-1048576)"),
+            "free space (KiB) kept for recording payments in flight: below it new payments "
+            "are refused before anything is sent (0 = no reserve; see docs/storage.md)",
+        ),
+        "warn_kib": (
+            16384,
+            _int(0, 1_048_576, "a size in KiB (0-1048576)"),
+            "below this much free space (KiB) status and the status screen warn",
+        ),
     },
 }
 
@@ -689,6 +700,12 @@ def validate(data: dict[str, Any], path: Path) -> Config:
         problems.append(
             f'scanner.device: "" is not a device path: backend "{sc["backend"]}" needs one '
             f"(e.g. {example})"
+        )
+    st = sections["state"].values
+    if st["warn_kib"] < st["reserve_kib"]:
+        problems.append(
+            f"state.warn_kib: {st['warn_kib']} is below state.reserve_kib ({st['reserve_kib']}): "
+            f"the warning must come before payments are refused"
         )
     f = sections["fleet"].values
     if f["broker"] and not f["office_public_key"]:

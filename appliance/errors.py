@@ -7,6 +7,8 @@ translated at the adapter (``raise X(...) from exc``); builtins are never shadow
     ├── ConfigError (ValueError)            bad config file, secrets or command-line input
     │   └── AmountError                     an amount that is not a valid sum of money
     ├── JournalError                        the journal database cannot be used
+    │   ├── JournalWriteError                a write failed (disk full, I/O error); ``durable`` says
+    │   │                                     whether the unit had committed before it failed
     │   ├── IllegalTransition (RuntimeError) a state change the state machine forbids (a bug)
     │   └── NotFound (LookupError)           no transaction matches the reference given
     ├── HostError                           talking to the acquirer failed
@@ -31,7 +33,8 @@ translated at the adapter (``raise X(...) from exc``); builtins are never shadow
     │       └── PrinterNotReady              the printer could not print: nothing was sent
     └── Refused                             a business rule refused the operation (limits, state)
         ├── ReversalOwed                     a reversal must be delivered before new financial requests
-        └── LimitRefused                     an offline limit refused the payment (which, by how much)
+        ├── LimitRefused                     an offline limit refused the payment (which, by how much)
+        └── SettlementInProgress             another process is settling right now; nothing was done
 """
 
 from __future__ import annotations
@@ -68,6 +71,20 @@ class JournalError(CountertopError):
     """The journal database cannot be opened, migrated or written."""
 
     default_code = "journal.error"
+
+
+class JournalWriteError(JournalError):
+    """A journal write failed (disk full, I/O error, read-only file system).
+
+    ``durable`` is True only when the unit of work had committed before the failure; False
+    means nothing of the unit was committed by this connection (SQLite rolled it back, or the
+    terminal did). ``no_space`` is True for a full disk (SQLITE_FULL / ENOSPC).
+    """
+
+    def __init__(self, message: str, *, durable: bool, no_space: bool = False) -> None:
+        super().__init__(message)
+        self.durable = durable
+        self.no_space = no_space
 
 
 class IllegalTransition(JournalError, RuntimeError):
@@ -231,3 +248,7 @@ class LimitRefused(Refused):
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.limit = limit
         self.excess = excess
+
+
+class SettlementInProgress(Refused):
+    """Another process holds the settlement (CLI, timer, kiosk); this call did nothing at all."""

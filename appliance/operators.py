@@ -18,8 +18,11 @@ PINs are stored as ``scrypt$n$r$p$salt$hash`` (base64, 16-byte random salt, n=2*
 every login outcome is written to the ``audit`` table in the same SQLite transaction as the
 change it records; PINs and hashes never appear in the audit detail or in any message.
 
-Storage is the journal database. ``SCHEMA_SQL`` is the ``operators`` table, applied as a journal
-migration; the ``audit`` table (id, at, operator, action, detail) belongs to the journal.
+Storage is the journal: ``appliance.journal.operators`` holds the SQL, and every change is
+written in one journal unit of work with its audit row and lockout counter. The wrong-PIN count is
+checked and incremented in one SQLite write transaction, so parallel attempts (threads or
+processes) cannot all see the same count: the number locks after exactly five, whatever the
+interleaving.
 """
 
 from __future__ import annotations
@@ -29,26 +32,14 @@ import hashlib
 import hmac
 import os
 import re
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from appliance.errors import ConfigError, NotFound, Refused
-
-SCHEMA_SQL = """
-CREATE TABLE operators (
-    number          TEXT PRIMARY KEY CHECK (number GLOB '[0-9][0-9]'),
-    name            TEXT NOT NULL,
-    role            TEXT NOT NULL CHECK (role IN ('operator', 'supervisor', 'technician')),
-    password_hash   TEXT NOT NULL,
-    failed_attempts INTEGER NOT NULL DEFAULT 0,
-    locked_until    TEXT,
-    created_at      TEXT NOT NULL,
-    password_set_at TEXT NOT NULL
-);
-"""
+from appliance.journal import Journal
+from appliance.journal.operators import OperatorRecords, OperatorRow
 
 MAX_FAILURES = 5
 DEFAULT_LOCKOUT = timedelta(minutes=15)
@@ -184,21 +175,22 @@ def _local(moment: datetime) -> str:
 
 
 class OperatorStore:
-    """Operators and their PINs in the journal database, with lockout and auditing.
+    """Operators and their PINs in the journal, with lockout and auditing.
 
-    Each method that changes something commits it together with its audit row. ``by`` names who
-    acted: an operator number from the UI, or e.g. ``"cli:root"`` from the command line.
-    ``clock`` returns an aware datetime and is injectable so lockout can be tested without sleeps.
+    Each method that changes something commits it together with its audit row, in one journal
+    unit. ``by`` names who acted: an operator number from the UI, or e.g. ``"cli:root"`` from
+    the command line. ``clock`` returns an aware datetime and is injectable so lockout can be
+    tested without sleeps.
     """
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        journal: Journal,
         clock: Callable[[], datetime] = _utc_now,
         lockout: timedelta = DEFAULT_LOCKOUT,
         max_failures: int = MAX_FAILURES,
     ) -> None:
-        self._conn = conn
+        self._journal = journal
         self._clock = clock
         self._lockout = lockout
         self._max_failures = max_failures
@@ -215,116 +207,130 @@ class OperatorStore:
         validate_pin(password, role)
         encoded = hash_pin(password)
         now = _iso(self._clock())
-        try:
-            with self._conn:
-                self._conn.execute(
-                    "INSERT INTO operators (number, name, role, password_hash, created_at,"
-                    " password_set_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (number, name, role.value, encoded, now, now),
-                )
-                self._audit(by, "operator.add", f"{number} {name} ({role})", now)
-        except sqlite3.IntegrityError as exc:
-            raise Refused(f"operator {number} already exists") from exc
+        with self._journal.unit() as uow:
+            records = OperatorRecords(uow)
+            if not records.insert(number, name, role.value, encoded, now):
+                raise Refused(f"operator {number} already exists")
+            records.audit(now, by, "operator.add", f"{number} {name} ({role})")
+            uow.commit()
         return Operator(number, name, role)
 
     def list(self) -> list[Operator]:
         """Every operator, by number."""
-        rows = self._conn.execute(
-            "SELECT number, name, role, failed_attempts, locked_until FROM operators"
-            " ORDER BY number"
-        ).fetchall()
+        with self._journal.unit() as uow:
+            rows = OperatorRecords(uow).all()
         return [self._operator(row) for row in rows]
 
     def get(self, number: str) -> Operator:
         """The operator with ``number``; NotFound if there is none."""
-        row = self._conn.execute(
-            "SELECT number, name, role, failed_attempts, locked_until FROM operators"
-            " WHERE number = ?",
-            (number,),
-        ).fetchone()
+        with self._journal.unit() as uow:
+            row = OperatorRecords(uow).get(number)
         if row is None:
             raise NotFound(f"no operator {number}")
         return self._operator(row)
 
     def remove(self, number: str, *, by: str) -> None:
         """Delete an operator; NotFound if there is none. Past audit rows keep the number."""
-        operator = self.get(validate_number(number))
+        number = validate_number(number)
         now = _iso(self._clock())
-        with self._conn:
-            self._conn.execute("DELETE FROM operators WHERE number = ?", (number,))
-            self._audit(by, "operator.remove", f"{number} {operator.name} ({operator.role})", now)
+        with self._journal.unit() as uow:
+            records = OperatorRecords(uow)
+            row = records.get(number)
+            if row is None or not records.delete(number):
+                raise NotFound(f"no operator {number}")
+            records.audit(now, by, "operator.remove", f"{number} {row.name} ({row.role})")
+            uow.commit()
 
     def reset_password(self, number: str, new: str, *, by: str) -> None:
         """Set a new PIN and clear any lockout; NotFound if there is no such operator."""
         operator = self.get(validate_number(number))
         validate_pin(new, operator.role)
-        encoded = hash_pin(new)
+        encoded = hash_pin(new)  # slow: hashed before the journal's write lock is taken
         now = _iso(self._clock())
-        with self._conn:
-            self._conn.execute(
-                "UPDATE operators SET password_hash = ?, password_set_at = ?,"
-                " failed_attempts = 0, locked_until = NULL WHERE number = ?",
-                (encoded, now, number),
-            )
-            self._audit(by, "operator.reset-password", number, now)
+        with self._journal.unit() as uow:
+            records = OperatorRecords(uow)
+            if records.get(number) is None:
+                raise NotFound(f"no operator {number}")
+            records.set_password(number, encoded, now)
+            records.audit(now, by, "operator.reset-password", number)
+            uow.commit()
 
     # -- sign-in -------------------------------------------------------------------------------
 
     def authenticate(self, number: str, password: str) -> Operator:
-        """The operator if the PIN is right; LoginRefused (remaining tries or lock end) if not."""
+        """The operator if the PIN is right; LoginRefused (remaining tries or lock end) if not.
+
+        The PIN is verified (scrypt, tens of milliseconds) outside the journal's write lock; the
+        decision is then taken in one write transaction that re-reads the count and the lock,
+        so an attempt that raced a lock is refused as locked and never counted twice.
+        """
         now = self._clock()
-        row = self._conn.execute(
-            "SELECT password_hash, failed_attempts, locked_until FROM operators WHERE number = ?",
-            (number,),
-        ).fetchone()
-        if row is None:
+        with self._journal.unit() as uow:
+            seen = OperatorRecords(uow).get(number)
+        checked, right = None, False  # the hash the PIN was verified against, and the result
+        if seen is None:
             _burn_time(password)
-            with self._conn:
-                self._audit(number, "login.refused", "unknown operator number", _iso(now))
-            raise LoginRefused("wrong operator number or PIN")
-        encoded, failures, locked_raw = row
-        if locked_raw is not None:
-            locked_until = datetime.fromisoformat(locked_raw)
-            if now < locked_until:
-                # The PIN is not even checked: guessing must not continue during a lock.
-                with self._conn:
-                    self._audit(number, "login.refused", "locked", _iso(now))
-                raise LoginRefused(
+        elif self._lock_end(seen, now) is None:
+            checked, right = seen.password_hash, verify_pin(password, seen.password_hash)
+        # else: the PIN is not even checked: guessing must not continue during a lock.
+        refusal: LoginRefused | None = None
+        with self._journal.unit() as uow:
+            records = OperatorRecords(uow)
+            row = records.get(number)
+            at = _iso(now)
+            if row is None:
+                records.audit(at, number, "login.refused", "unknown operator number")
+                refusal = LoginRefused("wrong operator number or PIN")
+            elif (locked_until := self._lock_end(row, now)) is not None:
+                records.audit(at, number, "login.refused", "locked")
+                refusal = LoginRefused(
                     f"operator {number} is locked until {_local(locked_until)} after "
                     f"{self._max_failures} wrong PINs; a supervisor or technician can reset it",
                     remaining=0,
                     locked_until=locked_until,
                 )
-            failures = 0  # the lock has expired: a fresh set of attempts
-        if verify_pin(password, encoded):
-            with self._conn:
-                self._conn.execute(
-                    "UPDATE operators SET failed_attempts = 0, locked_until = NULL"
-                    " WHERE number = ?",
-                    (number,),
-                )
-                self._audit(number, "login", "", _iso(now))
-            return self.get(number)
-        failures += 1
+            else:
+                if row.password_hash != checked:  # the PIN was reset (or added) meanwhile
+                    right = verify_pin(password, row.password_hash)
+                refusal = self._count(records, row, right, now)
+            uow.commit()
+        if refusal is not None:
+            raise refusal
+        assert row is not None
+        return Operator(row.number, row.name, Role(row.role))
+
+    def _count(
+        self, records: OperatorRecords, row: OperatorRow, right: bool, now: datetime
+    ) -> LoginRefused | None:
+        """Reset or increment the wrong-PIN count of an unlocked operator, with its audit rows."""
+        at = _iso(now)
+        if right:
+            records.set_failures(row.number, 0, None)
+            records.audit(at, row.number, "login")
+            return None
+        # An expired lock leaves the old count behind: a fresh set of attempts starts.
+        failures = (0 if row.locked_until is not None else row.failed_attempts) + 1
         remaining = max(self._max_failures - failures, 0)
         locked_until = now + self._lockout if remaining == 0 else None
-        with self._conn:
-            self._conn.execute(
-                "UPDATE operators SET failed_attempts = ?, locked_until = ? WHERE number = ?",
-                (failures, _iso(locked_until) if locked_until else None, number),
-            )
-            detail = f"wrong PIN ({failures} in a row)"
-            self._audit(number, "login.refused", detail, _iso(now))
-            if locked_until is not None:
-                self._audit(number, "operator.locked", f"until {_iso(locked_until)}", _iso(now))
+        records.set_failures(row.number, failures, _iso(locked_until) if locked_until else None)
+        records.audit(at, row.number, "login.refused", f"wrong PIN ({failures} in a row)")
         if locked_until is not None:
-            raise LoginRefused(
-                f"wrong PIN; operator {number} is now locked until {_local(locked_until)}",
+            records.audit(at, row.number, "operator.locked", f"until {_iso(locked_until)}")
+            return LoginRefused(
+                f"wrong PIN; operator {row.number} is now locked until {_local(locked_until)}",
                 remaining=0,
                 locked_until=locked_until,
             )
         tries = "try" if remaining == 1 else "tries"
-        raise LoginRefused(f"wrong PIN; {remaining} {tries} left", remaining=remaining)
+        return LoginRefused(f"wrong PIN; {remaining} {tries} left", remaining=remaining)
+
+    @staticmethod
+    def _lock_end(row: OperatorRow, now: datetime) -> datetime | None:
+        """When the lock on ``row`` ends, or None if it is not locked at ``now``."""
+        if row.locked_until is None:
+            return None
+        until = datetime.fromisoformat(row.locked_until)
+        return until if now < until else None
 
     def require_role(self, op: Operator, role: Role | str, action: str = "") -> None:
         """Return if ``op`` may act as ``role``; else audit the refusal and raise RoleRefused."""
@@ -332,30 +338,23 @@ class OperatorStore:
         if op.role in _SATISFIES[needed]:
             return
         what = action or f"{needed} action"
-        with self._conn:
-            self._audit(op.number, "role.refused", f"{what} needs {needed}", _iso(self._clock()))
+        self.audit(op.number, "role.refused", f"{what} needs {needed}")
         raise RoleRefused(f"{what} needs a {needed}; operator {op.number} is a {op.role}")
 
     def audit(self, by: str, action: str, detail: str = "") -> None:
         """Record a privileged action done elsewhere (void, refund, settlement, key load)."""
-        with self._conn:
-            self._audit(by, action, detail, _iso(self._clock()))
+        with self._journal.unit() as uow:
+            OperatorRecords(uow).audit(_iso(self._clock()), by, action, detail)
+            uow.commit()
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _audit(self, by: str, action: str, detail: str, at: str) -> None:
-        self._conn.execute(
-            "INSERT INTO audit (at, operator, action, detail) VALUES (?, ?, ?, ?)",
-            (at, by, action, detail),
-        )
-
     @staticmethod
-    def _operator(row: tuple[str, str, str, int, str | None]) -> Operator:
-        number, name, role, failures, locked = row
+    def _operator(row: OperatorRow) -> Operator:
         return Operator(
-            number,
-            name,
-            Role(role),
-            failures,
-            datetime.fromisoformat(locked) if locked else None,
+            row.number,
+            row.name,
+            Role(row.role),
+            row.failed_attempts,
+            datetime.fromisoformat(row.locked_until) if row.locked_until else None,
         )

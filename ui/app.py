@@ -174,7 +174,7 @@ class App:
         self._backend_started = False  # started after the first frame (see draw)
         # Host sign-on (working keys, batch) at start-up, so the link state is known early.
         self.backend.call(
-            "sign_on", done=self._signed_on, failed=self._status_failed, background=True
+            lambda s: s.terminal.sign_on(), done=self._signed_on, failed=self._status_failed, background=True
         )
         if language is None:
             self.backend.saved_language(done=self._restore_language)
@@ -275,7 +275,7 @@ class App:
             self._status_job = True
             self._status_due = now + STATUS_REFRESH_S
             self.backend.call(
-                "status", done=self._status_done, failed=self._status_failed, background=True
+                lambda s: s.terminal.status(), done=self._status_done, failed=self._status_failed, background=True
             )
         self._idle(now)
 
@@ -430,6 +430,15 @@ class App:
             if stored:
                 amount = self.money(int(getattr(st, "stored_amount", 0) or 0))
                 items.append((t("Stored {n}: {amount}").format(n=stored, amount=amount), th.warn))
+            storage = getattr(st, "storage", None) or {}
+            if storage.get("level") in ("reserve", "low"):
+                full = storage.get("level") == "reserve"
+                items.append(
+                    (
+                        t(N_("Storage full") if full else N_("Storage low")),
+                        th.bad if full else th.warn,
+                    )
+                )
             reversals = int(getattr(st, "pending_reversals", 0) or 0)
             if reversals:
                 items.append((t("Reversals owed: {n}").format(n=reversals), th.warn))

@@ -5,14 +5,13 @@ have a single caller); results, errors and progress come back to the UI thread a
 of ``Backend.event_type`` (``pygame.event.post`` is thread-safe) and are dispatched there to the
 callbacks the screen gave. The UI thread never waits for I/O.
 
-Backend methods the services may not offer (settlement, X report, reconciliation, echo) are
-looked up by name; ``has(name)`` tells a screen whether to offer the action or show that it is
-not available in this version.
+The services are the typed ``appliance.bootstrap.Services``: a screen calls a real method,
+``backend.call(lambda s: s.settlement.open_totals(), done=…)``, run on the worker once the
+services are built. Nothing is looked up by name.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import logging
 import queue
@@ -20,11 +19,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pygame
 
 from appliance.errors import CountertopError, PrinterError
+
+if TYPE_CHECKING:
+    from appliance.bootstrap import Services
 
 Done = Callable[[Any], None]
 Failed = Callable[[BaseException], None]
@@ -33,22 +35,6 @@ Report = Callable[[Any], None]
 log = logging.getLogger(__name__)
 
 _EVENT_TYPE: list[int] = []
-
-#: Services the screens use under one name, and the names the terminal may offer them under
-#: (the first one present wins). X report, settlement and reconciliation are looked up here.
-SERVICE_ALIASES: dict[str, tuple[str, ...]] = {
-    "x_report": ("x_report", "interim_report", "batch_totals", "totals"),
-    "settle": ("settle", "settlement"),
-    "reconciliation": ("reconciliation", "reconcile"),
-}
-
-#: The same services when the terminal does not offer them itself: (module, what it gives).
-REPORT_SERVICES: dict[str, tuple[str, str]] = {
-    "x_report": ("appliance.services.settlement", "Settlement.open_totals"),
-    "print_x": ("appliance.services.settlement", "Settlement.print_x"),
-    "settle": ("appliance.services.settlement", "Settlement.settle"),
-    "reconciliation": ("appliance.services.reconcile", "Reconciler.last"),
-}
 
 
 def backend_event_type() -> int:
@@ -79,25 +65,27 @@ class _Job:
 class Backend:
     """Runs terminal calls off the UI thread and hands results back as events.
 
-    Give it a built ``terminal`` (and operator store), or a ``build`` function returning both:
-    then the terminal is built by the worker as its first job (opening the journal and the
-    devices is I/O too), so the first frame does not wait for it. Jobs submitted meanwhile
-    queue behind the build; ``ready`` is set once it is done, ``start_error`` if it failed.
+    Give it built ``services`` (and operator store), or a ``build`` function returning both:
+    then they are built by the worker as its first job (opening the journal and the devices
+    is I/O too), so the first frame does not wait for it. Jobs submitted meanwhile queue
+    behind the build; ``ready`` is set once it is done, ``start_error`` if it failed.
     """
 
     def __init__(
         self,
-        terminal: Any = None,
+        services: Services | None = None,
         operators: Authenticator | None = None,
         *,
         config: Any = None,
-        build: Callable[[], tuple[Any, Authenticator | None]] | None = None,
+        build: Callable[[], tuple[Services, Authenticator | None]] | None = None,
     ) -> None:
-        if terminal is None and build is None:
-            raise TypeError("Backend needs a terminal or a build function")
-        self.terminal: Any = None
+        if services is None and build is None:
+            raise TypeError("Backend needs the services or a build function")
+        self.services: Services | None = None
         self.operators: Authenticator | None = None
-        self._config = config if config is not None else getattr(terminal, "config", None)
+        self._config = config
+        if config is None and services is not None:
+            self._config = services.terminal.config
         self._build = build
         self.ready = threading.Event()
         self.start_error: BaseException | None = None
@@ -113,25 +101,31 @@ class Backend:
         self.in_flight = 0
         self.actions_in_flight = 0  # jobs an operator started (not status refreshes)
         self.indicator_state = "off"
-        if terminal is not None:
-            self._attach(terminal, operators)
+        if services is not None:
+            self._attach(services, operators)
         else:  # the first job, whenever the worker starts: everything else queues behind it
             self.submit(self._run_build, None, self._build_failed, background=True)
 
-    def _attach(self, terminal: Any, operators: Authenticator | None) -> None:
-        self.terminal, self.operators = terminal, operators
+    @property
+    def terminal(self) -> Any:
+        """The terminal service (None until the services are built)."""
+        return None if self.services is None else self.services.terminal
+
+    def _attach(self, services: Services, operators: Authenticator | None) -> None:
+        self.services, self.operators = services, operators
+        terminal = services.terminal
         if self._config is None:
             self._config = terminal.config
-        if hasattr(terminal, "indicators"):  # mirror the four LEDs on screen
-            terminal.indicators = IndicatorMirror(terminal.indicators, self._mirror)
+        # mirror the four LEDs on screen
+        terminal.indicators = IndicatorMirror(terminal.indicators, self._mirror)
         self.ready.set()
 
     def _run_build(self, _report: Report) -> Any:
         assert self._build is not None
-        terminal, operators = self._build()
-        self._attach(terminal, operators)
+        services, operators = self._build()
+        self._attach(services, operators)
         self._start_printing()
-        return terminal
+        return services
 
     def _build_failed(self, exc: BaseException) -> None:
         self.start_error = exc
@@ -284,52 +278,6 @@ class Backend:
                 exc_info=exc if bug else None,
             )
 
-    # -- capabilities ------------------------------------------------------------------------
-    def _method(self, name: str) -> Callable[..., Any] | None:
-        for candidate in SERVICE_ALIASES.get(name, (name,)):
-            method = getattr(self.terminal, candidate, None)
-            if callable(method):
-                return method  # type: ignore[no-any-return]
-        if name in REPORT_SERVICES and self.terminal is not None:
-            module = REPORT_SERVICES[name][0]
-            if importlib.util.find_spec(module) is not None:
-                return getattr(self, "_" + name)  # type: ignore[no-any-return]
-        return None
-
-    # Settlement, X report and reconciliation are services beside the terminal
-    # (``appliance.services.settlement`` / ``.reconcile``), each built over it per call.
-    def _x_report(self) -> Any:
-        from appliance.services.settlement import Settlement
-
-        return Settlement(self.terminal).open_totals()
-
-    def _print_x(self, operator: str = "") -> Any:
-        from appliance.services.settlement import Settlement
-
-        return Settlement(self.terminal).print_x(operator)
-
-    def _settle(self, on_progress: Callable[..., None] | None = None, approver: Any = None) -> Any:
-        from appliance.services.settlement import Settlement
-
-        def progress(phase: str, done: int, total: int) -> None:
-            if on_progress is not None:
-                on_progress(done, total, phase)
-
-        return Settlement(self.terminal).settle(approver=approver, on_progress=progress)
-
-    def _reconciliation(self) -> Any:
-        from appliance.services.reconcile import Reconciler
-
-        return Reconciler(self.terminal).last()
-
-    def has(self, name: str) -> bool:
-        """True when the terminal offers the service ``name`` (e.g. "settle", "x_report")."""
-        if name == "authenticate":
-            return self.operators is not None
-        if name in ("printer_test", "card_read_test"):
-            return True
-        return self._method(name) is not None
-
     @property
     def config(self) -> Any:
         """The terminal's config (merchant, locale, ui sections)."""
@@ -338,17 +286,16 @@ class Backend:
     # -- service calls -----------------------------------------------------------------------
     def call(
         self,
-        name: str,
-        *args: Any,
+        fn: Callable[[Services], Any],
+        *,
         done: Done | None = None,
         failed: Failed | None = None,
         background: bool = False,
-        **kwargs: Any,
     ) -> int:
-        """Call ``terminal.<name>(*args, **kwargs)`` on the worker (aliases resolved there)."""
+        """Run ``fn(services)`` on the worker, e.g. ``lambda s: s.terminal.status()``."""
 
         def run(_report: Report) -> Any:
-            return self._service(name)(*args, **kwargs)
+            return fn(self._services())
 
         return self.submit(run, done, failed, background=background)
 
@@ -369,13 +316,10 @@ class Backend:
 
         return self.submit(run, done, lambda _e: None, background=True)
 
-    def _service(self, name: str) -> Callable[..., Any]:
-        if self.terminal is None:
+    def _services(self) -> Services:
+        if self.services is None:
             raise CountertopError(f"the terminal did not start: {self.start_error}")
-        method = self._method(name)
-        if method is None:
-            raise CountertopError(f"this version of the terminal has no {name} service")
-        return method
+        return self.services
 
     def authenticate(self, number: str, password: str, done: Done, failed: Failed) -> int:
         """Check an operator's number and password (password hashing is slow: worker)."""
@@ -397,10 +341,12 @@ class Backend:
         failed: Failed,
         **kwargs: Any,
     ) -> int:
-        """Run a card-reading service ("sale", "refund"); ``on_step`` gets its steps."""
+        """Run a card-reading service ("sale" or "refund"); ``on_step`` gets its steps."""
 
         def run(report: Report) -> Any:
-            return self._service(name)(amount, cancel=cancel, on_step=report, **kwargs)
+            terminal = self._services().terminal
+            flow = {"sale": terminal.sale, "refund": terminal.refund}[name]
+            return flow(amount, cancel=cancel, on_step=report, **kwargs)
 
         return self.submit(run, done, failed, on_step)
 
@@ -408,19 +354,20 @@ class Backend:
         """Forward stored payments and deliver reversals, reporting ``(sent, total)``."""
 
         def run(report: Report) -> Any:
-            send = self._service("send_owed")
-            return send(on_progress=lambda n, total, *_: report((n, total)))
+            terminal = self._services().terminal
+            return terminal.send_owed(on_progress=lambda n, total, *_: report((n, total)))
 
         return self.submit(run, done, failed, on_progress)
 
-    def with_progress(
-        self, name: str, on_progress: Report, done: Done, failed: Failed, **kwargs: Any
-    ) -> int:
-        """Call a service that takes ``on_progress(n, total, ...)`` (settlement, batch upload)."""
+    def settle(self, on_progress: Report, done: Done, failed: Failed, *, approver: Any) -> int:
+        """Settle (forwarding first, batch upload if needed), reporting ``(done, total,
+        phase)``; ``approver`` is the supervisor, checked and recorded by the settlement."""
 
         def run(report: Report) -> Any:
-            method = self._service(name)
-            return method(on_progress=lambda n, total, *rest: report((n, total, *rest)), **kwargs)
+            settlement = self._services().settlement
+            return settlement.settle(
+                approver=approver, on_progress=lambda phase, n, total: report((n, total, phase))
+            )
 
         return self.submit(run, done, failed, on_progress)
 
@@ -553,18 +500,19 @@ class IndicatorMirror:
 
 
 def open_backend(cfg: Any, *, deferred: bool = False, **overrides: Any) -> Backend:
-    """The terminal from config (``bootstrap.build_terminal``) and its operator store.
+    """The services from config (``bootstrap.build_services``) and the operator store.
 
     ``deferred``: the worker builds them as its first job (``countertop run``: the first frame
     is drawn while the journal and devices open).
     """
 
-    def build() -> tuple[Any, Authenticator]:
-        from appliance.bootstrap import build_terminal
+    def build() -> tuple[Services, Authenticator]:
+        from appliance.bootstrap import build_services
         from appliance.operators import OperatorStore
 
-        terminal = build_terminal(cfg, **overrides)
-        return terminal, OperatorStore(terminal.journal.conn)
+        services = build_services(cfg, **overrides)
+        terminal = services.terminal
+        return services, OperatorStore(terminal.journal)
 
     if deferred:
         return Backend(config=cfg, build=build)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.bench.stats import percentile
+from appliance.domain.transactions import Transaction, TxnState, TxnType
 from appliance.journal import Journal
 from appliance.services.reprint import select
 
@@ -19,29 +20,31 @@ def fill(journal: Journal, rows: int, *, days: int = 540, seed: int = 7) -> None
     """Insert ``rows`` approved sales spread over ``days`` days, in one transaction."""
     rng = random.Random(seed)
     start = datetime(2025, 1, 1, tzinfo=UTC)
-    with journal.unit() as uow:
-        for i in range(rows):
-            at = start + timedelta(seconds=int(i * days * 86400 / rows))
-            iso = at.isoformat()
-            uow.execute(
-                """INSERT INTO transactions (uuid, type, state, amount, currency, stan, batch,
-                   invoice, masked_pan, scheme, rrn, auth_code, response_code, transmitted_at,
-                   created_at, updated_at, local_date)
-                   VALUES (?, 'sale', 'approved', ?, 'CNY', ?, ?, ?, '476173******0119', 'VISA',
-                           ?, '123456', '00', ?, ?, ?, ?)""",
-                (
-                    str(uuid.UUID(int=rng.getrandbits(128))),
-                    rng.randint(1, 100_000),
-                    i % 999_999 + 1,
-                    i // 300 + 1,
-                    i + 1,
-                    f"{i:012d}",
-                    iso,
-                    iso,
-                    iso,
-                    at.date().isoformat(),
-                ),
+    txns = []
+    for i in range(rows):
+        at = start + timedelta(seconds=int(i * days * 86400 / rows))
+        txns.append(
+            Transaction(
+                uuid=str(uuid.UUID(int=rng.getrandbits(128))),
+                type=TxnType.SALE,
+                state=TxnState.APPROVED,
+                amount=rng.randint(1, 100_000),
+                currency="CNY",
+                stan=i % 999_999 + 1,
+                batch=i // 300 + 1,
+                invoice=i + 1,
+                created_at=at,
+                updated_at=at,
+                transmitted_at=at,
+                masked_pan="476173******0119",
+                scheme="VISA",
+                rrn=f"{i:012d}",
+                auth_code="123456",
+                response_code="00",
             )
+        )
+    with journal.unit() as uow:
+        uow.bulk.insert(txns, tz=UTC)
         uow.commit()
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.domain.roles import System
+from appliance.domain.transactions import Transaction, TxnState, TxnType
 from appliance.errors import CountertopError
 
 SCHEMES = (("VISA", "476173******0119"), ("MASTERCARD", "520000******0007"))
@@ -28,49 +29,36 @@ SCHEMES = (("VISA", "476173******0119"), ("MASTERCARD", "520000******0007"))
 def _fill(journal: Any, n: int, currency: str) -> None:
     """Insert ``n`` approved sales of the open batch in one transaction (fast, not realistic)."""
     now = datetime.now(UTC)
-    iso = now.isoformat(timespec="microseconds")
-    sent = now.replace(microsecond=0).isoformat(timespec="microseconds")
-    day = now.date().isoformat()
-    with journal.unit() as uow:
-        batch = uow.execute("SELECT value FROM counters WHERE name='batch'").fetchone()[0]
-        stan0 = uow.execute("SELECT value FROM counters WHERE name='stan'").fetchone()[0]
-        rows = []
-        for i in range(n):
-            stan = (stan0 + i) % 999_999 + 1
-            scheme, pan = SCHEMES[i % 2]
-            rows.append(
-                (
-                    str(uuidlib.uuid4()),
-                    "sale",
-                    "approved",
-                    100 + i,
-                    currency,
-                    stan,
-                    batch,
-                    i + 1,
-                    pan,
-                    scheme,
-                    "07",
-                    f"B{i:011d}",
-                    f"{i % 1_000_000:06d}",
-                    "00",
-                    "bench",
-                    sent,
-                    iso,
-                    iso,
-                    day,
-                )
+    sent = now.replace(microsecond=0)
+    batch, stan0 = journal.batch, journal.counter("stan")
+    txns = []
+    for i in range(n):
+        scheme, pan = SCHEMES[i % 2]
+        txns.append(
+            Transaction(
+                uuid=str(uuidlib.uuid4()),
+                type=TxnType.SALE,
+                state=TxnState.APPROVED,
+                amount=100 + i,
+                currency=currency,
+                stan=(stan0 + i) % 999_999 + 1,
+                batch=batch,
+                invoice=i + 1,
+                created_at=now,
+                updated_at=now,
+                transmitted_at=sent,
+                masked_pan=pan,
+                scheme=scheme,
+                entry_mode="07",
+                rrn=f"B{i:011d}",
+                auth_code=f"{i % 1_000_000:06d}",
+                response_code="00",
+                operator="bench",
             )
-        uow.conn.executemany(
-            "INSERT INTO transactions (uuid, type, state, amount, currency, stan, batch, "
-            "invoice, masked_pan, scheme, entry_mode, rrn, auth_code, response_code, operator, "
-            "transmitted_at, created_at, updated_at, local_date) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            rows,
         )
-        uow.execute(
-            "UPDATE counters SET value=? WHERE name='stan'", ((stan0 + n - 1) % 999_999 + 1,)
-        )
+    with journal.unit() as uow:
+        uow.bulk.insert(txns, tz=UTC)
+        uow.bulk.set_stan((stan0 + n - 1) % 999_999 + 1)
         uow.commit()
 
 

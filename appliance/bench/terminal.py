@@ -228,6 +228,7 @@ def _sale_frame_size(term: Any, card: Any) -> int:
         batch=term.journal.batch,
     )
     link = term.link.link if isinstance(term.link, _TimedLink) else term.link
+    link = getattr(link, "inner", link)  # the MonitoredLink around the host link
     body = link.dialect.encode_request(req, term._mak)
     return len(link.dialect.frame(body))
 

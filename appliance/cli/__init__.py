@@ -29,6 +29,8 @@ from appliance.domain.roles import RoleRefused
 from appliance.errors import ConfigError, CountertopError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_OWED = 0, 1, 2, 3
+# Another process is doing this right now (a settlement): nothing was done; run it again later.
+EXIT_BUSY = 4
 
 
 def command_modules() -> list[str]:

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from appliance.backup import backup, journal_in_use, restore, verify
 from appliance.cli import EXIT_FAILED, EXIT_OK
 from appliance.cli.common import add_json, config_from, emit_json
+from appliance.journal.backup import backup, journal_in_use, restore, verify
 
 
 def cmd_backup(args: argparse.Namespace) -> int:

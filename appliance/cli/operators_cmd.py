@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
-import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from appliance.errors import ConfigError, JournalError
+from appliance.journal import Journal
 from appliance.operators import OperatorStore, Role, parse_role, validate_number, validate_pin
 
 
@@ -64,15 +64,15 @@ def _add(args: argparse.Namespace) -> int:
     number = validate_number(args.number)
     role = parse_role(args.role)
     pin = _read_pin(args, role)
-    with _open(args) as conn:
-        operator = OperatorStore(conn).add(number, args.name, role, pin, by=_actor())
+    with _open(args) as journal:
+        operator = OperatorStore(journal).add(number, args.name, role, pin, by=_actor())
     print(f"added {operator.role} {operator.number} {operator.name}")
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
-    with _open(args) as conn:
-        operators = OperatorStore(conn).list()
+    with _open(args) as journal:
+        operators = OperatorStore(journal).list()
     if not operators:
         print("no operators: add one with `countertop operators add NUMBER --name NAME`")
         return 0
@@ -89,16 +89,16 @@ def _list(args: argparse.Namespace) -> int:
 
 def _remove(args: argparse.Namespace) -> int:
     number = validate_number(args.number)
-    with _open(args) as conn:
-        OperatorStore(conn).remove(number, by=_actor())
+    with _open(args) as journal:
+        OperatorStore(journal).remove(number, by=_actor())
     print(f"removed operator {number}")
     return 0
 
 
 def _reset_password(args: argparse.Namespace) -> int:
     number = validate_number(args.number)
-    with _open(args) as conn:
-        store = OperatorStore(conn)
+    with _open(args) as journal:
+        store = OperatorStore(journal)
         role = store.get(number).role
         pin = _read_pin(args, role)
         store.reset_password(number, pin, by=_actor())
@@ -140,18 +140,13 @@ def _journal_path(args: argparse.Namespace) -> Path:
 
 
 @contextmanager
-def _open(args: argparse.Namespace) -> Iterator[sqlite3.Connection]:
+def _open(args: argparse.Namespace) -> Iterator[Journal]:
     """The migrated journal for one command (``--db`` must name an existing file); always closed."""
-    from appliance.journal.db import connect, migrate
-
     path = _journal_path(args)
     if args.db and not path.exists():  # a typo in --db must not create a stray journal
         raise JournalError(f"no journal at {path}: check the path, or omit --db to use the config")
-    conn = connect(path)  # WAL + synchronous=FULL, like every journal connection
-    migrate(conn)
+    journal = Journal.open(path)  # WAL + synchronous=FULL, like every journal connection
     try:
-        yield conn
-    except sqlite3.Error as exc:
-        raise JournalError(f"cannot use the journal at {path}: {exc}") from exc
+        yield journal
     finally:
-        conn.close()
+        journal.close()

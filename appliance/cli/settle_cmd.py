@@ -8,9 +8,11 @@
 
 ``settle`` exit codes: 0 settled (balanced, or closed out of balance after upload — the slip
 says which; see docs/settlement.md), 1 failed (host unreachable: run again to resume),
-3 refused because something is still owed to the host. ``--if-due`` exits 0 quietly when no
-settlement is due. A settlement needs a supervisor (``--supervisor``, PIN asked or read with
-``--pin-stdin``); the timer's ``--if-due`` run settles as the schedule.
+3 refused because something is still owed to the host, 4 refused because another process is
+settling right now ("settlement in progress": nothing was done; it never resumes the other's
+run). ``--if-due`` exits 0 quietly when no settlement is due. A settlement needs a supervisor
+(``--supervisor``, PIN asked or read with ``--pin-stdin``); the timer's ``--if-due`` run
+settles as the schedule.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from appliance.cli import EXIT_FAILED, EXIT_OK, EXIT_OWED, EXIT_USAGE
+from appliance.cli import EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_OWED, EXIT_USAGE
 from appliance.cli.common import add_json, add_supervisor, emit_json, error_line, supervisor_from
 from appliance.domain.money import format_amount
 from appliance.domain.roles import SCHEDULE, RoleRefused
-from appliance.errors import ConfigError, HostError, Refused, ReversalOwed
+from appliance.errors import ConfigError, HostError, Refused, ReversalOwed, SettlementInProgress
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -146,6 +148,9 @@ def cmd_settle(args: argparse.Namespace) -> int:
             # The timer's run (--if-due) is the schedule's; a person's needs a supervisor.
             approver = supervisor_from(args, term) or (SCHEDULE if args.if_due else None)
             out = st.settle(approver=approver, on_progress=_progress)
+        except SettlementInProgress as exc:
+            print(error_line(exc, term.config), file=sys.stderr)
+            return EXIT_BUSY
         except ReversalOwed as exc:
             print(error_line(exc, term.config), file=sys.stderr)
             return EXIT_OWED

@@ -17,7 +17,7 @@ from appliance.cli.common import add_json, add_supervisor, config_from, emit_jso
 from appliance.config import Config
 from appliance.domain.money import format_amount, parse_amount
 from appliance.domain.transactions import Transaction
-from appliance.errors import ConfigError
+from appliance.errors import ConfigError, JournalError
 from appliance.messages import cli_language, translate
 from appliance.services.terminal import Outcome, Terminal
 
@@ -138,52 +138,91 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Link, owed messages, stored payments, devices."""
     from appliance.services.link_monitor import check_link
 
-    with terminal_for(args) as term:
-        check_link(term)  # a fresh process has seen no exchange yet: one echo tells the state
-        st = term.status()
-        if args.json:
-            emit_json(st.as_dict())
-            return EXIT_OK
-        cur = term.cur
-        print(f"link               {st.link}{'  (' + st.link_error + ')' if st.link_error else ''}")
-        print(f"signed on          {'yes' if st.signed_on else 'no'}")
-        if st.keys != "ok":
-            print(f"keys               out of step{': ' + st.keys_error if st.keys_error else ''}")
-        if st.settlement == "due_waiting_for_link":
-            print("settlement         due, waiting for the link (runs when the host answers)")
-        print(f"batch              {st.batch:06d}")
-        print(f"pending reversals  {st.pending_reversals}")
-        oldest = f", oldest {st.stored_oldest:%Y-%m-%d %H:%M} UTC" if st.stored_oldest else ""
+    cfg = config_from(args)
+    try:
+        with terminal_for(args, cfg) as term:
+            check_link(term)  # a fresh process has seen no exchange yet: one echo tells the state
+            return _status(args, term)
+    except JournalError as exc:
+        # The journal cannot even be opened or read (a full disk): say why, and the space.
+        return _status_without_journal(args, cfg, exc)
+
+
+def _status(args: argparse.Namespace, term: Terminal) -> int:
+    """The status report of an open terminal."""
+    st = term.status()
+    if args.json:
+        emit_json(st.as_dict())
+        return EXIT_OK
+    cur = term.cur
+    print(f"link               {st.link}{'  (' + st.link_error + ')' if st.link_error else ''}")
+    print(f"signed on          {'yes' if st.signed_on else 'no'}")
+    if st.keys != "ok":
+        print(f"keys               out of step{': ' + st.keys_error if st.keys_error else ''}")
+    if st.settlement == "due_waiting_for_link":
+        print("settlement         due, waiting for the link (runs when the host answers)")
+    storage = st.storage
+    if storage:
+        note = {
+            "reserve": f"  BELOW THE RESERVE of {storage['reserve_kib']} KiB: new payments are "
+            "refused until space is freed (docs/storage.md)",
+            "low": f"  low: payments stop below {storage['reserve_kib']} KiB, free space soon",
+        }.get(storage["level"], "")
+        free = "?" if storage["free_kib"] is None else storage["free_kib"]
+        print(f"storage            {free} KiB free in {storage['directory']}{note}")
+    if st.in_doubt:
         print(
-            f"stored payments    {st.stored_count} ({format_amount(st.stored_amount, cur)} "
-            f"{cur.alpha}{oldest})"
+            f"in doubt           {st.in_doubt} payment(s) without a recorded answer: "
+            f"reversed before the next payment"
         )
-        if st.forward_declined:
-            print(
-                f"declined after forwarding: {st.forward_declined} — collect payment from "
-                f"the customer (countertop journal export)"
-            )
-        if st.next_retry:
-            print(f"next retry         {st.next_retry:%H:%M:%S} UTC")
-        if st.qr_cancels_owed or st.qr_refunds_owed:
-            print(
-                f"QR owed            {st.qr_cancels_owed} cancel(s), {st.qr_refunds_owed} "
-                f"refund(s) (countertop qr forward)"
-            )
-        print(f"reader             {st.reader}")
-        owner = f", printed by the {st.print_owner}" if st.print_owner else ""
-        print(f"printer            {st.printer} ({st.print_jobs_waiting} job(s) waiting{owner})")
-        for job in st.print_jobs:
-            if job["state"] == "done":
-                continue
-            err = f": {job['last_error']}" if job["last_error"] else ""
-            print(f"  {job['state']:<15} {job['what']} ({job['attempts']} attempt(s)){err}")
-        if st.print_jobs_attention:
-            print(
-                f"  {st.print_jobs_attention} job(s) need attention: check the paper, then "
-                f"`countertop printer retry` prints them again, marked DUPLICATE"
-            )
+    print(f"batch              {st.batch:06d}")
+    print(f"pending reversals  {st.pending_reversals}")
+    oldest = f", oldest {st.stored_oldest:%Y-%m-%d %H:%M} UTC" if st.stored_oldest else ""
+    print(
+        f"stored payments    {st.stored_count} ({format_amount(st.stored_amount, cur)} "
+        f"{cur.alpha}{oldest})"
+    )
+    if st.forward_declined:
+        print(
+            f"declined after forwarding: {st.forward_declined} — collect payment from "
+            f"the customer (countertop journal export)"
+        )
+    if st.next_retry:
+        print(f"next retry         {st.next_retry:%H:%M:%S} UTC")
+    if st.qr_cancels_owed or st.qr_refunds_owed:
+        print(
+            f"QR owed            {st.qr_cancels_owed} cancel(s), {st.qr_refunds_owed} "
+            f"refund(s) (countertop qr forward)"
+        )
+    print(f"reader             {st.reader}")
+    owner = f", printed by the {st.print_owner}" if st.print_owner else ""
+    print(f"printer            {st.printer} ({st.print_jobs_waiting} job(s) waiting{owner})")
+    for job in st.print_jobs:
+        if job["state"] == "done":
+            continue
+        err = f": {job['last_error']}" if job["last_error"] else ""
+        print(f"  {job['state']:<15} {job['what']} ({job['attempts']} attempt(s)){err}")
+    if st.print_jobs_attention:
+        print(
+            f"  {st.print_jobs_attention} job(s) need attention: check the paper, then "
+            f"`countertop printer retry` prints them again, marked DUPLICATE"
+        )
     return EXIT_OK
+
+
+def _status_without_journal(args: argparse.Namespace, cfg: Config, exc: JournalError) -> int:
+    """``status`` when the journal cannot even be opened (a full disk): say why, and the space."""
+    from appliance.services.storage import storage_status
+
+    storage = storage_status(cfg).as_dict()
+    if args.json:
+        emit_json({"error": str(exc), "exit_code": EXIT_FAILED, "storage": storage})
+    else:
+        free = "?" if storage["free_kib"] is None else storage["free_kib"]
+        print(f"journal            cannot be opened: {exc}")
+        print(f"storage            {free} KiB free in {storage['directory']}")
+    print(f"countertop: {exc}", file=sys.stderr)
+    return EXIT_FAILED
 
 
 def cmd_forward(args: argparse.Namespace) -> int:

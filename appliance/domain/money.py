@@ -80,7 +80,7 @@ def parse_amount(text: str, cur: Currency) -> int:
             )
         raise AmountError(f"amount {raw!r} is not a plain positive number: type e.g. {example}")
     whole, frac = m.group(1), (m.group(2) if cur.exponent else None) or ""
-    minor = int(whole) * 10**cur.exponent + (int(frac.ljust(cur.exponent, "0")) if frac else 0)
+    minor: int = int(whole) * 10**cur.exponent + (int(frac.ljust(cur.exponent, "0")) if frac else 0)
     if minor == 0:
         raise AmountError("amount must be greater than zero")
     if len(str(minor)) > MAX_DIGITS:

@@ -331,8 +331,8 @@ def cancel_acknowledged(body: Mapping[str, Any] | None) -> bool:
     if body is None or body.get("return_code") != "SUCCESS":
         return False
     if body.get("result_code") == "SUCCESS":
-        return body.get("recall", "N") != "Y"
-    return body.get("err_code") in ("ORDERNOTEXIST", "TRADE_NOT_EXIST")
+        return bool(body.get("recall", "N") != "Y")
+    return bool(body.get("err_code") in ("ORDERNOTEXIST", "TRADE_NOT_EXIST"))
 
 
 # ---- signing --------------------------------------------------------------------------------

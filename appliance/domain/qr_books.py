@@ -111,9 +111,9 @@ def match_qr(
     ``orders``; ``in_scope`` are the order numbers the statement must contain."""
     by_trade = {o.trade_no: o for o in orders if o.trade_no}
     by_seq: dict[tuple[str, int, int], list[QrOrder]] = {}
-    for o in orders:
-        kind = "sale" if o.kind == QrKind.PAY else "refund"
-        by_seq.setdefault((kind, order_sequence(o.order), o.amount), []).append(o)
+    for each in orders:
+        kind = "sale" if each.kind == QrKind.PAY else "refund"
+        by_seq.setdefault((kind, order_sequence(each.order), each.amount), []).append(each)
     used: set[str] = set()
     found: list[dict[str, Any]] = []
     qr_lines: set[int] = set()
@@ -122,7 +122,7 @@ def match_qr(
         if not is_qr_line(line.scheme):
             continue
         qr_lines.add(line.line_no)
-        o = by_trade.get(line.rrn) if line.rrn else None
+        o: QrOrder | None = by_trade.get(line.rrn) if line.rrn else None
         if o is None:
             cands = by_seq.get((line.type, line.stan, line.amount), [])
             o = next((c for c in cands if c.order not in used), cands[-1] if cands else None)

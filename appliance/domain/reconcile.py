@@ -412,10 +412,10 @@ def reconcile(
     """
     scope = set(in_scope)
     idx = _Index()
-    for t in journal:
-        if t.rrn:
-            idx.by_rrn.setdefault(t.rrn, t)
-        idx.by_stan.setdefault((t.type.value, t.stan), []).append(t)
+    for row in journal:
+        if row.rrn:
+            idx.by_rrn.setdefault(row.rrn, row)
+        idx.by_stan.setdefault((row.type.value, row.stan), []).append(row)
     bad = list(bad_lines)
     found: list[Discrepancy] = []
     used: set[str] = set()
@@ -427,7 +427,7 @@ def reconcile(
             continue
         stated_net += line.net
         stated_fees += line.fee
-        t = idx.by_rrn.get(line.rrn) if line.rrn else None
+        t: Transaction | None = idx.by_rrn.get(line.rrn) if line.rrn else None
         if t is not None and (t.type.value != line.type or t.stan != line.stan):
             t = None  # an RRN is only trusted with its own type and trace
         if t is None:

@@ -17,11 +17,19 @@ Settlement states of one batch, each committed before the step it announces::
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 from enum import StrEnum
+from typing import Any
 
 from appliance.domain.money import fee
-from appliance.domain.receipts import BatchTotals, OperatorTotals, SchemeTotals, Totals
+from appliance.domain.receipts import (
+    BatchTotals,
+    OperatorTotals,
+    SchemeTotals,
+    SettlementResult,
+    Totals,
+)
 from appliance.domain.transactions import Transaction, TxnState, TxnType
 from appliance.errors import IllegalTransition
 
@@ -55,6 +63,73 @@ def check_settle_transition(old: SettleState, new: SettleState) -> None:
     """Raise ``IllegalTransition`` unless settlement may go from ``old`` to ``new``."""
     if new not in _NEXT[old]:
         raise IllegalTransition(f"settlement state {old.value} → {new.value} is not allowed")
+
+
+@dataclass(frozen=True)
+class SettlementRecord:
+    """One row of the ``settlements`` table as the services see it (read by ``appliance.journal.settlements``)."""
+
+    batch: int
+    state: SettleState
+    totals: BatchTotals
+    host_totals: Totals | None
+    result: SettleResult | None
+    response_code: str | None
+    totals_stan: int | None
+    totals_at: datetime | None
+    upload_total: int
+    uploaded: int
+    upload_stan_base: int | None
+    upload_at: datetime | None
+    final_stan: int | None
+    final_at: datetime | None
+    cut_at: datetime
+    closed_at: datetime | None
+    slip_queued: bool
+    operator: str
+    last_error: str
+
+    @property
+    def balanced(self) -> bool:
+        """True when the host agreed (at once or after batch upload)."""
+        return self.result in (SettleResult.BALANCED, SettleResult.BALANCED_AFTER_UPLOAD)
+
+    def slip_result(self) -> SettlementResult | None:
+        """What the settlement slip says about the host's verdict (None while not closed)."""
+        if self.state != SettleState.CLOSED:
+            return None
+        return SettlementResult(
+            balanced=self.balanced,
+            host=self.host_totals,
+            uploaded=self.upload_total > 0 or self.result != SettleResult.BALANCED,
+            settled_at=self.closed_at,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The stable machine-readable form (``countertop settle --json``)."""
+        h = self.host_totals
+        return {
+            "batch": self.batch,
+            "state": self.state.value,
+            "result": self.result.value if self.result else None,
+            "balanced": self.balanced if self.result else None,
+            "response_code": self.response_code,
+            "terminal": totals_to_dict(self.totals),
+            "host": None
+            if h is None
+            else {
+                "sale_count": h.sale_count,
+                "sale_amount": h.sale_amount,
+                "refund_count": h.refund_count,
+                "refund_amount": h.refund_amount,
+            },
+            "upload_total": self.upload_total,
+            "uploaded": self.uploaded,
+            "cut_at": self.cut_at.isoformat(),
+            "closed_at": self.closed_at.isoformat() if self.closed_at else None,
+            "slip_queued": self.slip_queued,
+            "last_error": self.last_error,
+        }
 
 
 def counts_in_totals(t: Transaction) -> bool:
@@ -108,7 +183,7 @@ def batch_totals(
         batch=batch,
         currency=currency,
         schemes=tuple(
-            SchemeTotals(s, *v, fee=fee(v[1], rates.get(s.upper(), 0)))
+            SchemeTotals(s, v[0], v[1], v[2], v[3], fee=fee(v[1], rates.get(s.upper(), 0)))
             for s, v in sorted(schemes.items())
         ),
         operators=tuple(OperatorTotals(o, *v) for o, v in sorted(operators.items())),

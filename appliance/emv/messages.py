@@ -1,4 +1,4 @@
-"""What a card read or the kernel's decision tells a person: codes with English msgids.
+"""What a card read, the kernel's decision or the journal's storage tells a person: codes.
 
 The kernel raises ``CardReadError(code=..., params=...)`` and the services return outcomes
 with the same code; the text a person reads is the msgid below translated through the
@@ -72,6 +72,31 @@ MESSAGES: dict[str, str] = {
     "card.offline_tvr": (
         "The bank is unreachable and the terminal's checks of this card do not allow it "
         "offline: nothing was charged"
+    ),
+    # The journal's storage (appliance.services.storage, docs/storage.md).
+    "storage.reserve": (
+        "Only {free_kib} KiB free in {directory} (the reserve is {reserve_kib} KiB): new "
+        "payments are refused so that every payment can be recorded. Nothing was sent or "
+        "charged: free space, then try again"
+    ),
+    "storage.not_recorded": (
+        "The terminal cannot write its journal ({free_kib} KiB free in {directory}): nothing "
+        "was sent or charged. Free space, then try again"
+    ),
+    "storage.unrecorded_reversed": (
+        "The terminal could not record the bank's answer ({free_kib} KiB free in {directory}), "
+        "so the payment was reversed at once: nothing is charged. Free space, then take the "
+        "payment again"
+    ),
+    "storage.unrecorded_reversal_owed": (
+        "The terminal could not record the bank's answer ({free_kib} KiB free in {directory}) "
+        "and the bank did not confirm the reversal yet: the card may be charged until it does. "
+        "Do not take the payment again: free space, then run countertop forward (or wait) "
+        "until status shows no reversal owed"
+    ),
+    "storage.unrecorded_declined": (
+        "Declined by the bank ({response_code}); the terminal could not record it "
+        "({free_kib} KiB free in {directory}). Nothing is charged: free space"
     ),
 }
 

@@ -59,10 +59,21 @@ def migrate(conn: sqlite3.Connection, migrations: list[tuple[int, str, str]] = M
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back already (disk full, I/O)
+                conn.execute("ROLLBACK")
             raise JournalError(f"journal migration {version} failed: {exc}") from exc
         current = version
     return current
+
+
+def schema_dump(conn: sqlite3.Connection) -> str:
+    """The schema as SQL text, one object per statement, in a stable order (for golden tests)."""
+    rows = conn.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL"
+        " AND name NOT LIKE 'sqlite_%' ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1"
+        " ELSE 2 END, name"
+    ).fetchall()
+    return "".join(f"-- {row[0]} {row[1]}\n{row[2]};\n\n" for row in rows)
 
 
 def _statements(sql: str) -> list[str]:

@@ -7,10 +7,11 @@ a request whose outcome is unknown, and ``recover()`` turns it into an owed reve
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import uuid as uuidlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,8 +26,15 @@ from appliance.domain.transactions import (
     TxnType,
     check_transition,
 )
-from appliance.errors import JournalError, NotFound
+from appliance.errors import JournalError, JournalWriteError, NotFound
+from appliance.journal.bulk import Bulk
+from appliance.journal.codec import TXN_COLUMNS, iso, parse_time, transaction_from_row
 from appliance.journal.db import connect, migrate
+from appliance.journal.reconciliations import Reconciliations
+from appliance.journal.retention import Retention
+from appliance.journal.settlements import Settlements
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from appliance.journal.print_jobs import PrintJobs
@@ -35,15 +43,10 @@ Clock = Callable[[], datetime]
 #: Called inside the unit of work that commits an outcome, with the transaction as committed:
 #: the print queue adds the stub's job there, so the outcome and its stub commit together.
 StubHook = Callable[["UnitOfWork", Transaction], None]
-_TYPES = {t.value: t for t in TxnType}
-_STATES = {s.value: s for s in TxnState}
-# Column order of ``transactions`` (migration 1); ``_row`` reads by position.
-_COLUMNS = (
-    "uuid, type, state, amount, currency, stan, batch, invoice, masked_pan, scheme, entry_mode, "
-    "aid, label, card_blob, rrn, auth_code, response_code, original_uuid, original_stan, "
-    "operator, offline, note, transmitted_at, created_at, updated_at, local_date, "
-    "decision, tvr, cvm"
-)
+# Kept under their old names for the journal's own modules.
+_COLUMNS = TXN_COLUMNS
+_iso = iso
+_dt = parse_time
 
 
 def utcnow() -> datetime:
@@ -51,12 +54,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _dt(s: str) -> datetime:
-    return datetime.fromisoformat(s)
+def _write_error(what: str, exc: sqlite3.Error, *, durable: bool) -> JournalWriteError:
+    """The typed error for a failed journal write, saying what is durable and what to do."""
+    no_space = getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL" or "full" in str(exc)
+    hint = "free disk space in the state directory" if no_space else "check the state directory"
+    state = "it was committed before the failure" if durable else "nothing of it was committed"
+    return JournalWriteError(f"{what}: {exc} ({state}; {hint})", durable=durable, no_space=no_space)
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,49 @@ class OwedMessage:
     last_error: str
 
 
-class UnitOfWork:
+class _Repositories:
+    """The repositories over one connection, for a reader or a unit of work."""
+
+    conn: sqlite3.Connection
+
+    def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Cursor:
+        """Run one statement."""
+        raise NotImplementedError
+
+    @property
+    def settlements(self) -> Settlements:
+        """The settlements of batches (``appliance.journal.settlements``)."""
+        return Settlements(self)
+
+    @property
+    def reconciliations(self) -> Reconciliations:
+        """The imported statements' results (``appliance.journal.reconciliations``)."""
+        return Reconciliations(self)
+
+    @property
+    def retention(self) -> Retention:
+        """What may be forgotten after the retention period (``appliance.journal.retention``)."""
+        return Retention(self)
+
+
+class Reader(_Repositories):
+    """Reads under the journal lock, outside a write transaction (``journal.read()``).
+
+    Only SELECTs: the connection is in autocommit mode, so a write here would be committed
+    on its own, outside any unit of work. Writes go through ``journal.unit()``.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Cursor:
+        """Run one SELECT; JournalError for anything else."""
+        if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+            raise JournalError(f"a journal reader only reads; writes need journal.unit(): {sql}")
+        return self.conn.execute(sql, params)
+
+
+class UnitOfWork(_Repositories):
     """One SQLite transaction; rolls back unless ``commit()`` is called."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -83,6 +128,15 @@ class UnitOfWork:
     def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Cursor:
         """Run one statement inside the unit of work."""
         return self.conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Any]) -> sqlite3.Cursor:
+        """Run one statement for each parameter row, inside the unit of work."""
+        return self.conn.executemany(sql, rows)
+
+    @property
+    def bulk(self) -> Bulk:
+        """Bulk loading of finished transactions (benches; ``appliance.journal.bulk``)."""
+        return Bulk(self)
 
     def commit(self) -> None:
         """Make the changes durable (fsync'd: synchronous=FULL)."""
@@ -112,27 +166,49 @@ class Journal:
             self.conn.close()
 
     @contextmanager
+    def read(self) -> Iterator[Reader]:
+        """Reads through the repositories: ``with journal.read() as r: r.settlements.get(1)``."""
+        with self._lock:
+            yield Reader(self.conn)
+
+    @contextmanager
     def unit(self) -> Iterator[UnitOfWork]:
-        """A unit of work: ``with journal.unit() as uow: ...; uow.commit()``."""
+        """A unit of work: ``with journal.unit() as uow: ...; uow.commit()``.
+
+        A failed statement or COMMIT raises JournalWriteError saying whether the unit was
+        durable. SQLite rolls a transaction back by itself after some errors (a full disk, an
+        I/O error, often at COMMIT); ``conn.in_transaction`` tells whether one is still open,
+        so the unit rolls back only what is still there and never hides the real error behind
+        "cannot rollback - no transaction is active".
+        """
         with self._lock:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise JournalError(f"journal is not writable: {exc}") from exc
+                self._rollback_if_open()
+                raise _write_error("the journal is not writable", exc, durable=False) from exc
             uow = UnitOfWork(self.conn)
             try:
                 yield uow
             except sqlite3.Error as exc:
-                self.conn.execute("ROLLBACK")
-                raise JournalError(
-                    f"journal write failed: {exc} (check free disk space in the state directory)"
-                ) from exc
+                self._rollback_if_open()
+                raise _write_error("journal write failed", exc, durable=uow.committed) from exc
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                self._rollback_if_open()
                 raise
             else:
                 if not uow.committed:
-                    self.conn.execute("ROLLBACK")
+                    self._rollback_if_open()
+
+    def _rollback_if_open(self) -> None:
+        """Roll back the open transaction, if SQLite has not already done so."""
+        try:
+            if self.conn.in_transaction:  # also raises if the connection is already closed
+                self.conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            # A rollback that fails leaves SQLite to roll back on the next statement or at
+            # close (the hot journal/WAL rule); the original error is the one to report.
+            log.warning("journal rollback failed: %s", exc)
 
     @property
     def print_jobs(self) -> PrintJobs:
@@ -440,36 +516,7 @@ class Journal:
     # ---- queries --------------------------------------------------------------------------
 
     def _row(self, r: sqlite3.Row) -> Transaction:
-        # Hot path of every listing (reprint by date, X report): plain lookups, no enum calls.
-        return Transaction(
-            uuid=r[0],
-            type=_TYPES[r[1]],
-            state=_STATES[r[2]],
-            amount=r[3],
-            currency=r[4],
-            stan=r[5],
-            batch=r[6],
-            invoice=r[7],
-            masked_pan=r[8],
-            scheme=r[9],
-            entry_mode=r[10],
-            aid=r[11],
-            label=r[12],
-            rrn=r[14],
-            auth_code=r[15],
-            response_code=r[16],
-            original_uuid=r[17],
-            original_stan=r[18],
-            operator=r[19],
-            offline=bool(r[20]),
-            note=r[21],
-            transmitted_at=_dt(r[22]),
-            created_at=_dt(r[23]),
-            updated_at=_dt(r[24]),
-            decision=r[26],
-            tvr=r[27],
-            cvm=r[28],
-        )
+        return transaction_from_row(r)
 
     def get(self, txn_uuid: str) -> Transaction:
         """One transaction by uuid."""
@@ -487,7 +534,8 @@ class Journal:
         """The newest transaction with this trace (STAN) or RRN; NotFound if none."""
         if trace is None and not rrn:
             raise NotFound("give a trace number or an RRN")
-        sql, params = f"SELECT {_COLUMNS} FROM transactions WHERE ", []
+        sql = f"SELECT {_COLUMNS} FROM transactions WHERE "
+        params: list[object] = []
         if trace is not None:
             sql += "stan=?"
             params.append(trace)
@@ -516,7 +564,8 @@ class Journal:
         newest_first: bool = False,
     ) -> list[Transaction]:
         """Transactions filtered by batch, states, local date or original; oldest first."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[object] = []
         if batch is not None:
             where.append("batch=?")
             params.append(batch)

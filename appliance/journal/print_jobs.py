@@ -21,6 +21,7 @@ printing to that printer.
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 import uuid as uuidlib
@@ -141,7 +142,7 @@ class PrintJobs:
             rows = self._select(f"SELECT {_COLS} FROM print_jobs ORDER BY seq LIMIT ?", (limit,))
         return [_job(r) for r in rows]
 
-    def waiting(self) -> list[PrintJob]:
+    def waiting(self) -> builtins.list[PrintJob]:  # ``list`` is the method above
         """Jobs not yet printed (queued, printing, uncertain, needs attention), in order."""
         rows = self._select(f"SELECT {_COLS} FROM print_jobs WHERE state != 'done' ORDER BY seq")
         return [_job(r) for r in rows]

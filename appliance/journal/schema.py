@@ -1,11 +1,26 @@
 """Journal schema migrations. Each is applied in one SQLite transaction with its version row.
 
-Append new migrations at the end; never edit one that has shipped.
+Append new migrations at the end; never edit one that has shipped. Every migration is literal
+DDL written here, never imported from live code: a change to a module must not change history.
+``tests/fixtures/journal_schema/NNNN.sql`` holds the schema after each shipped version and a test
+checks the migrations still produce it (``db.schema_dump`` writes that text).
 """
 
 from __future__ import annotations
 
-from appliance.operators import SCHEMA_SQL as OPERATORS_SQL
+# Migration 2 as it shipped (flush left, as the file's sqlite_master has always recorded it).
+_OPERATORS_V2 = """
+CREATE TABLE operators (
+    number          TEXT PRIMARY KEY CHECK (number GLOB '[0-9][0-9]'),
+    name            TEXT NOT NULL,
+    role            TEXT NOT NULL CHECK (role IN ('operator', 'supervisor', 'technician')),
+    password_hash   TEXT NOT NULL,
+    failed_attempts INTEGER NOT NULL DEFAULT 0,
+    locked_until    TEXT,
+    created_at      TEXT NOT NULL,
+    password_set_at TEXT NOT NULL
+);
+"""
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
@@ -80,7 +95,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
-    (2, "operators", OPERATORS_SQL),
+    (2, "operators", _OPERATORS_V2),
     (
         3,
         "print queue",

@@ -20,6 +20,10 @@ from pathlib import Path
 from appliance.errors import Refused
 
 
+class LockBusy(Refused):
+    """Another process kept the lock past the wait; the caller did nothing."""
+
+
 class OperationLock:
     """Re-entrant within a thread, exclusive across processes."""
 
@@ -32,7 +36,7 @@ class OperationLock:
 
     @contextmanager
     def hold(self, what: str = "operation") -> Iterator[None]:
-        """Hold the lock for ``what``; Refused if another process keeps it past ``wait``."""
+        """Hold the lock for ``what``; LockBusy if another process keeps it past ``wait``."""
         with self._local:
             if self._depth == 0:
                 self._acquire(what)
@@ -55,7 +59,7 @@ class OperationLock:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     os.close(fd)
-                    raise Refused(
+                    raise LockBusy(
                         f"another countertop process is busy with a payment ({self.path}): "
                         f"the {what} waited {self.wait:g} s; try again when it has finished"
                     ) from None

@@ -7,7 +7,6 @@ chooses the journal rows in scope, stores the last result in the journal (table
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from appliance.domain.receipts import ReconLine, ReconReport
 from appliance.domain.reconcile import Reconciliation, in_scope, parse_statement, reconcile
 from appliance.errors import ConfigError, NotFound
-from appliance.journal.journal import _iso
 
 if TYPE_CHECKING:
     from appliance.services.terminal import Terminal
@@ -123,21 +121,18 @@ class Reconciler:
 
     def _store(self, result: Reconciliation) -> None:
         with self.journal.unit() as uow:
-            uow.execute(
-                "INSERT INTO reconciliations (imported_at, statement, result) VALUES (?,?,?)",
-                (_iso(self.journal.clock()), result.statement, json.dumps(result.as_dict())),
+            uow.reconciliations.add(
+                at=self.journal.clock(), statement=result.statement, result=result.as_dict()
             )
             uow.commit()
 
     def last(self) -> dict[str, Any]:
         """The last imported reconciliation (as stored); NotFound if none."""
-        with self.journal._lock:
-            r = self.journal.conn.execute(
-                "SELECT imported_at, result FROM reconciliations ORDER BY id DESC LIMIT 1"
-            ).fetchone()
-        if r is None:
+        with self.journal.read() as r:
+            last = r.reconciliations.last()
+        if last is None:
             raise NotFound("no statement has been reconciled yet")
-        return {"imported_at": r[0], **json.loads(r[1])}
+        return {"imported_at": last.imported_at.isoformat(timespec="microseconds"), **last.result}
 
     def slip_report(self, result: Reconciliation) -> ReconReport:
         """The reconciliation as the printed slip's input."""

@@ -105,28 +105,6 @@ def purge_expired(journal: Journal, retention_days: int, *, now: datetime | None
     """
     cutoff = (now or journal.clock()) - timedelta(days=retention_days)
     with journal.unit() as uow:
-        doomed = [
-            r[0]
-            for r in uow.execute(
-                """SELECT uuid FROM transactions
-                   WHERE created_at < ? AND state NOT IN ('pending', 'stored', 'reversal_owed')
-                     AND uuid NOT IN (SELECT txn_uuid FROM outbox)
-                     AND uuid NOT IN (SELECT original_uuid FROM transactions
-                                      WHERE original_uuid IS NOT NULL AND created_at >= ?)
-                     AND uuid NOT IN (SELECT txn_uuid FROM print_jobs
-                                      WHERE txn_uuid IS NOT NULL AND state != 'done')""",
-                (cutoff.isoformat(), cutoff.isoformat()),
-            )
-        ]
-        for txn_uuid in doomed:
-            uow.execute("DELETE FROM print_jobs WHERE txn_uuid=?", (txn_uuid,))
-            # A void/refund row that is itself purged may point at this one: unlink it first.
-            uow.execute(
-                "UPDATE transactions SET original_uuid=NULL WHERE original_uuid=?", (txn_uuid,)
-            )
-            uow.execute("DELETE FROM transactions WHERE uuid=?", (txn_uuid,))
-        uow.execute(
-            "DELETE FROM print_jobs WHERE state='done' AND created_at < ?", (cutoff.isoformat(),)
-        )
+        purged = uow.retention.purge_before(cutoff)
         uow.commit()
-    return len(doomed)
+    return purged

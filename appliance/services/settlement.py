@@ -26,34 +26,40 @@ stands; a CLOSED row is never sent again, and a batch is cut only once (batch is
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from appliance.domain.receipts import BatchTotals, MerchantInfo, SettlementResult, Totals
+from appliance.domain.receipts import BatchTotals, MerchantInfo, Totals
 from appliance.domain.roles import Principal, require
 from appliance.domain.settlement import (
+    SettlementRecord,
     SettleResult,
     SettleState,
     batch_totals,
-    check_settle_transition,
     latest_scheduled,
     parse_hhmm,
     settlement_due,
     totals_equal,
-    totals_from_dict,
     totals_to_dict,
     upload_items,
     upload_stan,
 )
-from appliance.domain.stan import next_stan
 from appliance.domain.transactions import Transaction, TxnState
-from appliance.errors import HostError, NotFound, ProtocolError, Refused, ReversalOwed
+from appliance.errors import (
+    HostError,
+    NotFound,
+    ProtocolError,
+    Refused,
+    ReversalOwed,
+    SettlementInProgress,
+)
 from appliance.host.messages import (
     HostRequest,
     HostResponse,
@@ -61,8 +67,7 @@ from appliance.host.messages import (
     SettlementTotals,
     response_text,
 )
-from appliance.journal.journal import _dt, _iso
-from appliance.services.oplock import OperationLock
+from appliance.services.oplock import LockBusy, OperationLock
 
 if TYPE_CHECKING:
     from appliance.services.terminal import Terminal
@@ -71,73 +76,6 @@ log = logging.getLogger(__name__)
 
 Hook = Callable[[str], None]
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
-
-
-@dataclass(frozen=True)
-class SettlementRecord:
-    """One row of the ``settlements`` table as the services see it."""
-
-    batch: int
-    state: SettleState
-    totals: BatchTotals
-    host_totals: Totals | None
-    result: SettleResult | None
-    response_code: str | None
-    totals_stan: int | None
-    totals_at: datetime | None
-    upload_total: int
-    uploaded: int
-    upload_stan_base: int | None
-    upload_at: datetime | None
-    final_stan: int | None
-    final_at: datetime | None
-    cut_at: datetime
-    closed_at: datetime | None
-    slip_queued: bool
-    operator: str
-    last_error: str
-
-    @property
-    def balanced(self) -> bool:
-        """True when the host agreed (at once or after batch upload)."""
-        return self.result in (SettleResult.BALANCED, SettleResult.BALANCED_AFTER_UPLOAD)
-
-    def slip_result(self) -> SettlementResult | None:
-        """What the settlement slip says about the host's verdict (None while not closed)."""
-        if self.state != SettleState.CLOSED:
-            return None
-        return SettlementResult(
-            balanced=self.balanced,
-            host=self.host_totals,
-            uploaded=self.upload_total > 0 or self.result != SettleResult.BALANCED,
-            settled_at=self.closed_at,
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        """The stable machine-readable form (``countertop settle --json``)."""
-        h = self.host_totals
-        return {
-            "batch": self.batch,
-            "state": self.state.value,
-            "result": self.result.value if self.result else None,
-            "balanced": self.balanced if self.result else None,
-            "response_code": self.response_code,
-            "terminal": totals_to_dict(self.totals),
-            "host": None
-            if h is None
-            else {
-                "sale_count": h.sale_count,
-                "sale_amount": h.sale_amount,
-                "refund_count": h.refund_count,
-                "refund_amount": h.refund_amount,
-            },
-            "upload_total": self.upload_total,
-            "uploaded": self.uploaded,
-            "cut_at": self.cut_at.isoformat(),
-            "closed_at": self.closed_at.isoformat() if self.closed_at else None,
-            "slip_queued": self.slip_queued,
-            "last_error": self.last_error,
-        }
 
 
 @dataclass
@@ -197,55 +135,23 @@ class Settlement:
 
     # ---- reading ------------------------------------------------------------------------------
 
-    def _record(self, r: Any) -> SettlementRecord:
-        ht = json.loads(r["host_totals"]) if r["host_totals"] else None
-        return SettlementRecord(
-            batch=r["batch"],
-            state=SettleState(r["state"]),
-            totals=totals_from_dict(json.loads(r["terminal_totals"])),
-            host_totals=Totals(**ht) if ht else None,
-            result=SettleResult(r["result"]) if r["result"] else None,
-            response_code=r["response_code"],
-            totals_stan=r["totals_stan"],
-            totals_at=_dt(r["totals_at"]) if r["totals_at"] else None,
-            upload_total=r["upload_total"],
-            uploaded=r["uploaded"],
-            upload_stan_base=r["upload_stan_base"],
-            upload_at=_dt(r["upload_at"]) if r["upload_at"] else None,
-            final_stan=r["final_stan"],
-            final_at=_dt(r["final_at"]) if r["final_at"] else None,
-            cut_at=_dt(r["cut_at"]),
-            closed_at=_dt(r["closed_at"]) if r["closed_at"] else None,
-            slip_queued=bool(r["slip_queued"]),
-            operator=r["operator"],
-            last_error=r["last_error"],
-        )
-
     def get(self, batch: int) -> SettlementRecord:
         """The settlement of ``batch``; NotFound if it was never settled here."""
-        with self.journal._lock:
-            r = self.journal.conn.execute(
-                "SELECT * FROM settlements WHERE batch=?", (batch,)
-            ).fetchone()
-        if r is None:
+        with self.journal.read() as r:
+            rec = r.settlements.get(batch)
+        if rec is None:
             raise NotFound(f"batch {batch:06d} has no settlement in the journal")
-        return self._record(r)
+        return rec
 
     def history(self, limit: int = 50) -> list[SettlementRecord]:
         """Settlements, newest first."""
-        with self.journal._lock:
-            rows = self.journal.conn.execute(
-                "SELECT * FROM settlements ORDER BY cut_at DESC, batch DESC LIMIT ?", (limit,)
-            ).fetchall()
-        return [self._record(r) for r in rows]
+        with self.journal.read() as r:
+            return r.settlements.history(limit)
 
     def unfinished(self) -> SettlementRecord | None:
         """A settlement cut but not closed (interrupted), if any."""
-        with self.journal._lock:
-            r = self.journal.conn.execute(
-                "SELECT * FROM settlements WHERE state != 'closed' ORDER BY batch LIMIT 1"
-            ).fetchone()
-        return None if r is None else self._record(r)
+        with self.journal.read() as r:
+            return r.settlements.unfinished()
 
     def open_totals(self) -> BatchTotals:
         """Running totals of the open batch (the X report)."""
@@ -288,9 +194,8 @@ class Settlement:
 
     def last_settled_at(self) -> datetime | None:
         """When the newest batch was cut for settlement (None: never)."""
-        with self.journal._lock:
-            r = self.journal.conn.execute("SELECT MAX(cut_at) FROM settlements").fetchone()
-        return _dt(r[0]) if r and r[0] else None
+        with self.journal.read() as r:
+            return r.settlements.last_cut_at()
 
     def overdue(self, now: datetime | None = None) -> bool:
         """Should a scheduled settlement already have run? (The link worker settles then.)
@@ -314,16 +219,13 @@ class Settlement:
         if self.unfinished() is not None:
             return True
         now = now or self.journal.clock()
-        with self.journal._lock:
-            active = self.journal.conn.execute(
-                "SELECT 1 FROM transactions WHERE batch=? LIMIT 1", (self.journal.batch,)
-            ).fetchone()
+        active = self.journal.transactions(batch=self.journal.batch, limit=1)
         return settlement_due(
             now,
             parse_hhmm(self.config.settlement.time),
             self.journal.tz,
             self.last_settled_at(),
-            active is not None,
+            bool(active),
         )
 
     # ---- slips --------------------------------------------------------------------------------
@@ -405,9 +307,10 @@ class Settlement:
         ``approver`` must be a supervisor, or ``appliance.domain.roles.SCHEDULE`` for the
         timer and the link worker (RoleRefused otherwise); it is recorded as the operator.
 
-        The whole run holds the settlement lock (``state_dir/settlement.lock``), which the
-        CLI, the timer and the kiosk's link worker all take: one settlement at a time across
-        processes (``wait`` seconds at most, then Refused).
+        The whole run holds the settlement claim (``_claim``), which the CLI, the timer and
+        the kiosk's link worker all take: one settlement at a time across processes. If
+        another holds it (after ``wait`` seconds, 0 by default) SettlementInProgress is raised
+        and nothing is read, cut or sent: a second run never resumes the first's settlement.
 
         Raises ReversalOwed / Refused when something is still owed to the host (nothing is
         cut then), HostError when the host cannot be reached or answers with an error (the
@@ -415,10 +318,7 @@ class Settlement:
         says "settlement due, waiting for the link").
         """
         operator = require(approver, "settle").number
-        lock = OperationLock(
-            self.config.state_dir / "settlement.lock", wait=120.0 if wait is None else wait
-        )
-        with lock.hold("settlement"):
+        with self._claim(operator, 0.0 if wait is None else wait):
             try:
                 out = self._settle(operator, on_progress)
             except HostError:
@@ -426,6 +326,41 @@ class Settlement:
                 raise
         self.journal.session_set(settlement_waiting="")
         return out
+
+    @contextmanager
+    def _claim(self, operator: str, wait: float) -> Iterator[None]:
+        """Hold the settlement for this process, or raise SettlementInProgress at once.
+
+        The claim is the exclusive ``flock`` on ``state_dir/settlement.lock`` (the kernel drops
+        it when a process dies, so a crash never leaves a settlement claimed); who holds it is
+        written to the journal in one transaction, so the refusal can say who and since when.
+        Only the holder reads the unfinished settlement and decides to resume or cut.
+        """
+        lock = OperationLock(self.config.state_dir / "settlement.lock", wait=wait)
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(lock.hold("settlement"))
+            except LockBusy:
+                raise SettlementInProgress(self._in_progress()) from None
+            claim = f"{os.getpid()} {self.journal.clock().isoformat(timespec='seconds')} {operator or '-'}"
+            self.journal.session_set(settlement_claim=claim)
+            try:
+                yield
+            finally:
+                self.journal.session_set(settlement_claim="")
+
+    def _in_progress(self) -> str:
+        """The refusal of a second settlement: who is settling which batch, and how far."""
+        pid, since, *_ = (self.journal.session_get("settlement_claim") or "? ?").split(" ")
+        rec = self.unfinished()
+        where = ""
+        if rec is not None:
+            where = f" of batch {rec.batch:06d} ({rec.state.value}"
+            where += f" {rec.uploaded}/{rec.upload_total})" if rec.upload_total else ")"
+        return (
+            f"settlement in progress{where}, by process {pid} since {since}: nothing was done; "
+            f"wait for it to finish (countertop report z shows the result)"
+        )
 
     def waiting_for_link(self) -> bool:
         """True while a due settlement could not reach the host (it runs when the link is
@@ -493,71 +428,40 @@ class Settlement:
         j = self.journal
         now = j.clock()
         with j.unit() as uow:
-            batch = uow.execute("SELECT value FROM counters WHERE name='batch'").fetchone()[0]
-            if uow.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]:
+            cut = uow.settlements.batch_to_cut()
+            if cut.owed:
                 raise Refused("settlement refused: a message became owed while cutting the batch")
-            if uow.execute(
-                "SELECT COUNT(*) FROM transactions WHERE batch=? AND state='pending'", (batch,)
-            ).fetchone()[0]:
+            if cut.pending:
                 raise Refused("settlement refused: a payment of this batch is still in progress")
-            if uow.execute("SELECT 1 FROM settlements WHERE batch=?", (batch,)).fetchone():
+            if cut.already_settled:
                 raise Refused(
-                    f"batch {batch:06d} was already settled: sign on to get a new batch number"
+                    f"batch {cut.batch:06d} was already settled: sign on to get a new batch number"
                 )
-            rows = uow.execute("SELECT * FROM transactions WHERE batch=?", (batch,)).fetchall()
-            txns = [j._row(r) for r in rows]
             totals = batch_totals(
-                txns,
-                batch=batch,
+                cut.transactions,
+                batch=cut.batch,
                 currency=self.terminal.cur.alpha,
                 fees_bp=self.config.settlement.fees_bp,
             )
-            uow.execute(
-                "INSERT INTO settlements (batch, state, terminal_totals, opened_at, cut_at, "
-                "operator) VALUES (?,?,?,?,?,?)",
-                (
-                    batch,
-                    SettleState.OPEN.value,
-                    json.dumps(totals_to_dict(totals)),
-                    _iso(totals.opened_at) if totals.opened_at else None,
-                    _iso(now),
-                    operator,
-                ),
-            )
-            nxt = batch % 999_999 + 1
-            uow.execute("UPDATE counters SET value=? WHERE name='batch'", (nxt,))
+            uow.settlements.cut(totals, at=now, operator=operator)
             uow.commit()
-        return self.get(batch)
+        return self.get(cut.batch)
 
     def _set(self, rec: SettlementRecord, new: SettleState, **cols: Any) -> SettlementRecord:
-        check_settle_transition(rec.state, new)
-        cols["state"] = new.value
         with self.journal.unit() as uow:
-            cur = uow.execute(
-                "SELECT state FROM settlements WHERE batch=?", (rec.batch,)
-            ).fetchone()[0]
-            check_settle_transition(SettleState(cur), new)
-            names = ", ".join(f"{k}=?" for k in cols)
-            uow.execute(
-                f"UPDATE settlements SET {names} WHERE batch=?", (*cols.values(), rec.batch)
-            )
+            uow.settlements.advance(rec.batch, new, **cols)
             uow.commit()
         return self.get(rec.batch)
 
     def _note_error(self, rec: SettlementRecord, error: str) -> None:
         with self.journal.unit() as uow:
-            uow.execute(
-                "UPDATE settlements SET last_error=? WHERE batch=?", (error[:300], rec.batch)
-            )
+            uow.settlements.note_error(rec.batch, error)
             uow.commit()
 
     def _allocate_stans(self, n: int) -> int:
         """Reserve ``n`` consecutive STANs (cyclic) in one transaction; returns the first."""
         with self.journal.unit() as uow:
-            cur = uow.execute("SELECT value FROM counters WHERE name='stan'").fetchone()[0]
-            first = next_stan(cur)
-            last = upload_stan(first, max(n, 1) - 1)
-            uow.execute("UPDATE counters SET value=? WHERE name='stan'", (last,))
+            first = uow.settlements.reserve_stans(n)
             uow.commit()
         return first
 
@@ -586,14 +490,12 @@ class Settlement:
                 f"the settlement request of batch {rec.batch:06d} cannot be built: {exc}"
             ) from exc
         except HostError as exc:
-            term.monitor.no_answer(str(exc))
             self._note_error(rec, str(exc))
             raise _retyped(
                 exc,
                 f"settlement of batch {rec.batch:06d} interrupted ({exc}); it is journaled: "
                 f"run countertop settle again to resume",
             ) from exc
-        term.monitor.ok(self.journal.clock())
         if resp.response_code not in ("00", "95"):
             self._note_error(rec, f"host answered {resp.response_code}")
             raise Refused(
@@ -607,7 +509,7 @@ class Settlement:
         if rec.state == SettleState.OPEN:
             stan = j.next_stan()
             at = j.clock().replace(microsecond=0)
-            rec = self._set(rec, SettleState.TOTALS_SENT, totals_stan=stan, totals_at=_iso(at))
+            rec = self._set(rec, SettleState.TOTALS_SENT, totals_stan=stan, totals_at=at)
         if rec.state == SettleState.TOTALS_SENT:
             self._hook("totals_sent")
             progress("totals", 0, 1)
@@ -615,12 +517,11 @@ class Settlement:
             resp = self._send_totals(rec, rec.totals_stan, rec.totals_at)
             self._hook("totals_answered")
             host = _host_totals(resp.host_totals)
-            host_json = json.dumps(vars(host)) if host else None
             balanced = resp.response_code == "00"
             if host is not None and balanced and not totals_equal(host, rec.totals.totals):
                 log.warning("host answered balanced with different totals for %s", rec.batch)
             if balanced:
-                rec = self._close(rec, SettleResult.BALANCED, resp, host_json)
+                rec = self._close(rec, SettleResult.BALANCED, resp, host)
             else:
                 items = self._upload_items(rec.batch)
                 # one STAN more than the uploads: the upload end, where the dialect has one
@@ -628,12 +529,12 @@ class Settlement:
                 rec = self._set(
                     rec,
                     SettleState.UPLOADING,
-                    host_totals=host_json,
+                    host_totals=host,
                     response_code=resp.response_code,
                     upload_total=len(items),
                     uploaded=0,
                     upload_stan_base=base,
-                    upload_at=_iso(j.clock().replace(microsecond=0)),
+                    upload_at=j.clock().replace(microsecond=0),
                     last_error="",
                 )
                 self._hook("uploading")
@@ -643,7 +544,7 @@ class Settlement:
                 self._upload_end(rec)
                 stan = j.next_stan()
                 at = j.clock().replace(microsecond=0)
-                rec = self._set(rec, SettleState.UPLOADING, final_stan=stan, final_at=_iso(at))
+                rec = self._set(rec, SettleState.UPLOADING, final_stan=stan, final_at=at)
             self._hook("final_sent")
             progress("final", 0, 1)
             assert rec.final_stan is not None and rec.final_at is not None
@@ -654,7 +555,7 @@ class Settlement:
                 if resp.response_code == "00"
                 else SettleResult.OUT_OF_BALANCE
             )
-            rec = self._close(rec, result, resp, json.dumps(vars(host)) if host else None)
+            rec = self._close(rec, result, resp, host)
         return rec
 
     def _close(
@@ -662,15 +563,15 @@ class Settlement:
         rec: SettlementRecord,
         result: SettleResult,
         resp: HostResponse,
-        host_json: str | None,
+        host: Totals | None,
     ) -> SettlementRecord:
         rec = self._set(
             rec,
             SettleState.CLOSED,
-            result=result.value,
+            result=result,
             response_code=resp.response_code,
-            host_totals=host_json,
-            closed_at=_iso(self.journal.clock()),
+            host_totals=host,
+            closed_at=self.journal.clock(),
             last_error="",
         )
         self._hook("closed")
@@ -734,7 +635,6 @@ class Settlement:
                 answer = fut.result()
             except HostError as exc:
                 drain()
-                term.monitor.no_answer(str(exc))
                 self._note_error(rec, str(exc))
                 raise _retyped(
                     exc,
@@ -753,22 +653,17 @@ class Settlement:
                 continue
             done = i + 1
             with self.journal.unit() as uow:
-                uow.execute(
-                    "UPDATE settlements SET uploaded=? WHERE batch=? AND state='uploading'",
-                    (done, rec.batch),
-                )
+                uow.settlements.uploaded(rec.batch, done)
                 uow.commit()
             progress("upload", done, total)
             self._hook("uploaded")
-        term.monitor.ok(self.journal.clock())
         return self.get(rec.batch)
 
     def _upload_end(self, rec: SettlementRecord) -> None:
         """Close the upload where the dialect has a message for it (cup: 0320, 60.3 = 202,
         48 = the count). Same STAN and time on a resend: the host replays its answer."""
         term = self.terminal
-        supports = getattr(term.link, "supports", None)
-        if supports is None or not supports(MessageKind.BATCH_UPLOAD_END):
+        if not term.link.supports(MessageKind.BATCH_UPLOAD_END):
             return
         assert rec.upload_stan_base is not None and rec.upload_at is not None
         req = HostRequest(
@@ -783,7 +678,6 @@ class Settlement:
         try:
             answer = term.link.exchange(req)
         except HostError as exc:
-            term.monitor.no_answer(str(exc))
             self._note_error(rec, str(exc))
             raise _retyped(
                 exc,
@@ -804,14 +698,12 @@ class Settlement:
             return None
         job = self._queue(self.z_document(rec.batch), f"settlement {rec.batch:06d}")
         with self.journal.unit() as uow:
-            uow.execute("UPDATE settlements SET slip_queued=1 WHERE batch=?", (rec.batch,))
+            uow.settlements.slip_queued(rec.batch)
             uow.commit()
         return job
 
     def _queue_pending_slips(self) -> None:
-        with self.journal._lock:
-            rows = self.journal.conn.execute(
-                "SELECT batch FROM settlements WHERE state='closed' AND slip_queued=0"
-            ).fetchall()
-        for r in rows:
-            self._queue_slip(self.get(r[0]))
+        with self.journal.read() as r:
+            batches = r.settlements.slips_not_queued()
+        for batch in batches:
+            self._queue_slip(self.get(batch))

@@ -19,6 +19,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from appliance.cardvault import CardVault
 from appliance.domain.card import CardRead
+from appliance.domain.eligibility import (
+    RefundCheck,
+    RefundRefusal,
+    VoidRefusal,
+    refund_check,
+    void_refusal,
+)
 from appliance.domain.money import format_amount
 from appliance.domain.offline import OfflineLimits, StoredSummary, decide_offline
 from appliance.domain.roles import Principal, require
@@ -27,10 +34,11 @@ from appliance.emv.kernel import with_sequence_counter
 from appliance.emv.risk import KERNEL_SCHEMES, KernelParams, SchemeLimits, offline_refusal
 from appliance.errors import (
     CardReadError,
+    CountertopError,
     HostError,
+    JournalWriteError,
     KeyCheckError,
     MacError,
-    NoResponse,
     NotFound,
     NotSent,
     ProtocolError,
@@ -53,8 +61,9 @@ from appliance.journal import Journal, OwedMessage
 from appliance.journal import qr as qr_journal
 from appliance.journal.journal import StubHook, retry_delay
 from appliance.messages import translate
-from appliance.services.link_state import LinkMonitor, LinkState
+from appliance.services.link_state import LinkState, MonitoredLink
 from appliance.services.oplock import OperationLock
+from appliance.services.storage import storage_status
 from drivers.indicators.base import Indicators, IndicatorState
 from drivers.reader.base import CardReader, ReadContext
 
@@ -68,34 +77,6 @@ RETRYABLE_CODES = frozenset({"91", "96"})
 # Response code journaled when the card itself declined (AAC): EMV Book 4 Annex A6
 # "Z1 offline declined"; no message reaches the host.
 CARD_DECLINED = "Z1"
-
-
-class HostLinkPort(Protocol):
-    """What the services need of ``appliance.host.link.HostLink``."""
-
-    def exchange(self, req: HostRequest, timeout: float | None = None) -> HostResponse:
-        """Send one request and wait for its answer (NotSent / NoResponse on failure)."""
-        ...
-
-    def submit(self, req: HostRequest) -> Future[HostResponse]:
-        """Send one request without waiting; the future resolves to the answer."""
-        ...
-
-    def set_mak(self, mak: bytes | None) -> None:
-        """Use ``mak`` for MACs from now on."""
-        ...
-
-    def set_signon_key(self, key: bytes | None) -> None:
-        """Use ``key`` (derived from the TMK) to MAC sign-ons."""
-        ...
-
-    def reach(self) -> str:
-        """Connect now if not connected; "" when connected, else why not (optional)."""
-        ...
-
-    def close(self) -> None:
-        """Close the connection."""
-        ...
 
 
 class ReceiptSink(Protocol):
@@ -201,6 +182,9 @@ class TerminalStatus:
     # "" | "due_waiting_for_link": a scheduled settlement could not reach the host; it runs
     # by itself when the link is back (kiosk link worker, settlement timer retries)
     settlement: str = ""
+    # free space of the state directory (``StorageStatus.as_dict``): level ok | low | reserve
+    storage: dict[str, Any] = field(default_factory=dict)
+    in_doubt: int = 0  # PENDING rows no payment is waiting on (answer not journaled)
     # Jobs not printed yet (queued, printing, uncertain, needs_attention), each as
     # ``PrintJob.as_dict()``: state, attempts and the last error in words.
     print_jobs: list[dict[str, Any]] = field(default_factory=list)
@@ -212,6 +196,8 @@ class TerminalStatus:
     def as_dict(self) -> dict[str, Any]:
         """The stable machine-readable form."""
         return {
+            "storage": self.storage,
+            "in_doubt": self.in_doubt,
             "settlement": self.settlement,
             "keys": self.keys,
             "keys_error": self.keys_error,
@@ -314,7 +300,7 @@ class Terminal:
         self,
         config: Config,
         journal: Journal,
-        link: HostLinkPort,
+        link: MonitoredLink,
         reader: CardReader,
         indicators: Indicators,
         vault: CardVault,
@@ -334,7 +320,7 @@ class Terminal:
         self.receipts = receipts
         self.printer = printer
         self.scanner = scanner  # customer-presented payment codes; None: no scanner port
-        self.monitor = LinkMonitor()
+        self.monitor = link.monitor  # kept by the link itself, for every caller
         self._tmk = tmk
         self._unwrap = unwrap_keys
         self._busy = threading.RLock()
@@ -345,6 +331,9 @@ class Terminal:
         self.kernel_params = kernel_params(config)
         self._mak: bytes | None = None
         self._mac_failures = 0  # answers to owed messages whose MAC failed, ever
+        # A PENDING row whose answer could not be journaled (disk full): turned into an owed
+        # reversal before the next payment (a new process does it at start-up, ``recover``).
+        self.in_doubt = False
         # QR payments (appliance.services.qr.QrPayments), set by the bootstrap; None: none.
         self.qr: Any = None
         # The TMK-derived key proves to the host that a sign-on comes from this terminal.
@@ -483,16 +472,7 @@ class Terminal:
         return self._exchange(req)
 
     def _exchange(self, req: HostRequest) -> HostResponse:
-        try:
-            resp = self.link.exchange(req)
-        except NotSent as exc:
-            self.monitor.unreachable(str(exc))
-            raise
-        except NoResponse as exc:
-            self.monitor.no_answer(str(exc))
-            raise
-        self.monitor.ok(self.journal.clock())
-        return resp
+        return self.link.exchange(req)  # the link state is kept by the MonitoredLink
 
     def _ensure_signed_on(self, operator: str) -> None:
         if not self.signed_on:
@@ -603,8 +583,15 @@ class Terminal:
     ) -> Outcome:
         """消费: read a card, ask the host, and commit the answer; store offline if unreachable."""
         with self._busy, self.oplock.hold():
+            refused = self._storage_refusal()
+            if refused is not None:
+                return refused
             self._check_amount(amount)
             self._check_contactless_limit(amount)
+            try:
+                self._recover_in_doubt()
+            except JournalWriteError as exc:
+                return self._not_recorded(exc)
             online = self._clear_reversals()
             if online:
                 try:
@@ -620,6 +607,14 @@ class Terminal:
             read: CardRead = card
 
             def attempt(again: Callable[[], Outcome] | None) -> Outcome:
+                try:
+                    return attempt_once(again)
+                except JournalWriteError as exc:
+                    # Raised only before the request left (afterwards _send_financial
+                    # answers for itself): nothing was sent, nothing is charged.
+                    return self._not_recorded(exc)
+
+            def attempt_once(again: Callable[[], Outcome] | None) -> Outcome:
                 txn = self.journal.begin(
                     TxnType.SALE,
                     amount,
@@ -689,18 +684,28 @@ class Terminal:
             return _coded("failed", txn, f"host.not_sent.{txn.type.value}")
         except Exception as exc:
             # No valid answer, or anything unexpected after the PENDING row: outcome unknown.
-            txn = self.journal.owe_reversal(txn.uuid, str(exc) or type(exc).__name__)
+            try:
+                txn = self.journal.owe_reversal(txn.uuid, str(exc) or type(exc).__name__)
+            except JournalWriteError as write_error:
+                if not isinstance(exc, HostError):
+                    raise
+                return self._unrecorded(txn, None, write_error)
             if not isinstance(exc, HostError):
                 raise
             self.indicators.show(IndicatorState.ERROR)
             check = None
-            if isinstance(exc, MacError):
-                # Keys out of step (a sign-on cut after the host issued new keys, or another
-                # sign-on as this TID): one automatic sign-on, then the owed reversal.
-                check = self._heal_keys(str(exc), again=again is None)
-            # After a MAC failure the keys were just renewed (or could not be): a reversal
-            # that fails its MAC now is a repeated failure, not a reason to sign on again.
-            self.send_owed(kinds=("reversal",), heal=not isinstance(exc, MacError))
+            try:
+                if isinstance(exc, MacError):
+                    # Keys out of step (a sign-on cut after the host issued new keys, or another
+                    # sign-on as this TID): one automatic sign-on, then the owed reversal.
+                    check = self._heal_keys(str(exc), again=again is None)
+                # After a MAC failure the keys were just renewed (or could not be): a reversal
+                # that fails its MAC now is a repeated failure, not a reason to sign on again.
+                self.send_owed(kinds=("reversal",), heal=not isinstance(exc, MacError))
+            except JournalWriteError as write_error:
+                # The reversal is journaled as owed; it is sent again until acknowledged.
+                log.warning("journal write failed while reversing %06d: %s", txn.stan, write_error)
+                again = None
             txn = self.journal.get(txn.uuid)
             healed = isinstance(exc, MacError) and check is None and again is not None
             if healed and txn.state == TxnState.REVERSED:
@@ -712,14 +717,18 @@ class Terminal:
                 return _coded("failed", txn, "host.mac", params=params)
             log.warning("no valid answer for STAN %06d: %s", txn.stan, exc)
             return _coded("failed", txn, f"host.no_answer.{txn.type.value}")
-        txn = self.journal.record_outcome(
-            txn.uuid,
-            approved=resp.approved,
-            response_code=resp.response_code,
-            rrn=resp.rrn,
-            auth_code=resp.auth_code,
-            stub=self._stub(None if resp.approved else "declined"),
-        )
+        try:
+            txn = self.journal.record_outcome(
+                txn.uuid,
+                approved=resp.approved,
+                response_code=resp.response_code,
+                rrn=resp.rrn,
+                auth_code=resp.auth_code,
+                stub=self._stub(None if resp.approved else "declined"),
+            )
+        except JournalWriteError as write_error:
+            # The outcome and its stub's job are one unit: neither was committed.
+            return self._unrecorded(txn, resp, write_error)
         if resp.approved:
             self.indicators.show(IndicatorState.SUCCESS)
             return _coded(
@@ -740,13 +749,7 @@ class Terminal:
 
     def _reach(self) -> bool:
         """True when the host link is (or could be) connected; a failure is recorded."""
-        reach = getattr(self.link, "reach", None)
-        if reach is None:
-            return True  # a link without pre-dial: find out when the request is sent
-        why = reach()
-        if why:
-            self.monitor.unreachable(why)
-        return not why
+        return not self.link.reach()
 
     def _check_contactless_limit(self, amount: int) -> None:
         """Refuse before the tap what no scheme accepts contactless (the kernel re-checks the
@@ -848,6 +851,9 @@ class Terminal:
         who = require(approver, "void")
         operator = who.number
         with self._busy, self.oplock.hold():
+            refused = self._storage_refusal()
+            if refused is not None:
+                return refused
             try:
                 orig = self._find_sale(trace=trace, rrn=None, batch=self.journal.batch)
             except NotFound:
@@ -857,40 +863,33 @@ class Terminal:
                     code="void.not_in_batch",
                     params={"trace": f"{trace:06d}"},
                 ) from None
-            params = {"trace": orig.trace}
-            if orig.state == TxnState.VOIDED:
-                raise Refused(
-                    f"sale {orig.trace} is already voided",
-                    code="void.already_voided",
-                    params=params,
-                )
-            if orig.state != TxnState.APPROVED:
-                raise Refused(
-                    f"sale {orig.trace} is {orig.state.value}, only approved sales can be voided",
-                    code="void.not_approved",
-                    params=params,
-                )
-            if not self.voidable(orig):
-                raise Refused(
-                    f"sale {orig.trace} already has a void or refund in progress or done",
-                    code="void.has_refund",
-                    params=params,
-                )
+            why = self.void_check(orig)
+            if why is not None:
+                raise self._void_refused(orig, why)
+            try:
+                self._recover_in_doubt()
+            except JournalWriteError as exc:
+                return self._not_recorded(exc)
             if not self._clear_reversals():
                 raise Refused(
                     "the host is unreachable: a void needs the host, try again later",
                     code="void.needs_host",
                 )
             self._ensure_signed_on(operator)
-            txn = self.journal.begin(
-                TxnType.VOID,
-                orig.amount,
-                orig.currency,
-                **card_columns(orig),
-                original=orig,
-                operator=operator,
-            )
-            self.journal.audit(operator or "-", "void", f"trace {orig.trace} amount {orig.amount}")
+            try:
+                txn = self.journal.begin(
+                    TxnType.VOID,
+                    orig.amount,
+                    orig.currency,
+                    **card_columns(orig),
+                    original=orig,
+                    operator=operator,
+                )
+                self.journal.audit(
+                    operator or "-", "void", f"trace {orig.trace} amount {orig.amount}"
+                )
+            except JournalWriteError as exc:
+                return self._not_recorded(exc)
             req = HostRequest(
                 MessageKind.VOID,
                 self.tid,
@@ -906,24 +905,72 @@ class Terminal:
             return self._send_financial(txn, req, None)
 
     def voidable(self, orig: Transaction) -> bool:
-        """True when ``orig`` is an approved sale with no void or refund done or in doubt
-        (the void list offers only these: a sale already partly refunded cannot be voided)."""
-        if orig.type != TxnType.SALE or orig.state != TxnState.APPROVED:
-            return False
-        return not any(
-            t.state in (TxnState.PENDING, TxnState.APPROVED, TxnState.REVERSAL_OWED)
-            for t in self.journal.transactions(original_uuid=orig.uuid)
-        )
+        """True when ``orig`` may be voided now (the void list offers only these: a sale
+        already partly refunded cannot be voided)."""
+        return self.void_check(orig) is None
+
+    def void_check(self, sale: Transaction) -> VoidRefusal | None:
+        """Why ``sale`` cannot be voided now (None: it can); ``appliance.domain.eligibility``."""
+        follow_ups = self.journal.transactions(original_uuid=sale.uuid)
+        return void_refusal(sale, follow_ups, open_batch=self.journal.batch)
+
+    def refund_check(self, sale: Transaction, amount: int | None = None) -> RefundCheck:
+        """May ``sale`` be refunded (by ``amount``)? With what is left to refund."""
+        return refund_check(sale, self.journal.transactions(original_uuid=sale.uuid), amount)
 
     def refundable(self, orig: Transaction) -> int:
         """What is left to refund of a sale (refunds approved or in doubt count as used)."""
-        used = sum(
-            t.amount
-            for t in self.journal.transactions(original_uuid=orig.uuid)
-            if t.type == TxnType.REFUND
-            and t.state in (TxnState.APPROVED, TxnState.PENDING, TxnState.REVERSAL_OWED)
+        return self.refund_check(orig).remaining
+
+    @staticmethod
+    def _void_refused(sale: Transaction, why: VoidRefusal) -> Refused:
+        params = {"trace": sale.trace}
+        text, code = {
+            VoidRefusal.NOT_A_SALE: (
+                f"trace {sale.trace} is a {sale.type.value}, not a sale",
+                "txn.not_a_sale",
+            ),
+            VoidRefusal.ALREADY_VOIDED: (
+                f"sale {sale.trace} is already voided",
+                "void.already_voided",
+            ),
+            VoidRefusal.NOT_APPROVED: (
+                f"sale {sale.trace} is {sale.state.value}, only approved sales can be voided",
+                "void.not_approved",
+            ),
+            VoidRefusal.OTHER_BATCH: (
+                f"sale {sale.trace} is in batch {sale.batch:06d}, not the open batch: a sale "
+                f"of an earlier batch can only be refunded",
+                "void.not_in_batch",
+            ),
+            VoidRefusal.HAS_FOLLOW_UP: (
+                f"sale {sale.trace} already has a void or refund in progress or done",
+                "void.has_refund",
+            ),
+        }[why]
+        return Refused(text, code=code, params=params)
+
+    def _refund_refused(self, sale: Transaction, amount: int, check: RefundCheck) -> Refused:
+        why = check.refusal
+        params: dict[str, Any] = {"trace": sale.trace}
+        if why == RefundRefusal.NOT_A_SALE:
+            text = f"trace {sale.trace} is a {sale.type.value}, not a sale"
+            return Refused(text, code="txn.not_a_sale", params=params)
+        if why == RefundRefusal.NOT_APPROVED:
+            text = f"sale {sale.trace} is {sale.state.value}: only approved sales can be refunded"
+            return Refused(text, code="refund.not_approved", params=params)
+        if why == RefundRefusal.NOT_POSITIVE:
+            return Refused("amount must be greater than zero", code="amount.not_positive")
+        if why == RefundRefusal.REFUNDED_IN_FULL:
+            text = f"sale {sale.trace} has been refunded in full"
+            return Refused(text, code="refund.nothing_left", params=params)
+        text = (
+            f"refund {format_amount(amount, self.cur)} is more than the "
+            f"{format_amount(check.remaining, self.cur)} {self.cur.alpha} left to refund on sale "
+            f"{sale.trace}"
         )
-        return orig.amount - used
+        params["left"] = self._money(check.remaining)
+        return Refused(text, code="refund.too_much", params=params)
 
     def refund(
         self,
@@ -943,30 +990,18 @@ class Terminal:
         who = require(approver, "refund")
         operator = who.number
         with self._busy, self.oplock.hold():
+            refused = self._storage_refusal()
+            if refused is not None:
+                return refused
             self._check_amount(amount)
             orig = self._find_sale(trace=trace, rrn=rrn, batch=None)
-            params: dict[str, Any] = {"trace": orig.trace}
-            if orig.state not in (TxnState.APPROVED,):
-                raise Refused(
-                    f"sale {orig.trace} is {orig.state.value}: only approved sales can be refunded",
-                    code="refund.not_approved",
-                    params=params,
-                )
-            left = self.refundable(orig)
-            if left <= 0:
-                raise Refused(
-                    f"sale {orig.trace} has been refunded in full",
-                    code="refund.nothing_left",
-                    params=params,
-                )
-            if amount > left:
-                raise Refused(
-                    f"refund {format_amount(amount, self.cur)} is more than the "
-                    f"{format_amount(left, self.cur)} {self.cur.alpha} left to refund on sale "
-                    f"{orig.trace}",
-                    code="refund.too_much",
-                    params={**params, "left": self._money(left)},
-                )
+            check = self.refund_check(orig, amount)
+            if check.refusal is not None:
+                raise self._refund_refused(orig, amount, check)
+            try:
+                self._recover_in_doubt()
+            except JournalWriteError as exc:
+                return self._not_recorded(exc)
             if not self._clear_reversals():
                 raise Refused(
                     "the host is unreachable: a refund needs the host, try again later",
@@ -983,18 +1018,21 @@ class Terminal:
                     code="refund.wrong_card",
                     params={**params, "card": orig.masked_pan},
                 )
-            txn = self.journal.begin(
-                TxnType.REFUND,
-                amount,
-                orig.currency,
-                **card_columns(card),
-                original=orig,
-                operator=operator,
-                decision=card.decision,
-                tvr=card.tvr,
-                cvm=card.cvm,
-            )
-            self.journal.audit(operator or "-", "refund", f"trace {orig.trace} amount {amount}")
+            try:
+                txn = self.journal.begin(
+                    TxnType.REFUND,
+                    amount,
+                    orig.currency,
+                    **card_columns(card),
+                    original=orig,
+                    operator=operator,
+                    decision=card.decision,
+                    tvr=card.tvr,
+                    cvm=card.cvm,
+                )
+                self.journal.audit(operator or "-", "refund", f"trace {orig.trace} amount {amount}")
+            except JournalWriteError as exc:
+                return self._not_recorded(exc)
             fields = self._fields(card, txn)
             req = HostRequest(
                 MessageKind.REFUND,
@@ -1037,6 +1075,87 @@ class Terminal:
         if self.receipts is None:
             return None
         return self.receipts.stub_hook("merchant", kind=kind)
+
+    # ---- a journal that cannot be written (disk full) ---------------------------------------
+
+    def _storage_refusal(self) -> Outcome | None:
+        """Refused (nothing read, sent or written) while free space is below the reserve."""
+        st = storage_status(self.config)
+        if st.level != "reserve":
+            return None
+        log.warning(
+            "payment refused: %s KiB free in %s, reserve %d KiB",
+            st.free_kib,
+            st.directory,
+            st.reserve_kib,
+        )
+        self.indicators.show(IndicatorState.ERROR)
+        return _coded("refused", None, "storage.reserve", params=st.params)
+
+    def _recover_in_doubt(self) -> None:
+        """An answer that could not be journaled left a PENDING row: owe its reversal now.
+
+        Called under the operation lock, where no PENDING row can be in flight in any process.
+        """
+        if self.in_doubt:
+            for txn in self.journal.recover():
+                log.warning("transaction %s was in doubt: reversal queued", txn.trace)
+            self.in_doubt = False
+
+    def _not_recorded(self, exc: JournalWriteError) -> Outcome:
+        """The journal could not be written before the request left: nothing was charged."""
+        log.error("payment not started, journal not writable: %s", exc)
+        self.in_doubt = True  # a PENDING row may be left behind: reversed before the next one
+        self.indicators.show(IndicatorState.ERROR)
+        return _coded("failed", None, "storage.not_recorded", params=self._storage_params())
+
+    def _unrecorded(
+        self, txn: Transaction, resp: HostResponse | None, exc: JournalWriteError
+    ) -> Outcome:
+        """The host's answer (or its absence) could not be journaled: the row stays PENDING.
+
+        A PENDING row is reversed at the next start (or before the next payment), so an
+        approval the terminal cannot record is never kept: it is reversed now, once, without
+        waiting for the journal, and again from the journal later (the host acknowledges a
+        repeated reversal of the same STAN). The outcome says which, with a message code.
+        """
+        log.error("answer to %s %06d not journaled: %s", txn.type.value, txn.stan, exc)
+        self.in_doubt = True
+        self.indicators.show(IndicatorState.ERROR)
+        params = self._storage_params()
+        code = resp.response_code if resp is not None else None
+        if resp is not None and not resp.approved:
+            params["response_code"] = resp.response_code
+            return _coded(
+                "declined", txn, "storage.unrecorded_declined", params=params, response_code=code
+            )
+        reversed_now = self._reverse_unjournaled(txn)
+        what = "storage.unrecorded_reversed" if reversed_now else "storage.unrecorded_reversal_owed"
+        return _coded("failed", txn, what, params=params, response_code=code)
+
+    def _reverse_unjournaled(self, txn: Transaction) -> bool:
+        """Send one reversal of ``txn`` that is not journaled; True if the host acknowledged."""
+        req = HostRequest(
+            MessageKind.REVERSAL,
+            self.tid,
+            self.mid,
+            txn.stan,
+            self.journal.clock().replace(microsecond=0),
+            amount=txn.amount,
+            currency=self.cur.numeric,
+            batch=txn.batch,
+            original=self._ref(txn),
+            reason="06",  # an unknown outcome at the terminal (see reversal_reason)
+        )
+        try:
+            resp = self._exchange(req)
+        except CountertopError as exc:
+            log.warning("reversal of %06d not delivered: %s", txn.stan, exc)
+            return False
+        return resp.response_code in REVERSAL_ACK_CODES
+
+    def _storage_params(self) -> dict[str, Any]:
+        return dict(storage_status(self.config).params)
 
     # ---- owed messages (reversals, advices) -----------------------------------------------
 
@@ -1187,17 +1306,11 @@ class Terminal:
                 raise err
             assert fut is not None
             resp = fut.result()
-        except NotSent as exc:
-            self.monitor.unreachable(str(exc))
-            self._owed_failed(owed, exc, report)
-            return False
         except HostError as exc:
-            self.monitor.no_answer(str(exc))
             if isinstance(exc, MacError):
                 self._mac_failures += 1
             self._owed_failed(owed, exc, report)
             return False
-        self.monitor.ok(self.journal.clock())
         self._owed_answered(owed, resp, report)
         return True
 
@@ -1291,6 +1404,8 @@ class Terminal:
             print_jobs_attention=sum(1 for j in jobs if j.state == "needs_attention"),
             print_owner=owner,
             currency=self.cur.alpha,
+            storage=storage_status(self.config).as_dict(),
+            in_doubt=len(self.journal.transactions(states=(TxnState.PENDING,))),
             qr_cancels_owed=qr_counts.get("cancel_owed", 0),
             qr_refunds_owed=qr_counts.get("refund_owed", 0),
         )

@@ -44,6 +44,7 @@ class DemoShop:
     backend: Backend
     tmp: tempfile.TemporaryDirectory[str] | None = None
     link_cut: bool = False
+    qr_gateway: Any = None  # the reference QR gateway's server (None: QR payments off)
 
     @property
     def reader(self) -> Any:
@@ -96,6 +97,8 @@ class DemoShop:
         self.backend.close()
         self.backend.terminal.close()
         self.acquirer.stop()
+        if self.qr_gateway is not None:
+            self.qr_gateway.stop()
         if self.tmp is not None:
             self.tmp.cleanup()
 
@@ -115,7 +118,7 @@ def prepare_demo(directory: Path) -> Path:
     )
     journal = open_journal(load_config(path))
     try:
-        store = OperatorStore(journal.conn)
+        store = OperatorStore(journal)
         if not store.list():
             for number, name, role, pin in DEMO_OPERATORS:
                 store.add(number, name, role, pin, by="demo")
@@ -131,7 +134,7 @@ def demo_backend(cfg: Any, *, auto_card: bool = False, deferred: bool = False) -
     """
 
     def build() -> tuple[Any, Any]:
-        from appliance.bootstrap import build_indicators, build_terminal
+        from appliance.bootstrap import build_indicators, build_services
         from appliance.operators import OperatorStore
         from drivers.reader.mock import MockReader
 
@@ -144,8 +147,9 @@ def demo_backend(cfg: Any, *, auto_card: bool = False, deferred: bool = False) -
             # The LED driver is not in this build: the on-screen mirror is the only display.
             log.warning("indicators driver not available: LEDs shown on screen only")
             overrides["indicators"] = ScreenOnlyIndicators()
-        terminal = build_terminal(cfg, **overrides)
-        return terminal, OperatorStore(terminal.journal.conn)
+        services = build_services(cfg, **overrides)
+        terminal = services.terminal
+        return services, OperatorStore(terminal.journal)
 
     if deferred:
         return Backend(config=cfg, build=build)
@@ -164,12 +168,19 @@ def open_demo_shop(directory: Path | None = None, *, auto_card: bool = False) ->
     cfg = load_config(prepare_demo(directory))
     acquirer = acquirer_for(cfg)  # faults are switched in-process: no control port
     acquirer.start()
+    gateway = None
     try:
+        if cfg.qr.gateway:
+            from appliance.sim.shop import qr_gateway_for
+
+            gateway = qr_gateway_for(cfg).start()  # QR payments: the reference QR gateway
         backend = demo_backend(cfg, auto_card=auto_card)
     except BaseException:
         acquirer.stop()
+        if gateway is not None:
+            gateway.stop()
         raise
-    return DemoShop(cfg, acquirer, backend, tmp)
+    return DemoShop(cfg, acquirer, backend, tmp, qr_gateway=gateway)
 
 
 class ScreenOnlyIndicators:
@@ -396,6 +407,7 @@ def run_shift(
         s.wait("void_list")
         s.shot("void_list")
         app.tap(app.screen.buttons[0].id)
+        s.wait("void_confirm")  # after the void rule answered
         s.shot("void_confirm")
         app.tap("confirm")
         s.results.append(s.wait_prefix("result"))

@@ -39,8 +39,12 @@ def test_add_with_a_piped_pin_then_sign_in(
     )  # fmt: skip
     assert code == EXIT_OK
     assert "added supervisor 00 Boss" in capsys.readouterr().out
+    journal = Journal.open(db)
+    try:
+        assert OperatorStore(journal).authenticate("00", "135790").name == "Boss"
+    finally:
+        journal.close()
     with sqlite3.connect(db) as conn:
-        assert OperatorStore(conn).authenticate("00", "135790").name == "Boss"
         (actor,) = conn.execute("SELECT operator FROM audit WHERE action='operator.add'").fetchone()
     assert actor.startswith("cli:")
 
@@ -57,11 +61,14 @@ def test_list_shows_roles_and_lockouts(
     monkeypatch: pytest.MonkeyPatch, db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run(monkeypatch, db, "add", "01", "--name", "Wang", "--password-stdin", stdin="2468\n")
-    with sqlite3.connect(db) as conn:
-        store = OperatorStore(conn)
+    journal = Journal.open(db)
+    try:
+        store = OperatorStore(journal)
         for _ in range(5):
             with pytest.raises(Exception, match="PIN"):
                 store.authenticate("01", "0000")
+    finally:
+        journal.close()
     capsys.readouterr()
     assert run(monkeypatch, db, "list") == EXIT_OK
     out = capsys.readouterr().out
@@ -74,8 +81,11 @@ def test_reset_password_clears_the_lock_and_remove_deletes(
     run(monkeypatch, db, "add", "02", "--name", "Li", "--password-stdin", stdin="2468\n")
     code = run(monkeypatch, db, "reset-password", "02", "--password-stdin", stdin="8642\n")
     assert code == EXIT_OK
-    with sqlite3.connect(db) as conn:
-        assert OperatorStore(conn).authenticate("02", "8642").number == "02"
+    journal = Journal.open(db)
+    try:
+        assert OperatorStore(journal).authenticate("02", "8642").number == "02"
+    finally:
+        journal.close()
     assert run(monkeypatch, db, "remove", "02") == EXIT_OK
     capsys.readouterr()
     run(monkeypatch, db, "list")

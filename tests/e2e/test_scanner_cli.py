@@ -37,3 +37,9 @@ def test_a_mock_code_with_a_real_scanner_is_a_usage_error(capsys) -> None:
     argv = ["scanner", "read", "--backend", "evdev", "--device", "/dev/null", "--code", CODE]
     assert main(argv) == 2
     assert "--code only works with the mock scanner" in capsys.readouterr().err
+
+
+def test_scanner_read_names_the_payment_code_shape(capsys) -> None:
+    argv = ["scanner", "read", "--backend", "mock", "--code", CODE, "--json", "--timeout", "2"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["payment_code"] == "WECHATPAY"

@@ -214,7 +214,7 @@ def test_provisioning_with_a_wrong_component_check_value_refuses(
 
 def test_backup_holds_no_card_data_in_clear(shop: Shop, tmp_path: Path) -> None:
     """A stored payment's backup holds ciphertext only; the data key is not in it."""
-    from appliance.backup import backup
+    from appliance.journal.backup import backup
 
     shop.acquirer.set_fault("refuse")
     assert shop.terminal.sale(700, operator="01").result == "stored"

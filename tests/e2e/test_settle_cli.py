@@ -136,3 +136,67 @@ def test_settle_killed_mid_upload_resumes_after_restart(shop: Shop) -> None:
     ).fetchone()[0]
     assert uploads == 40  # the window cut short by the kill was resent as repeats
     assert term.journal.batch == batch + 1
+
+
+def test_a_second_settle_while_one_runs_refuses_with_exit_4_and_does_nothing(
+    tmp_path: Path,
+) -> None:
+    """Two real ``countertop settle`` processes: the second is refused, the first settles.
+
+    The first is paused (SIGSTOP) mid-upload while it holds the claim, so the second surely
+    runs while the first is settling, however slowly this machine starts a process; a long
+    response timeout keeps the pause from looking like a lost answer.
+    """
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from appliance.cli import EXIT_BUSY
+    from appliance.domain.settlement import SettleResult, SettleState
+    from appliance.services.settlement import Settlement
+    from tests.integration.test_settle_flow import host_settlements, unknown_to_host
+    from tests.shop import open_shop
+
+    shop = open_shop(tmp_path, response_timeout=30.0)
+    try:
+        shop.terminal.sign_on("01")
+        unknown_to_host(shop, *range(101, 141))  # 40 sales the acquirer never saw: an upload
+        batch = shop.terminal.journal.batch
+        shop.acquirer.set_fault("latency", ms=50)
+        command = [sys.executable, "-m", "appliance", "--config", str(shop.cfg.path), "settle"]
+        env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
+        first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        st = Settlement(shop.terminal)
+        deadline = time.monotonic() + 30
+        try:
+            while time.monotonic() < deadline:  # poll the journal: the only shared state
+                rec = st.unfinished()
+                if rec is not None and rec.state == SettleState.UPLOADING:
+                    break
+                assert first.poll() is None, "the first settle finished before it was paused"
+                time.sleep(0.01)
+            else:
+                pytest.fail("the first settlement never reached the upload")
+            first.send_signal(signal.SIGSTOP)
+            second = subprocess.run(
+                [*command, "--json"], capture_output=True, text=True, env=env, timeout=60
+            )
+        finally:
+            first.send_signal(signal.SIGCONT)
+            _, err = first.communicate(timeout=60)
+        assert second.returncode == EXIT_BUSY, second.stderr
+        assert f"settlement in progress of batch {batch:06d} (uploading" in second.stderr
+        assert f"by process {first.pid}" in second.stderr
+        assert "Traceback" not in second.stderr and second.stdout == ""
+        assert first.returncode == EXIT_OK, err.decode()
+        closed = st.get(batch)
+        assert closed.state == SettleState.CLOSED
+        assert closed.result == SettleResult.BALANCED_AFTER_UPLOAD
+        assert {int(s["batch"]) for s in host_settlements(shop)} == {batch}  # nothing else
+        assert shop.terminal.journal.batch == batch + 1  # the second cut nothing
+        assert st.unfinished() is None
+        assert shop.terminal.journal.session_get("settlement_claim") == ""
+    finally:
+        shop.close()

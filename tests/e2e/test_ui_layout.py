@@ -123,6 +123,7 @@ def tour(app: App, shop: DemoShop) -> Iterator[str]:
     s.wait("void_list")
     yield "void: today's list"
     app.tap(app.screen.buttons[0].id)
+    s.wait("void_confirm")  # after the void rule answered
     yield "void: confirm"
     app.tap("cancel")
     app.tap("refund")

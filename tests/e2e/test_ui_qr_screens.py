@@ -77,7 +77,7 @@ def test_the_scan_prompt_waits_on_the_scanner_thread_not_the_ui_or_the_worker(
     assert app.screen.name == "scan_code"
     frames = app.frames
     answered = threading.Event()
-    app.backend.call("status", done=lambda _s: answered.set())
+    app.backend.call(lambda s: s.terminal.status(), done=lambda _s: answered.set())
     app.wait_for(answered.is_set, timeout=10)  # the services' worker is free during the scan
     assert app.frames > frames  # and the UI kept drawing
     assert "Hold the customer's payment code under the scanner" in drawn(app)

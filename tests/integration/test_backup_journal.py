@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from appliance.backup import backup, restore, verify
 from appliance.errors import JournalError
 from appliance.journal import Journal
+from appliance.journal.backup import backup, restore, verify
 from tests.shop import Shop
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from appliance.errors import ConfigError, NotFound, Refused
+from appliance.journal import Journal
 from appliance.operators import (
-    SCHEMA_SQL,
     LoginRefused,
     Operator,
     OperatorStore,
@@ -20,13 +20,6 @@ from appliance.operators import (
     hash_pin,
     verify_pin,
 )
-
-# The journal owns this table; its columns are the contract operators.py writes to.
-AUDIT_SQL = """
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY, at TEXT NOT NULL, operator TEXT, action TEXT NOT NULL, detail TEXT
-);
-"""
 
 
 class FakeClock:
@@ -40,9 +33,16 @@ class FakeClock:
 
 
 @pytest.fixture
-def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    connection = sqlite3.connect(tmp_path / "journal.db")
-    connection.executescript(SCHEMA_SQL + AUDIT_SQL)
+def journal(tmp_path: Path) -> Iterator[Journal]:
+    opened = Journal.open(tmp_path / "journal.db")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def conn(journal: Journal, tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    """A second, read-only look at the same file, as an auditor would open it."""
+    connection = sqlite3.connect(f"file:{tmp_path / 'journal.db'}?mode=ro", uri=True)
     yield connection
     connection.close()
 
@@ -53,13 +53,11 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def store(
-    conn: sqlite3.Connection, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
-) -> OperatorStore:
+def store(journal: Journal, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> OperatorStore:
     # n=2**10 keeps the suite fast; hashes carry their parameters, so verification is unchanged.
     # test_a_pin_hash_is_salted_self_describing_and_verifies checks the production cost.
     monkeypatch.setattr("appliance.operators.SCRYPT_N", 2**10)
-    return OperatorStore(conn, clock=clock)
+    return OperatorStore(journal, clock=clock)
 
 
 def audit_rows(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
@@ -137,10 +135,8 @@ def test_after_a_lock_expires_the_count_starts_again(
     assert refused.value.remaining == 4
 
 
-def test_the_lockout_duration_is_configurable(
-    store: OperatorStore, conn: sqlite3.Connection, clock: FakeClock
-) -> None:
-    store = OperatorStore(conn, clock=clock, lockout=timedelta(minutes=2), max_failures=1)
+def test_the_lockout_duration_is_configurable(journal: Journal, clock: FakeClock) -> None:
+    store = OperatorStore(journal, clock=clock, lockout=timedelta(minutes=2), max_failures=1)
     store.add("05", "Sun Li", "operator", "1357", by="cli:root")
     with pytest.raises(LoginRefused) as refused:
         store.authenticate("05", "0000")
@@ -184,8 +180,10 @@ def test_resetting_a_pin_unlocks_and_the_old_pin_stops_working(
     ("role", "pin"),
     [("operator", "123"), ("supervisor", "12345"), ("technician", "12345"), ("operator", "12a4")],
 )
-def test_pins_too_short_for_the_role_or_not_digits_are_rejected(role: str, pin: str) -> None:
-    store = OperatorStore(sqlite3.connect(":memory:"))
+def test_pins_too_short_for_the_role_or_not_digits_are_rejected(
+    journal: Journal, role: str, pin: str
+) -> None:
+    store = OperatorStore(journal)
     with pytest.raises(ConfigError, match=f"a {role} PIN must be") as error:
         store.add("08", "X", role, pin, by="cli:root")
     assert pin not in str(error.value)

@@ -11,6 +11,7 @@ from typing import Any
 import pygame
 import pytest
 
+from appliance.bootstrap import services_for
 from appliance.errors import CountertopError
 from ui.backend import Backend, IndicatorMirror
 
@@ -51,7 +52,7 @@ def pump(backend: Backend, until: Any, timeout_ms: int = 5000) -> None:
 def test_jobs_run_off_the_ui_thread_in_order_and_report_back(display: None) -> None:
     ui_thread = threading.get_ident()
     terminal = SimpleNamespace(config=SimpleNamespace(), indicators=Recorder())
-    backend = Backend(terminal)
+    backend = Backend(SimpleNamespace(terminal=terminal))
     seen: list[tuple[str, Any]] = []
     try:
         backend.start()
@@ -76,7 +77,7 @@ def test_jobs_run_off_the_ui_thread_in_order_and_report_back(display: None) -> N
 def test_the_led_mirror_drives_the_real_port_and_records_the_state(display: None) -> None:
     inner = Recorder()
     terminal = SimpleNamespace(config=SimpleNamespace(), indicators=inner)
-    backend = Backend(terminal)
+    backend = Backend(SimpleNamespace(terminal=terminal))
     assert isinstance(terminal.indicators, IndicatorMirror)
     terminal.indicators.show("ready")
     assert inner.states == ["ready"] and backend.indicator_state == "ready"
@@ -85,7 +86,7 @@ def test_the_led_mirror_drives_the_real_port_and_records_the_state(display: None
 def test_the_led_mirror_never_raises_when_the_display_is_gone() -> None:
     pygame.display.quit()
     terminal = SimpleNamespace(config=SimpleNamespace(), indicators=Recorder())
-    backend = Backend(terminal)
+    backend = Backend(SimpleNamespace(terminal=terminal))
     terminal.indicators.show("success")  # indicators must never fail a sale
     assert backend.indicator_state == "success"
 
@@ -101,19 +102,20 @@ def test_a_deferred_terminal_is_built_first_and_a_failed_build_is_reported(displ
     results: list[Any] = []
     try:
         backend.start()
-        backend.call("status", done=results.append, failed=results.append)
+        backend.call(lambda s: s.terminal.status(), done=results.append, failed=results.append)
         pump(backend, lambda: backend.in_flight == 0)
     finally:
         backend.close()
     assert str(failures[0]) == "journal is on a read-only disk"
     assert "the terminal did not start" in str(results[0])
-    assert not backend.has("sale")
+    assert backend.services is None and backend.terminal is None
+
 
 
 def test_the_technician_printer_test_prints_a_self_test_page(display: None, shop: Any) -> None:
     from ui.backend import Backend as RealBackend
 
-    backend = RealBackend(shop.terminal)
+    backend = RealBackend(services_for(shop.terminal))
     results: list[tuple[str, Any]] = []
     try:
         backend.start()

@@ -190,21 +190,6 @@ def back_to_menu(app: App) -> Callable[..., None]:
     return lambda *_a: app.show(MenuScreen(app))
 
 
-def not_available(app: App, title: str) -> None:
-    """The service is not in this version of the terminal software."""
-    app.show(
-        MessageScreen(
-            app,
-            title,
-            N_("Not available in this version of the terminal software."),
-            tone="warn",
-            actions=[("back", N_("Back"), "primary")],
-            on_action=back_to_menu(app),
-            name="not_available",
-        )
-    )
-
-
 def choose(
     app: App, title: str, options: list[tuple[str, str]], on_pick: Callable[[str], None], name: str
 ) -> None:
@@ -313,9 +298,7 @@ def find_then(
 ) -> None:
     """Look the transaction up on the worker; ``then(txn)`` or a not-found screen."""
     app.backend.call(
-        "find",
-        trace=trace,
-        rrn=rrn,
+        lambda s: s.terminal.find(trace=trace, rrn=rrn),
         done=then,
         failed=lambda e: show_failure(app, e, back=back_to_menu(app)),
     )
@@ -381,24 +364,46 @@ def void_flow(app: App) -> None:
 
 
 def _voidable(txn: Any) -> bool:
+    """Listed for a void: an approved sale (the service decides the rest, see confirm_void)."""
     return str(txn.type) == "sale" and str(txn.state) == "approved"
 
 
+#: What the screen says for each reason the void rule gives (appliance.domain.eligibility).
+VOID_REFUSED = {
+    "has_follow_up": N_("This sale already has a void or refund."),
+    "already_voided": N_("Only an approved sale of the current batch can be voided."),
+    "not_a_sale": N_("Only an approved sale of the current batch can be voided."),
+    "not_approved": N_("Only an approved sale of the current batch can be voided."),
+    "other_batch": N_("Only an approved sale of the current batch can be voided."),
+}
+
+
 def confirm_void(app: App, txn: Any) -> None:
-    """Confirm, then void on the worker and show the outcome."""
-    if not _voidable(txn):
-        app.show(
-            MessageScreen(
-                app,
-                N_("Cannot void"),
-                N_("Only an approved sale of the current batch can be voided."),
-                tone="bad",
-                actions=[("back", N_("Back"), "primary")],
-                on_action=back_to_menu(app),
-                name="void_refused",
-            )
+    """Ask the void rule (on the worker), then confirm, void and show the outcome."""
+    app.backend.call(
+        lambda s: s.terminal.void_check(txn),
+        done=lambda why: confirm_voidable(app, txn) if why is None else void_refused(app, why),
+        failed=lambda e: show_failure(app, e),
+    )
+
+
+def void_refused(app: App, why: Any) -> None:
+    """The void rule said no: why, in the screen's language."""
+    app.show(
+        MessageScreen(
+            app,
+            N_("Cannot void"),
+            VOID_REFUSED[str(why)],
+            tone="bad",
+            actions=[("back", N_("Back"), "primary")],
+            on_action=back_to_menu(app),
+            name="void_refused",
         )
-        return
+    )
+
+
+def confirm_voidable(app: App, txn: Any) -> None:
+    """Confirm the void of a sale the rule allows, then void it on the worker."""
 
     def go() -> None:
         app.show(
@@ -407,9 +412,8 @@ def confirm_void(app: App, txn: Any) -> None:
             )
         )
         app.backend.call(
-            "void",
-            txn.stan,
-            approver=app.session.menu_by,  # the terminal checks the role and records it
+            # the terminal checks the approver's role and records it as the acting operator
+            lambda s, who=app.session.menu_by: s.terminal.void(txn.stan, approver=who),
             done=lambda o: show_outcome(app, o, txn.amount, kind="void"),
             failed=lambda e: show_failure(app, e, txn.amount, back=back_to_menu(app)),
         )
@@ -447,21 +451,21 @@ def refund_flow(app: App) -> None:
 
 
 def refund_amount(app: App, txn: Any) -> None:
-    """Ask the terminal what is left to refund of ``txn``, then take the amount."""
-    if str(txn.type) != "sale" or str(txn.state) != "approved":
-        code, params = "refund.not_approved", {"trace": f"{int(txn.stan):06d}"}
-        exc = Refused("not an approved sale", code=code, params=params)
-        show_failure(app, exc, back=back_to_menu(app))
-        return
-    if app.backend.has("refundable"):
-        app.backend.call(
-            "refundable",
-            txn,
-            done=lambda left: refund_entry(app, txn, int(left)),
-            failed=lambda e: show_failure(app, e, back=back_to_menu(app)),
-        )
-    else:
-        refund_entry(app, txn, int(txn.amount))
+    """Ask the refund rule (on the worker) what is left of ``txn``, then take the amount."""
+
+    def checked(check: Any) -> None:
+        if check.refusal in ("not_a_sale", "not_approved"):
+            code, params = "refund.not_approved", {"trace": f"{int(txn.stan):06d}"}
+            exc = Refused("not an approved sale", code=code, params=params)
+            show_failure(app, exc, back=back_to_menu(app))
+        else:  # refunded in full: refund_entry says so
+            refund_entry(app, txn, int(check.remaining))
+
+    app.backend.call(
+        lambda s: s.terminal.refund_check(txn),
+        done=checked,
+        failed=lambda e: show_failure(app, e, back=back_to_menu(app)),
+    )
 
 
 def refund_entry(app: App, txn: Any, limit: int) -> None:
@@ -700,15 +704,10 @@ def acting_operator(app: App) -> str:
 
 def xreport_flow(app: App) -> None:
     """X report: the open batch's totals without closing it; can be printed."""
-    if not app.backend.has("x_report"):  # not in this version of the services
-        not_available(app, N_("X report"))
-        return
     app.show(ProgressScreen(app, N_("X report"), N_("Loading…"), name="loading"))
 
     def show(totals: Any) -> None:
-        actions = [("back", N_("Back"), "normal")]
-        if app.backend.has("print_x"):
-            actions.append(("print", N_("Print"), "primary"))
+        actions = [("back", N_("Back"), "normal"), ("print", N_("Print"), "primary")]
         screen = MessageScreen(
             app,
             app.t(N_("X report")),
@@ -723,9 +722,9 @@ def xreport_flow(app: App) -> None:
             if a == "print":
                 screen.message = app.t(N_("Printing…"))
                 screen.button("print").enabled = False
+                operator = acting_operator(app)
                 app.backend.call(
-                    "print_x",
-                    acting_operator(app),
+                    lambda s: s.settlement.print_x(operator),
                     done=lambda _j: setattr(screen, "message", app.t(N_("Sent to the printer."))),
                     failed=lambda e: setattr(screen, "message", error_text(e, app.i18n.language)),
                 )
@@ -736,7 +735,7 @@ def xreport_flow(app: App) -> None:
         app.show(screen)
 
     app.backend.call(
-        "x_report", done=show, failed=lambda e: show_failure(app, e, back=back_to_menu(app))
+        lambda s: s.settlement.open_totals(), done=show, failed=lambda e: show_failure(app, e, back=back_to_menu(app))
     )
 
 
@@ -752,9 +751,6 @@ SETTLE_PHASES = {
 
 def settle_flow(app: App) -> None:
     """Settlement: totals preview → confirm → progress → result."""
-    if not app.backend.has("settle"):
-        not_available(app, N_("Settlement"))
-        return
 
     def run() -> None:
         progress = ProgressScreen(
@@ -784,8 +780,7 @@ def settle_flow(app: App) -> None:
             )
             app.refresh_status()
 
-        app.backend.with_progress(
-            "settle",
+        app.backend.settle(
             progress.progress,
             done,
             lambda e: show_failure(app, e, back=back_to_menu(app)),
@@ -805,15 +800,8 @@ def settle_flow(app: App) -> None:
         )
         app.show(screen)
 
-    if app.backend.has("x_report"):
-        app.show(ProgressScreen(app, N_("Settlement"), N_("Loading…"), name="loading"))
-        app.backend.call(
-            "x_report",
-            done=preview,
-            failed=lambda e: show_failure(app, e, back=back_to_menu(app)),
-        )
-    else:
-        preview(None)
+    app.show(ProgressScreen(app, N_("Settlement"), N_("Loading…"), name="loading"))
+    app.backend.call(lambda s: s.settlement.open_totals(), done=preview, failed=lambda e: show_failure(app, e, back=back_to_menu(app)))
 
 
 def forward_flow(app: App) -> None:
@@ -834,12 +822,9 @@ def forward_flow(app: App) -> None:
 
 def recon_flow(app: App) -> None:
     """Reconciliation results (terminal journal vs acquirer statement)."""
-    if not app.backend.has("reconciliation"):
-        not_available(app, N_("Reconciliation"))
-        return
     app.show(ProgressScreen(app, N_("Reconciliation"), N_("Loading…"), name="loading"))
     app.backend.call(
-        "reconciliation",
+        lambda s: s.reconciler.last(),
         done=lambda r: report_screen(
             app,
             N_("Reconciliation"),

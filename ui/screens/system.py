@@ -218,6 +218,31 @@ def advice(app: App, status: Any) -> list[tuple[str, str]]:
                 "warn",
             )
         )
+    storage = getattr(status, "storage", None) or {}
+    if storage.get("level") == "reserve":
+        out.append(
+            (
+                t(
+                    N_(
+                        "Storage almost full: {free} KiB free. New payments are refused until "
+                        "space is freed, so that every payment can be recorded."
+                    )
+                ).format(free=storage.get("free_kib", "?")),
+                "bad",
+            )
+        )
+    elif storage.get("level") == "low":
+        out.append(
+            (
+                t(
+                    N_(
+                        "Storage is running low: {free} KiB free; payments stop below "
+                        "{reserve} KiB. Free space soon."
+                    )
+                ).format(free=storage.get("free_kib", "?"), reserve=storage.get("reserve_kib")),
+                "warn",
+            )
+        )
     reversals = int(getattr(status, "pending_reversals", 0) or 0)
     if reversals:
         out.append(
@@ -486,7 +511,7 @@ class TechnicianScreen(Screen):
                 self.reading = threading.Event()
                 app.backend.card_read_test(self.reading, done, failed)
             else:
-                app.backend.call("echo", done=done, failed=failed)
+                app.backend.call(lambda s: s.terminal.echo(), done=done, failed=failed)
 
 
 def choose_language(app: App, back: Screen) -> None:
