@@ -124,6 +124,6 @@ def add_supervisor(shop: Shop) -> list[str]:
     the CLI arguments that approve as them (the PIN then comes on stdin)."""
     from appliance.operators import OperatorStore
 
-    store = OperatorStore(shop.terminal.journal.conn)
+    store = OperatorStore(shop.terminal.journal)
     store.add(SUPERVISOR.number, SUPERVISOR.name, SUPERVISOR.role, SUPERVISOR_PIN, by="test")
     return ["--supervisor", SUPERVISOR.number, "--pin-stdin"]

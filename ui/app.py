@@ -174,7 +174,10 @@ class App:
         self._backend_started = False  # started after the first frame (see draw)
         # Host sign-on (working keys, batch) at start-up, so the link state is known early.
         self.backend.call(
-            lambda s: s.terminal.sign_on(), done=self._signed_on, failed=self._status_failed, background=True
+            lambda s: s.terminal.sign_on(),
+            done=self._signed_on,
+            failed=self._status_failed,
+            background=True,
         )
         if language is None:
             self.backend.saved_language(done=self._restore_language)
@@ -275,7 +278,10 @@ class App:
             self._status_job = True
             self._status_due = now + STATUS_REFRESH_S
             self.backend.call(
-                lambda s: s.terminal.status(), done=self._status_done, failed=self._status_failed, background=True
+                lambda s: s.terminal.status(),
+                done=self._status_done,
+                failed=self._status_failed,
+                background=True,
             )
         self._idle(now)
 

@@ -77,7 +77,7 @@ def supervisor_from(args: argparse.Namespace, term: Any) -> Any:
         pin = getpass.getpass(f"PIN of supervisor {number}: ")
     else:
         raise ConfigError("no terminal to prompt for the supervisor's PIN: use --pin-stdin")
-    return OperatorStore(term.journal.conn).authenticate(number, pin)
+    return OperatorStore(term.journal).authenticate(number, pin)
 
 
 def error_line(exc: BaseException, config: Any = None) -> str:

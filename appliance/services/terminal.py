@@ -1016,7 +1016,7 @@ class Terminal:
                     f"this card ({card.masked_pan}) is not the card of sale {orig.trace} "
                     f"({orig.masked_pan}): refunds go to the original card",
                     code="refund.wrong_card",
-                    params={**params, "card": orig.masked_pan},
+                    params={"trace": orig.trace, "card": orig.masked_pan},
                 )
             try:
                 txn = self.journal.begin(

@@ -111,7 +111,6 @@ def test_a_deferred_terminal_is_built_first_and_a_failed_build_is_reported(displ
     assert backend.services is None and backend.terminal is None
 
 
-
 def test_the_technician_printer_test_prints_a_self_test_page(display: None, shop: Any) -> None:
     from ui.backend import Backend as RealBackend
 

@@ -735,7 +735,9 @@ def xreport_flow(app: App) -> None:
         app.show(screen)
 
     app.backend.call(
-        lambda s: s.settlement.open_totals(), done=show, failed=lambda e: show_failure(app, e, back=back_to_menu(app))
+        lambda s: s.settlement.open_totals(),
+        done=show,
+        failed=lambda e: show_failure(app, e, back=back_to_menu(app)),
     )
 
 
@@ -801,7 +803,11 @@ def settle_flow(app: App) -> None:
         app.show(screen)
 
     app.show(ProgressScreen(app, N_("Settlement"), N_("Loading…"), name="loading"))
-    app.backend.call(lambda s: s.settlement.open_totals(), done=preview, failed=lambda e: show_failure(app, e, back=back_to_menu(app)))
+    app.backend.call(
+        lambda s: s.settlement.open_totals(),
+        done=preview,
+        failed=lambda e: show_failure(app, e, back=back_to_menu(app)),
+    )
 
 
 def forward_flow(app: App) -> None:
