@@ -165,9 +165,18 @@ def test_a_second_settle_while_one_runs_refuses_with_exit_4_and_does_nothing(
         unknown_to_host(shop, *range(101, 141))  # 40 sales the acquirer never saw: an upload
         batch = shop.terminal.journal.batch
         shop.acquirer.set_fault("latency", ms=50)
-        command = [sys.executable, "-m", "appliance", "--config", str(shop.cfg.path), "settle"]
+        approve = add_supervisor(shop)
+        command = [
+            *(sys.executable, "-m", "appliance", "--config", str(shop.cfg.path), "settle"),
+            *approve,
+        ]
         env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
-        first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        pin = tmp_path / "supervisor-pin"
+        pin.write_text(SUPERVISOR_PIN + "\n")
+        with pin.open() as pin_in:
+            first = subprocess.Popen(
+                command, stdin=pin_in, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+            )
         st = Settlement(shop.terminal)
         deadline = time.monotonic() + 30
         try:
@@ -181,7 +190,12 @@ def test_a_second_settle_while_one_runs_refuses_with_exit_4_and_does_nothing(
                 pytest.fail("the first settlement never reached the upload")
             first.send_signal(signal.SIGSTOP)
             second = subprocess.run(
-                [*command, "--json"], capture_output=True, text=True, env=env, timeout=60
+                [*command, "--json"],
+                input=SUPERVISOR_PIN + "\n",
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=60,
             )
         finally:
             first.send_signal(signal.SIGCONT)

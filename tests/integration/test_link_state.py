@@ -19,6 +19,7 @@ from appliance.errors import HostError, KeyCheckError, MacError, NoResponse, Not
 from appliance.host.messages import HostRequest, HostResponse, MessageKind
 from appliance.services.link_state import LinkState, MonitoredLink
 from appliance.services.settlement import Settlement
+from tests.shop import SUPERVISOR
 
 T = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 REQ = HostRequest(MessageKind.ECHO, "10000001", "898310048160001", 1, T)
@@ -140,7 +141,7 @@ def _forward(shop: Any) -> None:
 
 def _settle(shop: Any) -> None:
     with pytest.raises(HostError):
-        Settlement(shop.terminal).settle(operator="01")
+        Settlement(shop.terminal).settle(approver=SUPERVISOR)
 
 
 @pytest.mark.parametrize("dialect", ["iso87"])
@@ -163,5 +164,5 @@ def test_a_settlement_the_host_does_not_answer_is_degraded(shop: Any) -> None:
     assert shop.terminal.sale(500).result == "approved"
     shop.acquirer.set_fault("drop_response", count=1)
     with pytest.raises(NoResponse):
-        Settlement(shop.terminal).settle(operator="01")
+        Settlement(shop.terminal).settle(approver=SUPERVISOR)
     assert shop.terminal.status().link == LinkState.DEGRADED.value
