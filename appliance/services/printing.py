@@ -228,6 +228,11 @@ class PrintQueue:
         """Queue any document (reports, settlement and reconciliation slips)."""
         return self._queued(self.store.enqueue(what, document=_data(doc)))
 
+    def add_document(self, uow: UnitOfWork, doc: Any, what: str) -> str:
+        """Add a job for ``doc`` inside ``uow``, so it commits with the change it prints (the
+        settlement slip with the mark that it was queued); its id."""
+        return self._queued(self.store.add(uow, what, document=_data(doc)))
+
     def enqueue(
         self, what: str, data: bytes, *, txn_uuid: str | None = None, copy: str = ""
     ) -> str:

@@ -117,7 +117,8 @@ class Settlement:
     """Settlement, X and Z reports over a ``Terminal`` (its journal, link and print queue).
 
     ``hook(point)`` is called at each step (``cut``, ``totals_sent``, ``totals_answered``,
-    ``uploading``, ``uploaded``, ``final_sent``, ``closed``) so tests can crash it anywhere.
+    ``uploading``, ``uploaded``, ``final_sent``, ``closed``, ``slip_queued`` — the last inside
+    the slip's transaction, before it commits) so tests can crash it anywhere.
     """
 
     def __init__(
@@ -693,12 +694,19 @@ class Settlement:
             )
 
     def _queue_slip(self, rec: SettlementRecord) -> str | None:
-        """Queue the Z slip of a closed settlement once (crash-safe via ``slip_queued``)."""
+        """Queue the Z slip of a closed settlement once: the job and the ``slip_queued`` mark
+        commit in one transaction, so a crash leaves either both or neither (never a slip
+        queued but unmarked, which the next settle would queue again)."""
         if rec.state != SettleState.CLOSED or rec.slip_queued:
             return None
-        job = self._queue(self.z_document(rec.batch), f"settlement {rec.batch:06d}")
+        receipts = self.terminal.receipts
+        doc = self.z_document(rec.batch)
+        job: str | None = None
         with self.journal.unit() as uow:
+            if receipts is not None:
+                job = receipts.add_document(uow, doc, f"settlement {rec.batch:06d}")
             uow.settlements.slip_queued(rec.batch)
+            self._hook("slip_queued")
             uow.commit()
         return job
 

@@ -90,6 +90,11 @@ class ReceiptSink(Protocol):
         """What adds the stub's job inside the unit that commits the outcome (None: no stub)."""
         ...
 
+    def add_document(self, uow: Any, doc: Any, what: str) -> str:
+        """Add a job for the document ``doc`` inside ``uow`` (it commits with the caller's
+        change); its id."""
+        ...
+
     def waiting_jobs(self) -> list[Any]:
         """Jobs not printed yet (``PrintJob``), in order."""
         ...
