@@ -31,6 +31,9 @@ SERVICE_MESSAGES: dict[str, str] = {
         "Only a supervisor may do this (operator {number} is not one): ask a supervisor to approve"
     ),
     "role.approval_missing": "This needs a supervisor's approval: ask a supervisor",
+    "role.technician_only": (
+        "Only a technician may do this (operator {number} is not one): call the technician"
+    ),
     # reversals and the link
     "reversal.owed": (
         "A reversal must reach the bank before new payments: check the link, then Menu → "
@@ -66,6 +69,8 @@ SERVICE_MESSAGES: dict[str, str] = {
         "({card}), present it"
     ),
     "reprint.not_found": "No stub with trace {trace}: check the number",
+    "reprint.nothing_yet": "There is no stub to reprint yet",
+    "reprint.none_on_date": "No stubs on {date}: check the date",
     # outcomes
     "txn.approved": "Approved",
     "txn.cancelled": "Cancelled: nothing was charged",
@@ -140,7 +145,54 @@ SERVICE_MESSAGES: dict[str, str] = {
     "config.invalid": "The terminal's setup is not valid: call the technician",
     "journal.error": "The terminal's records cannot be written: call the technician",
     "limit.refused": "A limit refused this payment: nothing was charged",
-    "settle.in_progress": "A settlement is already running: wait for it to finish",
+    "settle.in_progress": (
+        "A settlement is already running (process {pid} since {since}): nothing was done; "
+        "wait for it to finish"
+    ),
+    "settle.in_progress_batch": (
+        "Batch {batch} is being settled already (uploaded {uploaded} of {total}; process "
+        "{pid} since {since}): nothing was done; wait for it to finish"
+    ),
+    "settle.not_found": "Batch {batch} has no settlement on this terminal: check the number",
+    "settle.owed": (
+        "Not settled: {reversals} reversal(s) and {stored} stored payment(s) are still owed "
+        "to the bank; the batch stays open. Check the link, forward them, then settle again"
+    ),
+    "settle.became_owed": (
+        "Not settled: a message to the bank became owed while the batch was being closed; "
+        "forward it, then settle again"
+    ),
+    "settle.payment_in_progress": (
+        "Not settled: a payment of this batch is still in progress; wait for it, then settle again"
+    ),
+    "settle.already_settled": (
+        "Batch {batch} was already settled: sign on to get a new batch number"
+    ),
+    "settle.cannot_build": (
+        "The settlement of batch {batch} cannot be sent: the terminal's host settings do not "
+        "fit it; call the technician"
+    ),
+    "settle.interrupted": (
+        "The settlement of batch {batch} was interrupted: the bank did not answer. It is "
+        "saved: settle again to resume"
+    ),
+    "settle.host_refused": (
+        "The bank refused the settlement of batch {batch}: {rc} {reason}. Settle again later"
+    ),
+    "settle.journal_changed": (
+        "Batch {batch} changed after its upload began: do not settle again, call support"
+    ),
+    "settle.upload_interrupted": (
+        "The batch upload of batch {batch} stopped after {done} of {total}: it is saved; "
+        "settle again to resume"
+    ),
+    "settle.upload_refused": (
+        "The bank refused the batch upload of batch {batch}: {rc} {reason}. Settle again later"
+    ),
+    "settle.upload_end_refused": (
+        "The bank refused the end of the batch upload of batch {batch}: {rc} {reason}. Call "
+        "the acquirer"
+    ),
 }
 
 MESSAGES: dict[str, str] = {**CARD_MESSAGES, **SERVICE_MESSAGES}

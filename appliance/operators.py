@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from appliance.domain.roles import RoleRefused
 from appliance.errors import ConfigError, NotFound, Refused
 from appliance.journal import Journal
 from appliance.journal.operators import OperatorRecords, OperatorRow
@@ -82,10 +83,6 @@ class LoginRefused(Refused):
         super().__init__(message)
         self.remaining = remaining
         self.locked_until = locked_until
-
-
-class RoleRefused(Refused):
-    """The signed-in operator's role does not allow the action."""
 
 
 @dataclass(frozen=True)
@@ -339,7 +336,11 @@ class OperatorStore:
             return
         what = action or f"{needed} action"
         self.audit(op.number, "role.refused", f"{what} needs {needed}")
-        raise RoleRefused(f"{what} needs a {needed}; operator {op.number} is a {op.role}")
+        raise RoleRefused(
+            f"{what} needs a {needed}; operator {op.number} is a {op.role}",
+            code="role.refused" if needed == "supervisor" else "role.technician_only",
+            params={"action": what, "role": str(needed), "number": op.number},
+        )
 
     def audit(self, by: str, action: str, detail: str = "") -> None:
         """Record a privileged action done elsewhere (void, refund, settlement, key load)."""

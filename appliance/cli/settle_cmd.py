@@ -159,7 +159,7 @@ def cmd_settle(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         except Refused as exc:
             print(error_line(exc, term.config), file=sys.stderr)
-            return EXIT_OWED if "owed" in str(exc) else EXIT_FAILED
+            return EXIT_OWED if exc.code in ("settle.owed", "settle.became_owed") else EXIT_FAILED
         except HostError as exc:
             print(error_line(exc, term.config), file=sys.stderr)
             return EXIT_FAILED

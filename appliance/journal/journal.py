@@ -549,8 +549,17 @@ class Journal:
         with self._lock:
             r = self.conn.execute(sql, params).fetchone()
         if r is None:
-            what = f"trace {trace:06d}" if trace is not None else f"RRN {rrn}"
-            raise NotFound(f"no transaction with {what} in the journal")
+            if trace is not None:
+                raise NotFound(
+                    f"no transaction with trace {trace:06d} in the journal",
+                    code="txn.not_found",
+                    params={"trace": f"{trace:06d}"},
+                )
+            raise NotFound(
+                f"no transaction with RRN {rrn} in the journal",
+                code="txn.rrn_not_found",
+                params={"rrn": str(rrn)},
+            )
         return self._row(r)
 
     def transactions(

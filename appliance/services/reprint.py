@@ -42,14 +42,25 @@ def select(
     if last:
         rows = journal.transactions(states=PRINTABLE, limit=1, newest_first=True)
         if not rows:
-            raise NotFound("the journal has no transaction to reprint yet")
+            raise NotFound(
+                "the journal has no transaction to reprint yet", code="reprint.nothing_yet"
+            )
         return rows
     if trace is not None:
-        return [journal.find(trace=trace)]
+        try:
+            return [journal.find(trace=trace)]
+        except NotFound as exc:
+            raise NotFound(
+                str(exc), code="reprint.not_found", params={"trace": f"{trace:06d}"}
+            ) from exc
     if on_date is not None:
         rows = journal.transactions(states=PRINTABLE, local_date=on_date.isoformat())
         if not rows:
-            raise NotFound(f"no transactions on {on_date.isoformat()} in the journal")
+            raise NotFound(
+                f"no transactions on {on_date.isoformat()} in the journal",
+                code="reprint.none_on_date",
+                params={"date": on_date.isoformat()},
+            )
         return rows
     raise NotFound("say which stub: last, --trace N or --date YYYY-MM-DD")
 

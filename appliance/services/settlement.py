@@ -105,12 +105,12 @@ def _host_totals(t: SettlementTotals | None) -> Totals | None:
     return Totals(t.sale_count, t.sale_amount, t.refund_count, t.refund_amount)
 
 
-def _retyped(exc: HostError, message: str) -> HostError:
-    """The same kind of host error with a message that says what to do."""
+def _retyped(exc: HostError, message: str, code: str, **params: object) -> HostError:
+    """The same kind of host error with a message that says what to do, and its code."""
     try:
-        return type(exc)(message)
+        return type(exc)(message, code=code, params=params)
     except TypeError:
-        return HostError(message)
+        return HostError(message, code=code, params=params)
 
 
 class Settlement:
@@ -141,7 +141,11 @@ class Settlement:
         with self.journal.read() as r:
             rec = r.settlements.get(batch)
         if rec is None:
-            raise NotFound(f"batch {batch:06d} has no settlement in the journal")
+            raise NotFound(
+                f"batch {batch:06d} has no settlement in the journal",
+                code="settle.not_found",
+                params={"batch": f"{batch:06d}"},
+            )
         return rec
 
     def history(self, limit: int = 50) -> list[SettlementRecord]:
@@ -342,7 +346,7 @@ class Settlement:
             try:
                 stack.enter_context(lock.hold("settlement"))
             except LockBusy:
-                raise SettlementInProgress(self._in_progress()) from None
+                raise self._in_progress() from None
             claim = f"{os.getpid()} {self.journal.clock().isoformat(timespec='seconds')} {operator or '-'}"
             self.journal.session_set(settlement_claim=claim)
             try:
@@ -350,7 +354,7 @@ class Settlement:
             finally:
                 self.journal.session_set(settlement_claim="")
 
-    def _in_progress(self) -> str:
+    def _in_progress(self) -> SettlementInProgress:
         """The refusal of a second settlement: who is settling which batch, and how far."""
         pid, since, *_ = (self.journal.session_get("settlement_claim") or "? ?").split(" ")
         rec = self.unfinished()
@@ -358,9 +362,17 @@ class Settlement:
         if rec is not None:
             where = f" of batch {rec.batch:06d} ({rec.state.value}"
             where += f" {rec.uploaded}/{rec.upload_total})" if rec.upload_total else ")"
-        return (
+        return SettlementInProgress(
             f"settlement in progress{where}, by process {pid} since {since}: nothing was done; "
-            f"wait for it to finish (countertop report z shows the result)"
+            f"wait for it to finish (countertop report z shows the result)",
+            code="settle.in_progress" if rec is None else "settle.in_progress_batch",
+            params={
+                "pid": pid,
+                "since": since,
+                "batch": f"{rec.batch:06d}" if rec is not None else "",
+                "uploaded": rec.uploaded if rec is not None else 0,
+                "total": rec.upload_total if rec is not None else 0,
+            },
         )
 
     def waiting_for_link(self) -> bool:
@@ -412,7 +424,9 @@ class Settlement:
                 raise cls(
                     f"settlement refused: {what} still owed to the host "
                     f"({term.monitor.last_error or 'not acknowledged'}); the batch stays open. "
-                    f"Check the link, run countertop forward, then settle again"
+                    f"Check the link, run countertop forward, then settle again",
+                    code="settle.owed",
+                    params={"reversals": rev, "stored": adv},
                 )
             if not term.signed_on:
                 term.sign_on(operator)
@@ -431,12 +445,20 @@ class Settlement:
         with j.unit() as uow:
             cut = uow.settlements.batch_to_cut()
             if cut.owed:
-                raise Refused("settlement refused: a message became owed while cutting the batch")
+                raise Refused(
+                    "settlement refused: a message became owed while cutting the batch",
+                    code="settle.became_owed",
+                )
             if cut.pending:
-                raise Refused("settlement refused: a payment of this batch is still in progress")
+                raise Refused(
+                    "settlement refused: a payment of this batch is still in progress",
+                    code="settle.payment_in_progress",
+                )
             if cut.already_settled:
                 raise Refused(
-                    f"batch {cut.batch:06d} was already settled: sign on to get a new batch number"
+                    f"batch {cut.batch:06d} was already settled: sign on to get a new batch number",
+                    code="settle.already_settled",
+                    params={"batch": f"{cut.batch:06d}"},
                 )
             totals = batch_totals(
                 cut.transactions,
@@ -488,7 +510,9 @@ class Settlement:
         except ProtocolError as exc:
             self._note_error(rec, str(exc))
             raise ProtocolError(
-                f"the settlement request of batch {rec.batch:06d} cannot be built: {exc}"
+                f"the settlement request of batch {rec.batch:06d} cannot be built: {exc}",
+                code="settle.cannot_build",
+                params={"batch": f"{rec.batch:06d}"},
             ) from exc
         except HostError as exc:
             self._note_error(rec, str(exc))
@@ -496,12 +520,16 @@ class Settlement:
                 exc,
                 f"settlement of batch {rec.batch:06d} interrupted ({exc}); it is journaled: "
                 f"run countertop settle again to resume",
+                "settle.interrupted",
+                batch=f"{rec.batch:06d}",
             ) from exc
         if resp.response_code not in ("00", "95"):
             self._note_error(rec, f"host answered {resp.response_code}")
             raise Refused(
                 f"the host refused settlement of batch {rec.batch:06d}: {resp.response_code} "
-                f"{response_text(resp.response_code)}; run countertop settle again later"
+                f"{response_text(resp.response_code)}; run countertop settle again later",
+                code="settle.host_refused",
+                params={"batch": f"{rec.batch:06d}", "rc": resp.response_code},
             )
         return resp
 
@@ -589,7 +617,9 @@ class Settlement:
             # The batch is frozen at the cut: a different count means the journal was altered.
             raise Refused(
                 f"batch {rec.batch:06d} has {len(items)} transactions to upload, "
-                f"{rec.upload_total} when the upload began: the journal changed, call support"
+                f"{rec.upload_total} when the upload began: the journal changed, call support",
+                code="settle.journal_changed",
+                params={"batch": f"{rec.batch:06d}"},
             )
         assert rec.upload_stan_base is not None and rec.upload_at is not None
         term = self.terminal
@@ -641,6 +671,10 @@ class Settlement:
                     exc,
                     f"batch upload of batch {rec.batch:06d} interrupted after {done} of "
                     f"{total} ({exc}); run countertop settle again to resume",
+                    "settle.upload_interrupted",
+                    batch=f"{rec.batch:06d}",
+                    done=done,
+                    total=total,
                 ) from exc
             if answer.response_code != "00":
                 drain()
@@ -648,7 +682,9 @@ class Settlement:
                 raise Refused(
                     f"the host refused a batch upload of batch {rec.batch:06d}: "
                     f"{answer.response_code} {response_text(answer.response_code)}; "
-                    f"run countertop settle again later"
+                    f"run countertop settle again later",
+                    code="settle.upload_refused",
+                    params={"batch": f"{rec.batch:06d}", "rc": answer.response_code},
                 )
             if i + 1 - done < self.window and i + 1 < total:
                 continue
@@ -684,13 +720,17 @@ class Settlement:
                 exc,
                 f"end of the batch upload of batch {rec.batch:06d} not answered ({exc}); "
                 f"run countertop settle again to resume",
+                "settle.interrupted",
+                batch=f"{rec.batch:06d}",
             ) from exc
         if answer.response_code != "00":
             self._note_error(rec, f"upload end answered {answer.response_code}")
             raise Refused(
                 f"the host refused the end of the batch upload of batch {rec.batch:06d}: "
                 f"{answer.response_code} {response_text(answer.response_code)}; call the "
-                f"acquirer"
+                f"acquirer",
+                code="settle.upload_end_refused",
+                params={"batch": f"{rec.batch:06d}", "rc": answer.response_code},
             )
 
     def _queue_slip(self, rec: SettlementRecord) -> str | None:

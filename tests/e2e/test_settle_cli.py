@@ -201,8 +201,9 @@ def test_a_second_settle_while_one_runs_refuses_with_exit_4_and_does_nothing(
             first.send_signal(signal.SIGCONT)
             _, err = first.communicate(timeout=60)
         assert second.returncode == EXIT_BUSY, second.stderr
-        assert f"settlement in progress of batch {batch:06d} (uploading" in second.stderr
-        assert f"by process {first.pid}" in second.stderr
+        # In the shop's language (zh_CN here): which batch, how far, and who holds it.
+        assert f"批次 {batch:06d} 正在结算（已上送 " in second.stderr
+        assert f"进程 {first.pid}，开始于" in second.stderr
         assert "Traceback" not in second.stderr and second.stdout == ""
         assert first.returncode == EXIT_OK, err.decode()
         closed = st.get(batch)

@@ -129,6 +129,15 @@ SAMPLE = {
     "free_kib": 96,
     "reserve_kib": 1024,
     "response_code": "05",
+    "batch": "000007",
+    "pid": 4242,
+    "since": "2026-12-07T13:16:26+08:00",
+    "uploaded": 3,
+    "total": 40,
+    "done": 3,
+    "reversals": 1,
+    "stored": 2,
+    "date": "2026-12-07",
 }
 
 

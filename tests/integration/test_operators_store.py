@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from appliance.domain import roles
 from appliance.errors import ConfigError, NotFound, Refused
 from appliance.journal import Journal
 from appliance.operators import (
@@ -226,10 +227,12 @@ def test_supervisors_cover_operators_but_technicians_never_touch_money(
     store.require_role(technician, Role.TECHNICIAN)
     with pytest.raises(RoleRefused, match="void needs a supervisor; operator 01 is a operator"):
         store.require_role(operator, Role.SUPERVISOR, action="void")
-    with pytest.raises(RoleRefused):
+    with pytest.raises(roles.RoleRefused) as refund:  # one class: the services' rule raises it too
         store.require_role(technician, "supervisor", action="refund")
-    with pytest.raises(RoleRefused):
+    assert (refund.value.code, refund.value.params["number"]) == ("role.refused", "99")
+    with pytest.raises(RoleRefused) as key_load:
         store.require_role(supervisor, Role.TECHNICIAN, action="key load")
+    assert key_load.value.code == "role.technician_only"
     assert [(who, action) for who, action, _ in audit_rows(conn)] == [
         ("01", "role.refused"),
         ("99", "role.refused"),

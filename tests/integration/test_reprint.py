@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from appliance.errors import NotFound
+from appliance.messages import error_text
 from appliance.services.reprint import export_stubs, purge_expired, reprint, select
 from tests.shop import Shop
 
@@ -92,3 +93,25 @@ def test_retention_purges_old_settled_rows_but_keeps_what_is_owed(shop: Shop) ->
     with pytest.raises(NotFound):
         t.journal.get(old.uuid)
     assert t.journal.get(stored.uuid).uuid == stored.uuid
+
+
+def test_reprint_of_an_unknown_trace_or_an_empty_day_says_so_in_the_shops_language(
+    shop: Shop,
+) -> None:
+    from datetime import date
+
+    j = shop.terminal.journal
+    with pytest.raises(NotFound) as none_yet:
+        select(j, last=True)
+    assert none_yet.value.code == "reprint.nothing_yet"
+    assert error_text(none_yet.value, "zh_CN") == "目前还没有可补打的存根"
+    shop.terminal.sale(500)
+    with pytest.raises(NotFound) as unknown:
+        select(j, trace=4242)
+    assert (unknown.value.code, unknown.value.params) == ("reprint.not_found", {"trace": "004242"})
+    assert "004242" in error_text(unknown.value, "zh_CN")
+    assert error_text(unknown.value, "en") == "No stub with trace 004242: check the number"
+    with pytest.raises(NotFound) as empty_day:
+        select(j, on_date=date(2001, 1, 2))
+    assert empty_day.value.code == "reprint.none_on_date"
+    assert error_text(empty_day.value, "zh_CN") == "2001-01-02 没有可补打的存根：请核对日期"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from appliance.domain.settlement import SettleResult, SettleState
 from appliance.domain.transactions import TxnState
 from appliance.errors import NoResponse, NotFound, Refused, ReversalOwed
+from appliance.messages import error_text
 from appliance.services.settlement import Settlement
 from tests.shop import SUPERVISOR, Shop, agreement
 
@@ -150,8 +152,10 @@ def test_a_lost_0510_is_resent_with_the_same_stan_and_answered_from_the_record(s
     sales(shop, 1000)
     shop.acquirer.set_fault("drop_response", count=1)
     st = Settlement(shop.terminal)
-    with pytest.raises(NoResponse, match="run countertop settle again"):
+    with pytest.raises(NoResponse, match="run countertop settle again") as lost:
         st.settle(approver=SUPERVISOR)
+    assert lost.value.code == "settle.interrupted"
+    assert "结算中断：银行无应答" in error_text(lost.value, "zh_CN")
     assert st.unfinished() is not None and st.unfinished().state == SettleState.TOTALS_SENT  # type: ignore[union-attr]
     rec = st.settle(approver=SUPERVISOR).record
     assert rec.result == SettleResult.BALANCED
@@ -167,8 +171,11 @@ def test_host_unreachable_mid_upload_resumes_from_the_last_journaled_window(shop
     assert rec is not None and rec.state == SettleState.UPLOADING and rec.uploaded == 4
     shop.acquirer.set_fault("refuse")
     shop.terminal.link.close()
-    with pytest.raises(Exception, match="interrupted after 4 of 6"):
+    with pytest.raises(Exception, match="interrupted after 4 of 6") as cut:
         Settlement(shop.terminal, window=2).settle(approver=SUPERVISOR)
+    assert cut.value.code == "settle.upload_interrupted"  # type: ignore[attr-defined]
+    zh = error_text(cut.value, "zh_CN")
+    assert "批上送在 4/6 笔后中断" in zh and not re.search(r"[A-Za-z]{3,}", zh)
     shop.acquirer.clear_faults()
     assert Settlement(shop.terminal, window=2).settle(approver=SUPERVISOR).record.uploaded == 6
 
@@ -181,8 +188,10 @@ def test_settlement_is_refused_while_a_reversal_is_owed_and_nothing_is_cut(shop:
     shop.acquirer.set_fault("refuse")
     term.link.close()
     batch = term.journal.batch
-    with pytest.raises(ReversalOwed, match="1 reversal"):
+    with pytest.raises(ReversalOwed, match="1 reversal") as owed:
         Settlement(term).settle(approver=SUPERVISOR)
+    assert (owed.value.code, owed.value.params) == ("settle.owed", {"reversals": 1, "stored": 0})
+    assert "仍有 1 笔冲正和 0 笔脱机交易待上送银行" in error_text(owed.value, "zh_CN")
     assert term.journal.batch == batch
     with pytest.raises(NotFound):
         Settlement(term).get(batch)
