@@ -2,8 +2,10 @@
 
 Every command has ``--json`` (one document: ``result`` approved / declined / cancelled / failed /
 refused, ``order``, ``trade_no``, ``state``, …). The countdown of the query loop goes to stderr.
-Exit codes: 0 approved (or, for ``query``, the order was found), 1 declined / cancelled /
-failed / refused, 3 a cancel or refund is still owed to the gateway.
+``refund`` needs a supervisor's approval (``--supervisor NN``, the PIN prompted or read with
+``--pin-stdin``), as the card ``refund`` does. Exit codes: 0 approved (or, for ``query``, the
+order was found), 1 declined / cancelled / failed / refused, 2 a refund without a supervisor's
+approval (nothing is journaled or sent), 3 a cancel or refund is still owed to the gateway.
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ import sys
 from typing import Any
 
 from appliance.cli import EXIT_FAILED, EXIT_OK, EXIT_OWED
-from appliance.cli.common import add_json, config_from, emit_json
+from appliance.cli.common import (
+    add_json,
+    add_supervisor,
+    config_from,
+    emit_json,
+    supervisor_from,
+)
 from appliance.domain.money import format_amount, parse_amount
 from appliance.domain.qr import QrState, wallet_label
 from appliance.errors import ConfigError
@@ -142,7 +150,7 @@ def cmd_qr_refund(args: argparse.Namespace) -> int:
     cfg = config_from(args)
     amount = parse_amount(args.amount, cfg.currency)
     with terminal_for(args, cfg) as term:
-        out = _qr(term).refund(args.order, amount, operator=args.operator)
+        out = _qr(term).refund(args.order, amount, approver=supervisor_from(args, term))
         _print(out, args, term)
         return _exit(out)
 
@@ -202,7 +210,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = qsub.add_parser("refund", help="refund AMOUNT of the paid ORDER (partial allowed)")
     p.add_argument("order", metavar="ORDER")
     p.add_argument("amount", metavar="AMOUNT")
-    op(p)
+    add_supervisor(p)
+    add_json(p)
     p.set_defaults(func=cmd_qr_refund)
     p = qsub.add_parser("forward", help="send owed QR cancels and refunds now")
     op(p)

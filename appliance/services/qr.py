@@ -10,6 +10,10 @@ last query, and stays owed (CANCEL_OWED) until the gateway acknowledges it — t
 forwards owed cancels as it forwards reversals. A gateway that cannot be reached refuses the
 payment clearly: QR payments are online only and nothing is ever stored for later.
 
+A refund needs a supervisor's approval (``appliance.domain.roles``), checked here before
+anything is journaled or sent; the supervisor is the refund's operator in the journal and the
+audit log.
+
 The payment code is passed to the gateway client and dropped: it is never logged, journaled
 or printed. Each use case returns a ``QrOutcome`` with a message code (``qr_messages``).
 """
@@ -39,6 +43,7 @@ from appliance.domain.qr import (
     mask_payer,
     next_step,
 )
+from appliance.domain.roles import Principal, require
 from appliance.errors import NoResponse, NotFound, NotSent
 from appliance.journal import Journal
 from appliance.journal import qr as qrj
@@ -458,8 +463,14 @@ class QrPayments:
             return 0
         return order.amount - qrj.refunded(self.journal, order_no)
 
-    def refund(self, order_no: str, amount: int, *, operator: str = "") -> QrOutcome:
-        """Refund ``amount`` (partial allowed) of the paid order ``order_no``."""
+    def refund(self, order_no: str, amount: int, *, approver: Principal | None) -> QrOutcome:
+        """Refund ``amount`` (partial allowed) of the paid order ``order_no``.
+
+        ``approver`` must be a supervisor (``appliance.domain.roles``; RoleRefused before
+        anything is journaled or sent): the refund order and the audit log record the
+        approving supervisor as the acting operator, as for a card refund.
+        """
+        operator = require(approver, "refund").number
         if self.gateway is None:
             return self._refused("qr.off")
         with self._busy, self._hold("QR refund"):
@@ -473,6 +484,9 @@ class QrPayments:
             if amount <= 0 or amount > left:
                 return self._refused("qr.refund_too_much", left=self._fmt(left), order=order_no)
             ref = qrj.begin_refund(self.journal, orig, amount, operator=operator)
+            self.journal.audit(
+                operator, "qr_refund", f"order {orig.order} refund {ref.order} amount {amount}"
+            )
             try:
                 body = self._call("refund", self._refund_params(ref, orig))
             except NotSent as exc:

@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from appliance.sim.shop import SUPERVISOR
 from appliance.sim.torture import TortureReport, TrialResult
 
 QR_SETTINGS = {"query_interval": 0.05, "query_limit": 0.4, "timeout": 0.5, "show_expiry": 1.0}
@@ -163,10 +164,13 @@ def run_qr_shift(config: str | Path, seed: int, told: Path, gateway: str, *, wai
         fault("pay_timeout_after_commit", hold=1.0, times=1)
         tell("pay", qr.pay(amount(), WECHAT, operator="01"))
         if first.result == "approved" and first.order is not None:
-            tell("refund", qr.refund(first.order.order, max(1, first.order.amount // 3)))
+            tell(
+                "refund",
+                qr.refund(first.order.order, max(1, first.order.amount // 3), approver=SUPERVISOR),
+            )
         fault("refund_pending", after=0.1, times=1)
         if first.result == "approved" and first.order is not None:
-            tell("refund", qr.refund(first.order.order, 1))
+            tell("refund", qr.refund(first.order.order, 1, approver=SUPERVISOR))
 
         def scan(url: str, order: Any) -> None:
             ctl.post("/sim/scan", json={"out_trade_no": order.order, "wallet": "ALIPAY"})

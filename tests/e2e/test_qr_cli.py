@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
-from appliance.cli import EXIT_FAILED, EXIT_OK, EXIT_OWED, main
-from appliance.sim.shop import init_demo, qr_gateway_for
+from appliance.bootstrap import open_journal
+from appliance.cli import EXIT_FAILED, EXIT_OK, EXIT_OWED, EXIT_USAGE, main
+from appliance.journal import qr as qrj
+from appliance.sim.shop import SUPERVISOR, SUPERVISOR_PIN, init_demo, qr_gateway_for
 
 CODE = "134567890123456789"
 
@@ -29,6 +31,29 @@ class Env:
         self.cfg = load_config(self.path)
         self.server = qr_gateway_for(self.cfg).start()
         self.gateway = self.server.gateway
+        self._supervisor = False
+
+    def add_supervisor(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> tuple[str, ...]:
+        """The demo supervisor in the operator store (``countertop operators add``, once); the
+        arguments that approve as them, with their PIN waiting on stdin for the next command."""
+        if not self._supervisor:
+            monkeypatch.setattr("sys.stdin", io.StringIO(SUPERVISOR_PIN + "\n"))
+            add = ("operators", "add", SUPERVISOR.number, "--name", "Sup", "--role", "supervisor")
+            assert main(["--config", str(self.path), *add, "--password-stdin"]) == EXIT_OK
+            capsys.readouterr()
+            self._supervisor = True
+        monkeypatch.setattr("sys.stdin", io.StringIO(SUPERVISOR_PIN + "\n"))
+        return ("--supervisor", SUPERVISOR.number, "--pin-stdin")
+
+    def orders(self) -> list[Any]:
+        """The QR orders in the terminal's journal, oldest first."""
+        journal = open_journal(self.cfg)
+        try:
+            return qrj.orders(journal)
+        finally:
+            journal.close()
 
     def run(self, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
         code = main(["--config", str(self.path), *argv])
@@ -44,7 +69,9 @@ def env(tmp_path: Path) -> Iterator[Env]:
     e.server.stop()
 
 
-def test_pay_query_refund_with_json(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+def test_pay_query_refund_with_json(
+    env: Env, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, doc, err = env.run(capsys, "qr", "pay", "12.50", "--code", CODE, "--json")
     assert code == EXIT_OK
     assert (doc["result"], doc["state"], doc["wallet"], doc["amount"]) == (
@@ -58,15 +85,42 @@ def test_pay_query_refund_with_json(env: Env, capsys: pytest.CaptureFixture[str]
     order = doc["order"]
     code, doc, _ = env.run(capsys, "qr", "query", order, "--json")
     assert (code, doc["state"], doc["gateway_state"]) == (EXIT_OK, "success", "SUCCESS")
-    code, doc, _ = env.run(capsys, "qr", "refund", order, "5.00", "--json")
+    approve = env.add_supervisor(capsys, monkeypatch)
+    code, doc, _ = env.run(capsys, "qr", "refund", order, "5.00", "--json", *approve)
     assert (code, doc["result"], doc["kind"], doc["original"]) == (
         EXIT_OK,
         "approved",
         "refund",
         order,
     )
-    code, doc, _ = env.run(capsys, "qr", "refund", order, "8.00", "--json")
+    approve = env.add_supervisor(capsys, monkeypatch)
+    code, doc, _ = env.run(capsys, "qr", "refund", order, "8.00", "--json", *approve)
     assert (code, doc["result"], doc["code"]) == (EXIT_FAILED, "refused", "qr.refund_too_much")
+
+
+def test_a_refund_without_a_supervisor_exits_2_and_sends_nothing(
+    env: Env, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, doc, _ = env.run(capsys, "qr", "pay", "12.50", "--code", CODE, "--json")
+    assert code == EXIT_OK
+    order = doc["order"]
+    code, doc, err = env.run(capsys, "qr", "refund", order, "5.00", "--json")
+    assert (code, doc["exit_code"]) == (EXIT_USAGE, EXIT_USAGE)
+    assert "supervisor" in doc["error"]
+    assert "主管授权" in err  # the demo terminal speaks zh_CN: the coded message, translated
+    code, text, err = env.run(capsys, "qr", "refund", order, "5.00")
+    assert code == EXIT_USAGE and text == ""
+    assert env.gateway.book.refunds() == []
+    assert [o.kind.value for o in env.orders()] == ["pay"]
+    approve = env.add_supervisor(capsys, monkeypatch)
+    code, doc, _ = env.run(capsys, "qr", "refund", order, "5.00", "--json", *approve)
+    assert (code, doc["result"], doc["amount"]) == (EXIT_OK, "approved", 500)
+    (refund,) = env.gateway.book.refunds()
+    assert (refund["out_refund_no"], refund["status"]) == (doc["order"], "SUCCESS")
+    assert [(o.kind.value, o.operator) for o in env.orders()] == [
+        ("pay", ""),
+        ("refund", SUPERVISOR.number),
+    ]
 
 
 def test_a_code_from_stdin_and_a_bad_code(

@@ -12,12 +12,15 @@ import pytest
 
 from appliance.bootstrap import build_terminal
 from appliance.domain.qr import QrState
+from appliance.domain.roles import RoleRefused
 from appliance.journal import qr as qrj
-from appliance.sim.shop import demo_config, qr_gateway_for
+from appliance.operators import Operator, Role
+from appliance.sim.shop import CASHIER, SUPERVISOR, demo_config, qr_gateway_for
 
 WECHAT = "134567890123456789"
 ALIPAY = "289431869362714645"
 UNIONPAY = "6212345678901234567"
+TECHNICIAN = Operator("09", "Technician", Role.TECHNICIAN)
 
 
 class QrShop:
@@ -218,24 +221,55 @@ def test_an_order_in_doubt_at_start_is_cancelled_and_a_late_pay_is_refused(tmp_p
 
 def test_partial_refunds_up_to_what_was_paid(qshop: QrShop) -> None:
     paid = qshop.qr.pay(1000, WECHAT).order
-    first = qshop.qr.refund(paid.order, 300)
+    first = qshop.qr.refund(paid.order, 300, approver=SUPERVISOR)
     assert (first.result, first.code, first.order.original) == (
         "approved",
         "qr.refunded",
         paid.order,
     )
     assert qshop.qr.refundable(paid.order) == 700
-    too_much = qshop.qr.refund(paid.order, 701)
+    too_much = qshop.qr.refund(paid.order, 701, approver=SUPERVISOR)
     assert (too_much.result, too_much.code) == ("refused", "qr.refund_too_much")
-    assert qshop.qr.refund(paid.order, 700).result == "approved"
+    assert qshop.qr.refund(paid.order, 700, approver=SUPERVISOR).result == "approved"
     assert qshop.trade(paid.order)["state"] == "REFUNDED"
-    assert qshop.qr.refund(paid.order, 1).result == "refused"
+    assert qshop.qr.refund(paid.order, 1, approver=SUPERVISOR).result == "refused"
+
+
+@pytest.mark.parametrize("who", [CASHIER, TECHNICIAN, None], ids=["cashier", "technician", "none"])
+def test_a_refund_without_a_supervisor_is_refused_before_anything_is_kept_or_sent(
+    qshop: QrShop, who: Any
+) -> None:
+    paid = qshop.qr.pay(1000, WECHAT, operator="01").order
+    with pytest.raises(RoleRefused) as refused:
+        qshop.qr.refund(paid.order, 300, approver=who)
+    assert refused.value.code == ("role.approval_missing" if who is None else "role.refused")
+    assert [o.order for o in qrj.orders(qshop.terminal.journal)] == [paid.order]
+    assert qshop.gateway.book.refunds() == []
+    assert qshop.trade(paid.order)["state"] == "SUCCESS"
+    assert qshop.qr.refundable(paid.order) == 1000
+    trail = qshop.terminal.journal.audit_trail()
+    assert not any(row["action"] == "qr_refund" for row in trail)
+
+
+def test_a_refund_records_the_approving_supervisor_not_the_cashier(qshop: QrShop) -> None:
+    paid = qshop.qr.pay(1000, WECHAT, operator="01").order
+    out = qshop.qr.refund(paid.order, 300, approver=SUPERVISOR)
+    assert (out.result, out.order.operator) == ("approved", SUPERVISOR.number)
+    assert qrj.get(qshop.terminal.journal, out.order.order).operator == SUPERVISOR.number
+    (refund,) = qshop.gateway.book.refunds()
+    assert (refund["out_refund_no"], refund["status"]) == (out.order.order, "SUCCESS")
+    acted = [
+        (row["operator"], row["detail"])
+        for row in qshop.terminal.journal.audit_trail()
+        if row["action"] == "qr_refund"
+    ]
+    assert acted == [(SUPERVISOR.number, f"order {paid.order} refund {out.order.order} amount 300")]
 
 
 def test_a_pending_refund_is_owed_until_final(qshop: QrShop) -> None:
     paid = qshop.qr.pay(1000, WECHAT).order
     qshop.gateway.set_fault("refund_pending", after=0.05, times=1)
-    out = qshop.qr.refund(paid.order, 400)
+    out = qshop.qr.refund(paid.order, 400, approver=SUPERVISOR)
     assert (out.result, out.code, out.order.state) == (
         "failed",
         "qr.refund_owed",
@@ -290,7 +324,7 @@ def test_a_paid_order_and_a_refund_queue_stubs_without_the_code(qshop: QrShop) -
     from appliance.domain.receipts import document_to_text
 
     paid = qshop.qr.pay(1250, WECHAT).order
-    refund = qshop.qr.refund(paid.order, 250).order
+    refund = qshop.qr.refund(paid.order, 250, approver=SUPERVISOR).order
     jobs = {j.what: j for j in qshop.terminal.receipts.jobs()}
     assert f"qr_payment merchant {paid.order}" in jobs
     assert f"qr_refund merchant {refund.order}" in jobs

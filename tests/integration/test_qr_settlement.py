@@ -35,7 +35,7 @@ def busy_day(shop: Shop, gateway: Any) -> dict[str, Any]:
     assert term.sale(1000, operator="01").result == "approved"
     wechat = qr.pay(2000, "134567890123456789", operator="01").order
     alipay = qr.pay(3000, "289431869362714645", operator="01").order
-    assert qr.refund(wechat.order, 500).result == "approved"
+    assert qr.refund(wechat.order, 500, approver=SUPERVISOR).result == "approved"
     gateway.set_fault("userpaying", after=None, times=1)
     gateway.set_fault("cancel_fails", times=5)
     owed = qr.pay(700, "6212345678901234567", operator="01").order
