@@ -17,7 +17,14 @@ from appliance.errors import NotFound, Refused
 from appliance.messages import error_text
 from ui.i18n import N_
 from ui.screens.base import Screen
-from ui.screens.common import EntryScreen, Field, ListScreen, MessageScreen, ProgressScreen
+from ui.screens.common import (
+    EntryScreen,
+    Field,
+    ListScreen,
+    MessageScreen,
+    ProgressScreen,
+    action_buttons,
+)
 from ui.screens.sale import (
     HomeScreen,
     print_copy,
@@ -26,7 +33,7 @@ from ui.screens.sale import (
     start_card_flow,
     txn_details,
 )
-from ui.widgets import Button, Painter, grid
+from ui.widgets import Button, Painter, grid, rows
 
 if TYPE_CHECKING:
     from ui.app import App
@@ -37,6 +44,9 @@ TECHNICIAN_ROLES = frozenset({"technician"})
 #: apart from money on purpose).
 MONEY_ACTIONS = frozenset({"void", "refund", "settle", "forward"})
 
+#: The menu grid, row by row (4 × 3 wide, 3 × 4 square). Sign out and Back to sale stay out
+#: of the bottom row's left half, where a result's Done and the gate's OK that open the menu
+#: sit: a double tap on those never signs out or leaves the menu.
 MENU: list[tuple[str, str, str]] = [
     ("void", N_("Void"), "normal"),
     ("refund", N_("Refund"), "normal"),
@@ -45,10 +55,10 @@ MENU: list[tuple[str, str, str]] = [
     ("settle", N_("Settlement"), "normal"),
     ("forward", N_("Forward now"), "normal"),
     ("recon", N_("Reconciliation"), "normal"),
+    ("signout", N_("Sign out"), "danger"),
     ("status", N_("Status"), "normal"),
     ("tech", N_("Technician"), "normal"),
     ("language", N_("中文 / English"), "normal"),
-    ("signout", N_("Sign out"), "danger"),
     ("back", N_("Back to sale"), "primary"),
 ]
 
@@ -113,10 +123,12 @@ def open_menu(app: App) -> None:
                 Field(N_("Supervisor no."), max_len=2, advance=True),
                 Field(N_("Password"), "secret", 12),
             ],
+            # OK on the left, where the amount screen's Menu was: a double tap on Menu never
+            # lands on Cancel or Sign out.
             [
+                ("next", N_("OK"), "primary"),
                 ("cancel", N_("Cancel"), "normal"),
                 ("signout", N_("Sign out"), "danger"),
-                ("next", N_("OK"), "primary"),
             ],
             action,
             name="supervisor",
@@ -203,7 +215,7 @@ def choose(
             on_pick(a)
 
     app.show(
-        MessageScreen(
+        ChoiceScreen(
             app,
             title,
             N_("Choose how to find the payment."),
@@ -212,6 +224,26 @@ def choose(
             name=name,
         )
     )
+
+
+class ChoiceScreen(MessageScreen):
+    """A question: the options side by side mid-screen, Back alone at the bottom right.
+
+    The options stay out of the bottom band, where the screens they open put their Cancel or
+    Back: a double tap on an option never finds a way out under the finger.
+    """
+
+    def layout(self, rect: pygame.Rect) -> None:
+        """Title, question, the options' row, then Back in the bottom right third."""
+        Screen.layout(self, rect)
+        m = self.app.metrics
+        inner = rect.inflate(-2 * m.pad, -2 * m.pad)
+        self.title_box, self.message_box, options, foot = rows(inner, [1.0, 0.6, 1.6, 1.4], m.gap)
+        self.details_box = None
+        h = min(foot.h, max(m.touch, inner.h // 5))
+        back = pygame.Rect(foot.right - foot.w // 3, foot.bottom - h, foot.w // 3, h)
+        self.buttons = action_buttons(self.app, options, self.actions[:-1])
+        self.buttons += action_buttons(self.app, back, self.actions[-1:])
 
 
 def today(app: App, txns: list[Any]) -> list[Any]:
@@ -692,6 +724,7 @@ def report_screen(
             actions=[("back", N_("Back"), "primary")],
             on_action=back_to_menu(app),
             name=name,
+            action_width=1 / 3,  # left: the settlement's Settle (right) opens this
         )
     )
 
@@ -856,6 +889,7 @@ def no_statement(app: App) -> None:
             actions=[("back", N_("Back"), "primary")],
             on_action=back_to_menu(app),
             name="recon_empty",
+            action_width=1 / 3,
         )
     )
 

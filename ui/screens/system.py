@@ -425,8 +425,9 @@ TECH: list[tuple[str, str, str]] = [
     ("printer_test", N_("Printer test"), "normal"),
     ("read_test", N_("Card read test"), "normal"),
     ("echo", N_("Host echo"), "normal"),
-    ("language", N_("Language"), "normal"),
+    # Touch check first in its row: the check's Back (mid-screen, right) is not under it.
     ("calibrate", N_("Touch check"), "normal"),
+    ("language", N_("Language"), "normal"),
     ("about", N_("About"), "normal"),
 ]
 
@@ -456,7 +457,9 @@ class TechnicianScreen(Screen):
             Button(b, label, c, style=s)
             for (b, label, s), c in zip(TECH, grid(body, nr, nc, m.gap), strict=True)
         ]
-        self.buttons += action_buttons(self.app, actions, [("back", N_("Back"), "primary")])
+        # Back in the right third: the menu's Technician button is left of it.
+        back = pygame.Rect(actions.right - actions.w // 3, actions.y, actions.w // 3, actions.h)
+        self.buttons += action_buttons(self.app, back, [("back", N_("Back"), "primary")])
 
     def draw(self, surface: pygame.Surface, painter: Painter) -> None:
         """Buttons and the last test's result."""
