@@ -298,6 +298,35 @@ def test_language_switch_redraws_in_chinese(app: App, shop: DemoShop) -> None:
     assert "收款" in drawn(app)
 
 
+def switch_marks(app: App) -> list[str]:
+    """The lines drawn on the language switch of the current screen."""
+    app.draw()
+    return [t.text for t in app.painter.texts if t.owner == "language"]
+
+
+@pytest.mark.parametrize("language", ["zh_CN", "en"])
+def test_the_menus_language_switch_marks_the_language_in_use_as_sign_in_does(
+    shop: DemoShop, language: str
+) -> None:
+    app = App(shop.backend, size=(800, 480), language=language)
+    try:
+        app.wait_idle()
+        mine, other = ("● 中文", "○ English") if language == "zh_CN" else ("● English", "○ 中文")
+        assert sorted(switch_marks(app)) == sorted([mine, other])  # the sign-in screen
+        s = signed_in(app, shop)
+        s.menu()
+        assert sorted(switch_marks(app)) == sorted([mine, other])
+        app.tap("language")
+        assert app.i18n.language != language
+        flipped = [("●" if m.startswith("○") else "○") + m[1:] for m in (mine, other)]
+        assert sorted(switch_marks(app)) == sorted(flipped)
+        app.tap("language")
+        assert sorted(switch_marks(app)) == sorted([mine, other])
+    finally:
+        app.wait_idle()
+        app.close(stop_backend=False)
+
+
 def test_mouse_events_synthesized_from_touch_are_ignored_but_a_real_mouse_taps(
     app: App, shop: DemoShop
 ) -> None:

@@ -24,6 +24,7 @@ from ui.screens.common import (
     MessageScreen,
     ProgressScreen,
     action_buttons,
+    language_switch,
 )
 from ui.screens.sale import (
     HomeScreen,
@@ -142,7 +143,7 @@ class MenuScreen(Screen):
     name = "menu"
 
     def layout(self, rect: pygame.Rect) -> None:
-        """4 × 3 on a wide screen, 3 × 4 otherwise."""
+        """4 × 3 on a wide screen, 3 × 4 otherwise; the language switch marks the one in use."""
         super().layout(rect)
         m = self.app.metrics
         inner = rect.inflate(-2 * m.pad, -2 * m.pad)
@@ -152,6 +153,7 @@ class MenuScreen(Screen):
             Button(bid, label, cell, style=style, enabled=money or bid not in MONEY_ACTIONS)
             for (bid, label, style), cell in zip(MENU, grid(inner, nr, nc, m.gap), strict=True)
         ]
+        language_switch(self.app, self.button("language"))
 
     def draw(self, surface: pygame.Surface, painter: Painter) -> None:
         """Just the buttons."""

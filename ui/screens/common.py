@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pygame
 
-from ui.i18n import N_
+from ui.i18n import LANGUAGE_NAMES, LANGUAGES, N_
 from ui.registry import register
 from ui.screens.base import Screen
 from ui.widgets import THEME, Button, Color, Painter, cols, grid, rows
@@ -48,6 +48,15 @@ def draw_spinner(surface: pygame.Surface, box: pygame.Rect, seconds: float) -> N
 def landscape(rect: pygame.Rect) -> bool:
     """True when the content area is wide enough for side-by-side panels."""
     return rect.w >= rect.h * 1.3
+
+
+def language_switch(app: App, button: Button) -> None:
+    """Label a language switch with every language, the one in use marked (● 中文 ○ English):
+    the names are not translated, so each reads in its own language."""
+    button.raw = True
+    button.label = "\n".join(
+        f"{'●' if code == app.i18n.language else '○'} {LANGUAGE_NAMES[code]}" for code in LANGUAGES
+    )
 
 
 def action_buttons(app: App, rect: pygame.Rect, actions: Sequence[Action]) -> list[Button]:

@@ -12,7 +12,14 @@ from appliance import __version__
 from ui.i18n import LANGUAGE_NAMES, LANGUAGES, N_
 from ui.registry import register
 from ui.screens.base import Screen
-from ui.screens.common import EntryScreen, Field, MessageScreen, action_buttons, landscape
+from ui.screens.common import (
+    EntryScreen,
+    Field,
+    MessageScreen,
+    action_buttons,
+    landscape,
+    language_switch,
+)
 from ui.widgets import THEME, Button, Painter, cols, grid, rows
 
 if TYPE_CHECKING:
@@ -48,12 +55,7 @@ class SignInScreen(EntryScreen):
     def layout(self, rect: pygame.Rect) -> None:
         """The entry layout; the language switch marks the language in use."""
         super().layout(rect)
-        lang = self.button("language")
-        lang.raw = True
-        lang.label = "\n".join(
-            f"{'●' if code == self.app.i18n.language else '○'} {LANGUAGE_NAMES[code]}"
-            for code in LANGUAGES
-        )
+        language_switch(self.app, self.button("language"))
 
     def on_enter(self) -> None:
         """Say so when no operator exists yet (a fresh terminal): nobody could sign in."""
