@@ -168,6 +168,29 @@ def test_link_cut_stores_the_payment_and_the_status_bar_counts_it(app: App, shop
     app.wait_for(lambda: app.status is not None and app.status.stored_count == 0)
 
 
+def test_the_forwarding_result_counts_stored_payments_as_the_journal_does(
+    app: App, shop: DemoShop
+) -> None:
+    from appliance.domain.transactions import TxnState
+
+    journal = shop.backend.terminal.journal
+    s = signed_in(app, shop)
+    shop.cut_link()
+    for amount in ("1100", "1200"):
+        assert s.sale(amount, "mastercard", "o") == "result_stored"
+        s.new_sale()
+    app.refresh_status()
+    app.wait_for(lambda: app.status is not None and app.status.stored_count >= 2)
+    shop.restore_link()
+    s.menu()
+    app.tap("forward")
+    s.wait("forward_result", timeout=30)  # no status refresh waited for: the screen as shown
+    stored, _amount = journal.count_amount((TxnState.STORED,))
+    assert stored == 0
+    assert app.status.stored_count == stored
+    assert not any(t.startswith("Stored ") for t in drawn(app))
+
+
 def test_printer_out_of_paper_says_how_many_stubs_wait(app: App, shop: DemoShop) -> None:
     s = signed_in(app, shop)
     shop.printer.paper_out()

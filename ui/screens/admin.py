@@ -15,6 +15,7 @@ import pygame
 
 from appliance.errors import NotFound, Refused
 from appliance.messages import error_text
+from ui.backend import WithStatus
 from ui.i18n import N_
 from ui.screens.base import Screen
 from ui.screens.common import (
@@ -796,7 +797,9 @@ def settle_flow(app: App) -> None:
         progress.phases = SETTLE_PHASES
         app.show(progress)
 
-        def done(result: Any) -> None:
+        def done(answer: WithStatus) -> None:
+            result = answer.value
+            app.set_status(answer.status)  # after the forwarding the settlement did first
             record = getattr(result, "record", result)
             balanced = getattr(record, "balanced", None)
             tone = "ok" if balanced in (True, None) else "warn"
@@ -815,7 +818,6 @@ def settle_flow(app: App) -> None:
                 tone,
                 app.t(message) if message else "",
             )
-            app.refresh_status()
 
         app.backend.settle(
             progress.progress,
@@ -852,9 +854,9 @@ def forward_flow(app: App) -> None:
     )
     app.show(progress)
 
-    def done(report: Any) -> None:
-        report_screen(app, N_("Forwarding done"), report, "forward_result", "ok")
-        app.refresh_status()
+    def done(answer: WithStatus) -> None:
+        app.set_status(answer.status)  # read after forwarding: the bar agrees with the report
+        report_screen(app, N_("Forwarding done"), answer.value, "forward_result", "ok")
 
     app.backend.send_owed(
         progress.progress, done, lambda e: show_failure(app, e, back=back_to_menu(app))
