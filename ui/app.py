@@ -316,6 +316,11 @@ class App:
     def _signed_on(self, _response: Any) -> None:
         self.refresh_status()
 
+    def set_status(self, status: Any) -> None:
+        """Show ``status`` in the bar now (one read with a result, e.g. after forwarding)."""
+        self.status, self.status_error = status, ""
+        self.dirty = True
+
     def _status_done(self, status: Any) -> None:
         self._status_job = False
         self.status, self.status_error = status, ""

@@ -52,6 +52,16 @@ class Authenticator(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class WithStatus:
+    """A service's answer and the terminal's status read right after it on the worker: the
+    screen showing the answer and the status bar's counts then agree (the bar's own refresh
+    comes later and would show the counts from before)."""
+
+    value: Any
+    status: Any
+
+
 @dataclass
 class _Job:
     id: int
@@ -351,23 +361,27 @@ class Backend:
         return self.submit(run, done, failed, on_step)
 
     def send_owed(self, on_progress: Report, done: Done, failed: Failed) -> int:
-        """Forward stored payments and deliver reversals, reporting ``(sent, total)``."""
+        """Forward stored payments and deliver reversals, reporting ``(sent, total)``;
+        ``done`` gets a ``WithStatus`` (the report and the status after it)."""
 
         def run(report: Report) -> Any:
             terminal = self._services().terminal
-            return terminal.send_owed(on_progress=lambda n, total, *_: report((n, total)))
+            owed = terminal.send_owed(on_progress=lambda n, total, *_: report((n, total)))
+            return WithStatus(owed, terminal.status())
 
         return self.submit(run, done, failed, on_progress)
 
     def settle(self, on_progress: Report, done: Done, failed: Failed, *, approver: Any) -> int:
         """Settle (forwarding first, batch upload if needed), reporting ``(done, total,
-        phase)``; ``approver`` is the supervisor, checked and recorded by the settlement."""
+        phase)``; ``approver`` is the supervisor, checked and recorded by the settlement.
+        ``done`` gets a ``WithStatus`` (the settlement forwards stored payments first)."""
 
         def run(report: Report) -> Any:
-            settlement = self._services().settlement
-            return settlement.settle(
+            services = self._services()
+            result = services.settlement.settle(
                 approver=approver, on_progress=lambda phase, n, total: report((n, total, phase))
             )
+            return WithStatus(result, services.terminal.status())
 
         return self.submit(run, done, failed, on_progress)
 

@@ -54,3 +54,8 @@ def make(name: str, app: Any, *args: Any, **kwargs: Any) -> Screen:
 def names() -> list[str]:
     """The registered screen names (after ``load()``)."""
     return sorted(_SCREENS)
+
+
+def factories() -> dict[str, Factory]:
+    """The registered screens by name (after ``load()``)."""
+    return dict(_SCREENS)

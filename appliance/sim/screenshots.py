@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ui import registry
 from ui.app import RESOLUTIONS
 from ui.i18n import LANGUAGES
 
+#: A payment code of the WeChat Pay shape (18 digits starting 10-15), scanned in the demo.
+WECHAT_CODE = "134567890123456789"
+#: The size the QR screens are shown at in the README.
+QR_SIZE = (800, 480)
+
 
 def write_screenshots(out: Path) -> list[Path]:
     """Sign-in, amount, present card, results (sale, void, refund), an over-limit amount, an
-    error, status and the idle screen, for each size × language."""
+    error, status and the idle screen, for each size × language; the QR screens (choice, scan
+    prompt, the shop's code, paid) at 800×480 in each language."""
     from appliance.sim.demo import Shift, open_demo_shop
     from ui.app import App
 
@@ -55,6 +63,8 @@ def write_screenshots(out: Path) -> list[Path]:
                 save("over-limit")
                 app.tap("new")
                 shift.wait("home")
+                if (width, height) == QR_SIZE and shop.qr_gateway is not None:
+                    qr_screens(app, shift, save)
                 # A void and a refund, approved by the supervisor at the menu gate.
                 shift.sale("5000", "unionpay", "refundable")
                 app.tap("new")
@@ -63,6 +73,7 @@ def write_screenshots(out: Path) -> list[Path]:
                 app.tap("list")
                 shift.wait("void_list")
                 app.tap(next(b.id for b in app.screen.buttons if b.id.startswith("item:")))
+                shift.wait("void_confirm")  # after the void rule answered on the worker
                 app.tap("confirm")
                 shift.wait_prefix("result")
                 app.wait_idle()
@@ -110,3 +121,38 @@ def write_screenshots(out: Path) -> list[Path]:
                 app.close()
                 shop.close()
     return written
+
+
+def qr_screens(app: Any, shift: Any, save: Callable[[str], None]) -> None:
+    """The choice, the scan prompt, the shop's code (then cancelled) and a scanned code paid."""
+    scanner = app.backend.terminal.scanner
+    if hasattr(scanner, "plug"):
+        scanner.plug()
+    shift.type("3850")
+    app.tap("qr")
+    shift.wait("qr_mode")
+    app.wait_idle()  # the scanner's state is known
+    save("qr-choice")
+    app.tap("scan")
+    app.wait_for(scanner.waiting.is_set)
+    save("qr-scan")
+    app.tap("show")
+    app.wait_for(lambda: getattr(app.screen, "image", None) is not None)
+    save("qr-show")
+    app.tap("cancel")
+    shift.wait_prefix("qr_result")
+    app.wait_idle()
+    app.tap("new")
+    shift.wait("home")
+    shift.type("3850")
+    app.tap("qr")
+    shift.wait("qr_mode")
+    app.wait_idle()
+    app.tap("scan")
+    app.wait_for(scanner.waiting.is_set)
+    assert scanner.scan(WECHAT_CODE), "the scan prompt did not take the code"
+    shift.wait("qr_result_approved")
+    app.wait_idle()
+    save("qr-paid")
+    app.tap("new")
+    shift.wait("home")

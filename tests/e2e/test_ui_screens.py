@@ -168,6 +168,29 @@ def test_link_cut_stores_the_payment_and_the_status_bar_counts_it(app: App, shop
     app.wait_for(lambda: app.status is not None and app.status.stored_count == 0)
 
 
+def test_the_forwarding_result_counts_stored_payments_as_the_journal_does(
+    app: App, shop: DemoShop
+) -> None:
+    from appliance.domain.transactions import TxnState
+
+    journal = shop.backend.terminal.journal
+    s = signed_in(app, shop)
+    shop.cut_link()
+    for amount in ("1100", "1200"):
+        assert s.sale(amount, "mastercard", "o") == "result_stored"
+        s.new_sale()
+    app.refresh_status()
+    app.wait_for(lambda: app.status is not None and app.status.stored_count >= 2)
+    shop.restore_link()
+    s.menu()
+    app.tap("forward")
+    s.wait("forward_result", timeout=30)  # no status refresh waited for: the screen as shown
+    stored, _amount = journal.count_amount((TxnState.STORED,))
+    assert stored == 0
+    assert app.status.stored_count == stored
+    assert not any(t.startswith("Stored ") for t in drawn(app))
+
+
 def test_printer_out_of_paper_says_how_many_stubs_wait(app: App, shop: DemoShop) -> None:
     s = signed_in(app, shop)
     shop.printer.paper_out()
@@ -296,6 +319,35 @@ def test_language_switch_redraws_in_chinese(app: App, shop: DemoShop) -> None:
     assert "撤销" in drawn(app) and "Void" not in drawn(app)
     app.tap("back")
     assert "收款" in drawn(app)
+
+
+def switch_marks(app: App) -> list[str]:
+    """The lines drawn on the language switch of the current screen."""
+    app.draw()
+    return [t.text for t in app.painter.texts if t.owner == "language"]
+
+
+@pytest.mark.parametrize("language", ["zh_CN", "en"])
+def test_the_menus_language_switch_marks_the_language_in_use_as_sign_in_does(
+    shop: DemoShop, language: str
+) -> None:
+    app = App(shop.backend, size=(800, 480), language=language)
+    try:
+        app.wait_idle()
+        mine, other = ("● 中文", "○ English") if language == "zh_CN" else ("● English", "○ 中文")
+        assert sorted(switch_marks(app)) == sorted([mine, other])  # the sign-in screen
+        s = signed_in(app, shop)
+        s.menu()
+        assert sorted(switch_marks(app)) == sorted([mine, other])
+        app.tap("language")
+        assert app.i18n.language != language
+        flipped = [("●" if m.startswith("○") else "○") + m[1:] for m in (mine, other)]
+        assert sorted(switch_marks(app)) == sorted(flipped)
+        app.tap("language")
+        assert sorted(switch_marks(app)) == sorted([mine, other])
+    finally:
+        app.wait_idle()
+        app.close(stop_backend=False)
 
 
 def test_mouse_events_synthesized_from_touch_are_ignored_but_a_real_mouse_taps(

@@ -15,9 +15,18 @@ import pygame
 
 from appliance.errors import NotFound, Refused
 from appliance.messages import error_text
+from ui.backend import WithStatus
 from ui.i18n import N_
 from ui.screens.base import Screen
-from ui.screens.common import EntryScreen, Field, ListScreen, MessageScreen, ProgressScreen
+from ui.screens.common import (
+    EntryScreen,
+    Field,
+    ListScreen,
+    MessageScreen,
+    ProgressScreen,
+    action_buttons,
+    language_switch,
+)
 from ui.screens.sale import (
     HomeScreen,
     print_copy,
@@ -26,7 +35,7 @@ from ui.screens.sale import (
     start_card_flow,
     txn_details,
 )
-from ui.widgets import Button, Painter, grid
+from ui.widgets import Button, Painter, grid, rows
 
 if TYPE_CHECKING:
     from ui.app import App
@@ -37,6 +46,9 @@ TECHNICIAN_ROLES = frozenset({"technician"})
 #: apart from money on purpose).
 MONEY_ACTIONS = frozenset({"void", "refund", "settle", "forward"})
 
+#: The menu grid, row by row (4 × 3 wide, 3 × 4 square). Sign out and Back to sale stay out
+#: of the bottom row's left half, where a result's Done and the gate's OK that open the menu
+#: sit: a double tap on those never signs out or leaves the menu.
 MENU: list[tuple[str, str, str]] = [
     ("void", N_("Void"), "normal"),
     ("refund", N_("Refund"), "normal"),
@@ -45,10 +57,10 @@ MENU: list[tuple[str, str, str]] = [
     ("settle", N_("Settlement"), "normal"),
     ("forward", N_("Forward now"), "normal"),
     ("recon", N_("Reconciliation"), "normal"),
+    ("signout", N_("Sign out"), "danger"),
     ("status", N_("Status"), "normal"),
     ("tech", N_("Technician"), "normal"),
     ("language", N_("中文 / English"), "normal"),
-    ("signout", N_("Sign out"), "danger"),
     ("back", N_("Back to sale"), "primary"),
 ]
 
@@ -113,10 +125,12 @@ def open_menu(app: App) -> None:
                 Field(N_("Supervisor no."), max_len=2, advance=True),
                 Field(N_("Password"), "secret", 12),
             ],
+            # OK on the left, where the amount screen's Menu was: a double tap on Menu never
+            # lands on Cancel or Sign out.
             [
+                ("next", N_("OK"), "primary"),
                 ("cancel", N_("Cancel"), "normal"),
                 ("signout", N_("Sign out"), "danger"),
-                ("next", N_("OK"), "primary"),
             ],
             action,
             name="supervisor",
@@ -130,7 +144,7 @@ class MenuScreen(Screen):
     name = "menu"
 
     def layout(self, rect: pygame.Rect) -> None:
-        """4 × 3 on a wide screen, 3 × 4 otherwise."""
+        """4 × 3 on a wide screen, 3 × 4 otherwise; the language switch marks the one in use."""
         super().layout(rect)
         m = self.app.metrics
         inner = rect.inflate(-2 * m.pad, -2 * m.pad)
@@ -140,6 +154,7 @@ class MenuScreen(Screen):
             Button(bid, label, cell, style=style, enabled=money or bid not in MONEY_ACTIONS)
             for (bid, label, style), cell in zip(MENU, grid(inner, nr, nc, m.gap), strict=True)
         ]
+        language_switch(self.app, self.button("language"))
 
     def draw(self, surface: pygame.Surface, painter: Painter) -> None:
         """Just the buttons."""
@@ -203,7 +218,7 @@ def choose(
             on_pick(a)
 
     app.show(
-        MessageScreen(
+        ChoiceScreen(
             app,
             title,
             N_("Choose how to find the payment."),
@@ -212,6 +227,26 @@ def choose(
             name=name,
         )
     )
+
+
+class ChoiceScreen(MessageScreen):
+    """A question: the options side by side mid-screen, Back alone at the bottom right.
+
+    The options stay out of the bottom band, where the screens they open put their Cancel or
+    Back: a double tap on an option never finds a way out under the finger.
+    """
+
+    def layout(self, rect: pygame.Rect) -> None:
+        """Title, question, the options' row, then Back in the bottom right third."""
+        Screen.layout(self, rect)
+        m = self.app.metrics
+        inner = rect.inflate(-2 * m.pad, -2 * m.pad)
+        self.title_box, self.message_box, options, foot = rows(inner, [1.0, 0.6, 1.6, 1.4], m.gap)
+        self.details_box = None
+        h = min(foot.h, max(m.touch, inner.h // 5))
+        back = pygame.Rect(foot.right - foot.w // 3, foot.bottom - h, foot.w // 3, h)
+        self.buttons = action_buttons(self.app, options, self.actions[:-1])
+        self.buttons += action_buttons(self.app, back, self.actions[-1:])
 
 
 def today(app: App, txns: list[Any]) -> list[Any]:
@@ -692,6 +727,7 @@ def report_screen(
             actions=[("back", N_("Back"), "primary")],
             on_action=back_to_menu(app),
             name=name,
+            action_width=1 / 3,  # left: the settlement's Settle (right) opens this
         )
     )
 
@@ -761,7 +797,9 @@ def settle_flow(app: App) -> None:
         progress.phases = SETTLE_PHASES
         app.show(progress)
 
-        def done(result: Any) -> None:
+        def done(answer: WithStatus) -> None:
+            result = answer.value
+            app.set_status(answer.status)  # after the forwarding the settlement did first
             record = getattr(result, "record", result)
             balanced = getattr(record, "balanced", None)
             tone = "ok" if balanced in (True, None) else "warn"
@@ -780,7 +818,6 @@ def settle_flow(app: App) -> None:
                 tone,
                 app.t(message) if message else "",
             )
-            app.refresh_status()
 
         app.backend.settle(
             progress.progress,
@@ -817,9 +854,9 @@ def forward_flow(app: App) -> None:
     )
     app.show(progress)
 
-    def done(report: Any) -> None:
-        report_screen(app, N_("Forwarding done"), report, "forward_result", "ok")
-        app.refresh_status()
+    def done(answer: WithStatus) -> None:
+        app.set_status(answer.status)  # read after forwarding: the bar agrees with the report
+        report_screen(app, N_("Forwarding done"), answer.value, "forward_result", "ok")
 
     app.backend.send_owed(
         progress.progress, done, lambda e: show_failure(app, e, back=back_to_menu(app))
@@ -856,6 +893,7 @@ def no_statement(app: App) -> None:
             actions=[("back", N_("Back"), "primary")],
             on_action=back_to_menu(app),
             name="recon_empty",
+            action_width=1 / 3,
         )
     )
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pygame
 
-from ui.i18n import N_
+from ui.i18n import LANGUAGE_NAMES, LANGUAGES, N_
 from ui.registry import register
 from ui.screens.base import Screen
 from ui.widgets import THEME, Button, Color, Painter, cols, grid, rows
@@ -48,6 +48,15 @@ def draw_spinner(surface: pygame.Surface, box: pygame.Rect, seconds: float) -> N
 def landscape(rect: pygame.Rect) -> bool:
     """True when the content area is wide enough for side-by-side panels."""
     return rect.w >= rect.h * 1.3
+
+
+def language_switch(app: App, button: Button) -> None:
+    """Label a language switch with every language, the one in use marked (● 中文 ○ English):
+    the names are not translated, so each reads in its own language."""
+    button.raw = True
+    button.label = "\n".join(
+        f"{'●' if code == app.i18n.language else '○'} {LANGUAGE_NAMES[code]}" for code in LANGUAGES
+    )
 
 
 def action_buttons(app: App, rect: pygame.Rect, actions: Sequence[Action]) -> list[Button]:
@@ -122,23 +131,24 @@ class EntryScreen(Screen):
         return self.fields[self.focus]
 
     def layout(self, rect: pygame.Rect) -> None:
-        """Keypad on the right (landscape) or below (square/portrait)."""
+        """Keypad on the right (landscape) or below (square/portrait); the actions span the
+        bottom in both, the main one on the right (where the next screen puts no way out)."""
         super().layout(rect)
         m = self.app.metrics
         inner = rect.inflate(-2 * m.pad, -2 * m.pad)
         nf = len(self.fields)
         if landscape(rect):
-            left, keypad = cols(inner, [45, 55], m.gap * 2)
-            weights = [0.7] + [1.2] * nf + [0.8, 1.1]
-            parts = rows(left, weights, m.gap)
+            body, actions_box = rows(inner, [4.3, 1.0], m.gap)
+            left, keypad = cols(body, [45, 55], m.gap * 2)
+            parts = rows(left, [0.7] + [1.2] * nf + [0.8], m.gap)
         else:
             weights = [0.5] + [0.8] * nf + [0.45, 4.0, 0.8]
             parts = rows(inner, weights, m.gap)
             keypad = parts.pop(-2)
+            actions_box = parts[-1]
         self.title_box = parts[0]
         self.field_boxes = parts[1 : 1 + nf]
         self.message_box = parts[1 + nf]
-        actions_box = parts[2 + nf]
         self.buttons = [
             Button(f"field{i}", "", box, style="flat") for i, box in enumerate(self.field_boxes)
         ]
@@ -238,7 +248,8 @@ class EntryScreen(Screen):
         elif key == pygame.K_BACKSPACE:
             self.on_button("back")
         elif key in (pygame.K_RETURN, pygame.K_KP_ENTER) and self.actions:
-            self.on_button(self.actions[-1][0])
+            main = [a for a, _label, style in self.actions if style == "primary"]
+            self.on_button(main[0] if main else self.actions[-1][0])
 
     def say(self, message: str, tone: str = "bad") -> None:
         """Show a message line under the fields."""
@@ -293,7 +304,10 @@ class MessageScreen(Screen):
         self.title_box, self.message_box = parts[0], parts[1]
         self.details_box = parts[2] if nd else None
         row = parts[-1]
-        row = pygame.Rect(row.x, row.y, int(row.w * self.action_width), row.h)
+        # At the bottom and no taller than a fifth of the screen: the menu button that opened
+        # this screen (mid-grid) is never under its Back.
+        h = min(row.h, max(m.touch, inner.h // 5))
+        row = pygame.Rect(row.x, row.bottom - h, int(row.w * self.action_width), h)
         self.buttons = action_buttons(self.app, row, self.actions)
 
     def draw(self, surface: pygame.Surface, painter: Painter) -> None:

@@ -136,7 +136,8 @@ class QrModeScreen(Screen):
         ):
             buttons.append(Button(bid, label, box, style="primary" if bid == "scan" else "key"))
         self.hint_boxes = [rows(b.inflate(-2 * m.pad, -m.pad), [1.3, 1.0], 0)[1] for b in boxes]
-        back = foot.inflate(-foot.w * 2 // 3, 0)
+        # Back on the left: the amount screen's QR (in the middle) may just have been tapped.
+        back = pygame.Rect(foot.x, foot.y, foot.w // 3, foot.h)
         self.buttons = buttons + action_buttons(self.app, back, [("back", N_("Back"), "normal")])
         self.button("scan").enabled = self.scanner != "not_configured"
 
@@ -215,6 +216,9 @@ class ScanCodeScreen(Screen):
     """Waiting for the customer's code under the scanner: amount, instruction, countdown."""
 
     name = "scan_code"
+    #: The scan read is in flight all the time this screen shows: Cancel stops it, and
+    #: Show switches to the shop's code (stopping it too).
+    while_busy = frozenset({"cancel", "show"})
 
     def __init__(self, app: App, amount: int, cancel: threading.Event, timeout: float) -> None:
         super().__init__(app)
@@ -234,11 +238,15 @@ class ScanCodeScreen(Screen):
         super().layout(rect)
         m = self.app.metrics
         inner = rect.inflate(-2 * m.pad, -2 * m.pad)
-        parts = rows(inner, [1.3, 1.3, 0.6, 0.6, 1.1], m.gap)
+        parts = rows(inner, [1.3, 1.3, 0.6, 0.6, 0.9], m.gap)
         self.amount_box, self.msg_box, self.wallet_box, self.count_box = parts[:4]
+        # Cancel and Show in the left two thirds, below the choice's Scan button: the shop's
+        # code screen puts its Cancel in the right third.
+        row = parts[4]
+        row = pygame.Rect(row.x, row.y, (row.w * 2 - m.gap) // 3, row.h)
         self.buttons = action_buttons(
             self.app,
-            parts[4],
+            row,
             [("cancel", N_("Cancel"), "danger"), ("show", N_("Show shop's code"), "normal")],
         )
 
@@ -460,7 +468,11 @@ class ShowCodeScreen(Screen):
             info.h = inner.bottom - info.y
             parts = rows(info, [1.0, 0.55, 0.5, 0.5, 0.01, 1.1], m.gap // 2)
         self.amount_box, self.msg_box, self.wallet_box, self.count_box, self.order_box = parts[:5]
-        self.buttons = action_buttons(self.app, parts[5], [("cancel", N_("Cancel"), "danger")])
+        # Cancel at the right end: the scan prompt's Show (which opens this) is left of it.
+        row = parts[5]
+        width = row.w // 2 if inner.w >= inner.h * 1.3 else row.w // 3
+        cancel = pygame.Rect(row.right - width, row.y, width, row.h)
+        self.buttons = action_buttons(self.app, cancel, [("cancel", N_("Cancel"), "danger")])
         if self.content:
             self._render()
 

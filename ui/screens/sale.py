@@ -179,11 +179,11 @@ class PresentCardScreen(Screen):
         inner = rect.inflate(-2 * m.pad, -2 * m.pad)
         parts = rows(inner, [1.4, 0.9, 1.0, 0.6, 1.1], m.gap)
         self.amount_box, self.led_box, self.msg_box, self.count_box = parts[:4]
-        # Cancel on the right: the amount screen's Charge was on the left, so a double tap on
-        # Charge cannot land on it (and the input guard ignores it anyway).
+        # Cancel on the left: the amount screen's Charge (and the refund's Refund) is on the
+        # right, so a double tap on Charge cannot land on it (the input guard ignores it too).
         row = parts[4]
-        action_box = pygame.Rect(row.right - row.w // 3, row.y, row.w // 3, row.h)
-        self.mark_box = pygame.Rect(row.x, row.y, row.w // 2, row.h)
+        action_box = pygame.Rect(row.x, row.y, row.w // 3, row.h)
+        self.mark_box = pygame.Rect(row.right - row.w // 2, row.y, row.w // 2, row.h)
         self.buttons = action_buttons(self.app, action_box, [("cancel", N_("Cancel"), "danger")])
 
     def draw(self, surface: pygame.Surface, painter: Painter) -> None:
@@ -326,7 +326,8 @@ class ResultScreen(MessageScreen):
         policy = app.backend.customer_copy
         actions: list[tuple[str, str, str]] = []
         done = N_("New sale") if kind == "sale" else N_("Done")
-        # "New" sits left: the previous screen's main button (Cancel, Void) was on the right.
+        # "New" sits left: the void's and the refund's main button (Void, Refund) was on the
+        # right. (The card prompt's Cancel is left too, but New goes where Cancel leads.)
         actions.append(("new", done, "primary"))
         if self.moved and policy == "ask":
             actions.append(("print", N_("Print customer copy"), "normal"))
@@ -595,7 +596,7 @@ def show_failure(
         on_action=back or (lambda _a: app.show(HomeScreen(app))),
         name="result_error",
         translate=False,
-        action_width=0.5,  # left: the card prompt's Cancel (right) may just have been tapped
+        action_width=0.5,  # left: a confirmation's Void or Refund (right) may just have been tapped
     )
     app.show(screen)
     app.refresh_status()

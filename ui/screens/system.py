@@ -12,7 +12,14 @@ from appliance import __version__
 from ui.i18n import LANGUAGE_NAMES, LANGUAGES, N_
 from ui.registry import register
 from ui.screens.base import Screen
-from ui.screens.common import EntryScreen, Field, MessageScreen, action_buttons, landscape
+from ui.screens.common import (
+    EntryScreen,
+    Field,
+    MessageScreen,
+    action_buttons,
+    landscape,
+    language_switch,
+)
 from ui.widgets import THEME, Button, Painter, cols, grid, rows
 
 if TYPE_CHECKING:
@@ -48,12 +55,7 @@ class SignInScreen(EntryScreen):
     def layout(self, rect: pygame.Rect) -> None:
         """The entry layout; the language switch marks the language in use."""
         super().layout(rect)
-        lang = self.button("language")
-        lang.raw = True
-        lang.label = "\n".join(
-            f"{'●' if code == self.app.i18n.language else '○'} {LANGUAGE_NAMES[code]}"
-            for code in LANGUAGES
-        )
+        language_switch(self.app, self.button("language"))
 
     def on_enter(self) -> None:
         """Say so when no operator exists yet (a fresh terminal): nobody could sign in."""
@@ -425,8 +427,9 @@ TECH: list[tuple[str, str, str]] = [
     ("printer_test", N_("Printer test"), "normal"),
     ("read_test", N_("Card read test"), "normal"),
     ("echo", N_("Host echo"), "normal"),
-    ("language", N_("Language"), "normal"),
+    # Touch check first in its row: the check's Back (mid-screen, right) is not under it.
     ("calibrate", N_("Touch check"), "normal"),
+    ("language", N_("Language"), "normal"),
     ("about", N_("About"), "normal"),
 ]
 
@@ -456,7 +459,9 @@ class TechnicianScreen(Screen):
             Button(b, label, c, style=s)
             for (b, label, s), c in zip(TECH, grid(body, nr, nc, m.gap), strict=True)
         ]
-        self.buttons += action_buttons(self.app, actions, [("back", N_("Back"), "primary")])
+        # Back in the right third: the menu's Technician button is left of it.
+        back = pygame.Rect(actions.right - actions.w // 3, actions.y, actions.w // 3, actions.h)
+        self.buttons += action_buttons(self.app, back, [("back", N_("Back"), "primary")])
 
     def draw(self, surface: pygame.Surface, painter: Painter) -> None:
         """Buttons and the last test's result."""
