@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ui import registry
 from ui.app import RESOLUTIONS
@@ -11,7 +13,8 @@ from ui.i18n import LANGUAGES
 
 def write_screenshots(out: Path) -> list[Path]:
     """Sign-in, amount, present card, results (sale, void, refund), an over-limit amount, an
-    error, status and the idle screen, for each size × language."""
+    error, a QR refund (today's list, result), status and the idle screen, for each size ×
+    language."""
     from appliance.sim.demo import Shift, open_demo_shop
     from ui.app import App
 
@@ -63,6 +66,7 @@ def write_screenshots(out: Path) -> list[Path]:
                 app.tap("list")
                 shift.wait("void_list")
                 app.tap(next(b.id for b in app.screen.buttons if b.id.startswith("item:")))
+                shift.wait("void_confirm")  # after the void rule answered on the worker
                 app.tap("confirm")
                 shift.wait_prefix("result")
                 app.wait_idle()
@@ -102,6 +106,8 @@ def write_screenshots(out: Path) -> list[Path]:
                 save("error")
                 app.tap("new")
                 shift.wait("menu")
+                if shop.qr_gateway is not None:  # a QR refund 扫码退货 from the menu
+                    qr_refund(app, shop, shift, save)
                 app.tap("signout")
                 shift.wait("signin")
                 app.show(registry.make("idle", app))
@@ -110,3 +116,37 @@ def write_screenshots(out: Path) -> list[Path]:
                 app.close()
                 shop.close()
     return written
+
+
+def qr_refund(app: Any, shop: Any, shift: Any, save: Callable[[str], None]) -> None:
+    """From the menu: a WeChat Pay payment scanned at the counter, then part of it refunded
+    from the menu (Refund → QR refund → the payment → amount → confirm); back on the menu."""
+    app.tap("back")
+    shift.wait("home")
+    shift.type("3850")
+    app.tap("qr")
+    app.wait_for(lambda: app.screen.name == "qr_mode")
+    app.wait_idle()
+    app.tap("scan")
+    scanner = shop.backend.terminal.scanner
+    app.wait_for(scanner.waiting.is_set)
+    scanner.scan("134567890123456789")  # the WeChat Pay payment-code shape
+    shift.wait_prefix("qr_result")
+    app.tap("new")
+    shift.wait("home")
+    shift.menu()
+    app.tap("refund")
+    app.tap("qr")
+    shift.wait("qr_refund_list")
+    save("qr-refund-list")
+    app.tap(next(b.id for b in app.screen.buttons if b.id.startswith("item:")))
+    shift.wait("qr_refund_amount")
+    shift.type("1000")
+    app.tap("refund")
+    shift.wait("qr_refund_confirm")
+    app.tap("confirm")
+    shift.wait_prefix("qr_refund_approved")
+    app.wait_idle()
+    save("qr-refund")
+    app.tap("new")
+    shift.wait("menu")
