@@ -156,3 +156,30 @@ def show_code(
         )
 
     return backend.submit(run, done, failed, on_step)
+
+
+def refund_choices(backend: Backend, done: Done, failed: Failed) -> int:
+    """Today's paid orders with something left to refund, newest first: ``[(order, left)]``."""
+    return backend.submit(lambda _r: qr_service(backend).refundable_today(), done, failed)
+
+
+def find_for_refund(backend: Backend, number: str, done: Done, failed: Failed) -> int:
+    """The paid order a person typed the number (or the stub's last digits) of, with what is
+    left to refund: ``(order, left)``; NotFound when no single order matches."""
+
+    def run(_r: Callable[[Any], None]) -> Any:
+        service = qr_service(backend)
+        order = service.find_paid(number)
+        return order, service.refundable(order.order)
+
+    return backend.submit(run, done, failed)
+
+
+def refund(
+    backend: Backend, order_no: str, amount: int, approver: Any, done: Done, failed: Failed
+) -> int:
+    """Refund ``amount`` of the paid order on the services' worker; the service checks that
+    ``approver`` is a supervisor and records them as the refund's operator."""
+    return backend.submit(
+        lambda _r: qr_service(backend).refund(order_no, amount, approver=approver), done, failed
+    )

@@ -452,9 +452,41 @@ class QrPayments:
         }.get(order.state, "qr.pending")
         if order.kind == QrKind.REFUND and order.state == QrState.SUCCESS:
             code = "qr.refunded"
+        elif order.kind == QrKind.REFUND and order.state == QrState.NOT_SENT:
+            code = "qr.refund_unreachable"
         out = self._outcome(order, code, reason=order.err_code or "-")
         out.gateway_state = gateway_state
         return out
+
+    def refundable_today(self) -> list[tuple[QrOrder, int]]:
+        """Today's paid orders (the journal's local date) with something left to refund, newest
+        first, each with what is left (what a supervisor picks a QR refund from)."""
+        day = self.journal.clock().astimezone(self.journal.tz).date().isoformat()
+        paid = qrj.orders(self.journal, states=(QrState.SUCCESS,), kind=QrKind.PAY, local_date=day)
+        out = [(o, o.amount - qrj.refunded(self.journal, o.order)) for o in reversed(paid)]
+        return [(o, left) for o, left in out if left > 0]
+
+    def find_paid(self, number: str) -> QrOrder:
+        """The payment a person typed the number of: its whole number or the number without
+        the leading ``QR`` (in any state, so the screen can say why it cannot be refunded), or
+        the end of the number of exactly one of today's paid orders (the 6-digit sequence on
+        the stub). NotFound otherwise."""
+        typed = number.strip().upper()
+        if not typed:
+            raise NotFound("no QR order number typed")
+        for candidate in (typed, f"QR{typed}"):
+            try:
+                order = qrj.get(self.journal, candidate)
+            except NotFound:
+                continue
+            if order.kind == QrKind.PAY:
+                return order
+        day = self.journal.clock().astimezone(self.journal.tz).date().isoformat()
+        paid = qrj.orders(self.journal, states=(QrState.SUCCESS,), kind=QrKind.PAY, local_date=day)
+        matches = [o for o in paid if o.order.endswith(typed)]
+        if len(matches) == 1:
+            return matches[0]
+        raise NotFound(f"no single paid QR order ending {typed} today")
 
     def refundable(self, order_no: str) -> int:
         """What can still be refunded of a paid order."""
@@ -481,6 +513,8 @@ class QrPayments:
             if orig.kind != QrKind.PAY or orig.state != QrState.SUCCESS:
                 return self._refused("qr.not_refundable", order=order_no)
             left = self.refundable(order_no)
+            if left <= 0:
+                return self._refused("qr.nothing_left", order=order_no)
             if amount <= 0 or amount > left:
                 return self._refused("qr.refund_too_much", left=self._fmt(left), order=order_no)
             ref = qrj.begin_refund(self.journal, orig, amount, operator=operator)
@@ -491,7 +525,7 @@ class QrPayments:
                 body = self._call("refund", self._refund_params(ref, orig))
             except NotSent as exc:
                 ref = qrj.set_state(self.journal, ref.order, QrState.NOT_SENT, note=str(exc))
-                return self._outcome(ref, "qr.unreachable")
+                return self._outcome(ref, "qr.refund_unreachable")
             return self._refund_answered(ref, body)
 
     @staticmethod

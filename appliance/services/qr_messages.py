@@ -44,8 +44,13 @@ MESSAGES: dict[str, str] = {
     "qr.refund_owed": (
         "The refund of {amount} is being processed: it is sent again until the gateway confirms it"
     ),
+    "qr.refund_unreachable": (
+        "The QR gateway cannot be reached and the refund of {amount} was not sent: no money was "
+        "returned, try again when the network is back"
+    ),
     "qr.refund_declined": "The gateway refused the refund ({reason})",
     "qr.refund_too_much": "At most {left} can still be refunded on order {order}",
+    "qr.nothing_left": "Order {order} has been refunded in full: nothing is left to refund",
     "qr.not_refundable": "Order {order} was not paid, so it cannot be refunded",
     "qr.not_found": "No QR order {order} in the journal",
     "qr.amount_invalid": "The amount must be greater than zero and at most {limit}",

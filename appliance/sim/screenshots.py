@@ -18,8 +18,9 @@ QR_SIZE = (800, 480)
 
 def write_screenshots(out: Path) -> list[Path]:
     """Sign-in, amount, present card, results (sale, void, refund), an over-limit amount, an
-    error, status and the idle screen, for each size × language; the QR screens (choice, scan
-    prompt, the shop's code, paid) at 800×480 in each language."""
+    error, a QR refund (today's list, result), status and the idle screen, for each size ×
+    language; the QR screens (choice, scan prompt, the shop's code, paid) at 800×480 in each
+    language."""
     from appliance.sim.demo import Shift, open_demo_shop
     from ui.app import App
 
@@ -113,6 +114,8 @@ def write_screenshots(out: Path) -> list[Path]:
                 save("error")
                 app.tap("new")
                 shift.wait("menu")
+                if shop.qr_gateway is not None:  # a QR refund 扫码退货 from the menu
+                    qr_refund(app, shop, shift, save)
                 app.tap("signout")
                 shift.wait("signin")
                 app.show(registry.make("idle", app))
@@ -156,3 +159,37 @@ def qr_screens(app: Any, shift: Any, save: Callable[[str], None]) -> None:
     save("qr-paid")
     app.tap("new")
     shift.wait("home")
+
+
+def qr_refund(app: Any, shop: Any, shift: Any, save: Callable[[str], None]) -> None:
+    """From the menu: a WeChat Pay payment scanned at the counter, then part of it refunded
+    from the menu (Refund → QR refund → the payment → amount → confirm); back on the menu."""
+    app.tap("back")
+    shift.wait("home")
+    shift.type("3850")
+    app.tap("qr")
+    app.wait_for(lambda: app.screen.name == "qr_mode")
+    app.wait_idle()
+    app.tap("scan")
+    scanner = shop.backend.terminal.scanner
+    app.wait_for(scanner.waiting.is_set)
+    scanner.scan("134567890123456789")  # the WeChat Pay payment-code shape
+    shift.wait_prefix("qr_result")
+    app.tap("new")
+    shift.wait("home")
+    shift.menu()
+    app.tap("refund")
+    app.tap("qr")
+    shift.wait("qr_refund_list")
+    save("qr-refund-list")
+    app.tap(next(b.id for b in app.screen.buttons if b.id.startswith("item:")))
+    shift.wait("qr_refund_amount")
+    shift.type("1000")
+    app.tap("refund")
+    shift.wait("qr_refund_confirm")
+    app.tap("confirm")
+    shift.wait_prefix("qr_refund_approved")
+    app.wait_idle()
+    save("qr-refund")
+    app.tap("new")
+    shift.wait("menu")

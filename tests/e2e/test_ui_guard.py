@@ -13,6 +13,8 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 from appliance.messages import MESSAGES, translate
+from appliance.services.qr_messages import MESSAGES as QR_MESSAGES
+from appliance.services.qr_messages import translate as qr_translate
 from appliance.sim.demo import DemoShop, Shift, open_demo_shop
 from ui.app import RESOLUTIONS, App
 
@@ -149,6 +151,18 @@ def test_every_message_reads_in_chinese_without_an_english_sentence(code: str) -
     words = [w for w in re.findall(r"[A-Za-z]{3,}", names_removed) if w not in NAMES and w != "cup"]
     assert not words, f"{code}: {text}"
     assert text != translate(code, SAMPLE, "en")
+
+
+@pytest.mark.parametrize("code", sorted(QR_MESSAGES))
+def test_every_qr_message_reads_in_chinese_without_an_english_sentence(code: str) -> None:
+    params = {**SAMPLE, "amount": "12.50 CNY", "order": "QR1000000120261207000001"}
+    params.update(wallet="WECHATPAY", reason="NOTENOUGH", seconds=30)
+    text = qr_translate(code, params, "zh_CN")
+    # Config keys and the wallets' own error codes are names too.
+    names_removed = re.sub(r"qr\.gateway|NOTENOUGH", "", text)
+    words = [w for w in re.findall(r"[A-Za-z]{3,}", names_removed) if w not in NAMES]
+    assert not words, f"{code}: {text}"
+    assert text != qr_translate(code, params, "en")
 
 
 def test_a_decline_reads_in_the_unionpay_wording_with_the_next_step() -> None:

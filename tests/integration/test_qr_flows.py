@@ -232,7 +232,51 @@ def test_partial_refunds_up_to_what_was_paid(qshop: QrShop) -> None:
     assert (too_much.result, too_much.code) == ("refused", "qr.refund_too_much")
     assert qshop.qr.refund(paid.order, 700, approver=SUPERVISOR).result == "approved"
     assert qshop.trade(paid.order)["state"] == "REFUNDED"
-    assert qshop.qr.refund(paid.order, 1, approver=SUPERVISOR).result == "refused"
+    nothing = qshop.qr.refund(paid.order, 1, approver=SUPERVISOR)
+    assert (nothing.result, nothing.code) == ("refused", "qr.nothing_left")
+
+
+def test_todays_refundable_payments_are_newest_first_with_what_is_left(qshop: QrShop) -> None:
+    first = qshop.qr.pay(1000, WECHAT).order
+    second = qshop.qr.pay(500, ALIPAY).order
+    gone = qshop.qr.pay(300, UNIONPAY).order
+    qshop.qr.pay(1051, WECHAT)  # refused by the wallet (NOTENOUGH): never offered
+    qshop.qr.refund(first.order, 400, approver=SUPERVISOR)
+    qshop.qr.refund(gone.order, 300, approver=SUPERVISOR)
+    listed = [(o.order, left) for o, left in qshop.qr.refundable_today()]
+    assert listed == [(second.order, 500), (first.order, 600)]
+
+
+def test_a_paid_order_is_found_by_its_number_or_the_end_of_todays(qshop: QrShop) -> None:
+    paid = qshop.qr.pay(1000, WECHAT).order
+    declined = qshop.qr.pay(1051, ALIPAY).order  # refused by the wallet: not a paid order
+    assert qshop.qr.find_paid(paid.order).order == paid.order
+    assert qshop.qr.find_paid(paid.order[2:]).order == paid.order  # the digits after QR
+    assert qshop.qr.find_paid(paid.order[-6:]).order == paid.order  # the stub's sequence
+    with pytest.raises(LookupError):
+        qshop.qr.find_paid("999999")
+    with pytest.raises(LookupError):
+        qshop.qr.find_paid(declined.order[-6:])
+
+
+def test_a_refund_the_gateway_never_got_returns_nothing_and_holds_nothing_back(
+    tmp_path: Path,
+) -> None:
+    s = QrShop(tmp_path)
+    try:
+        paid = s.qr.pay(1000, WECHAT).order
+        s.server.stop()
+        out = s.qr.refund(paid.order, 400, approver=SUPERVISOR)
+        assert (out.result, out.code, out.order.state) == (
+            "failed",
+            "qr.refund_unreachable",
+            QrState.NOT_SENT,
+        )
+        assert "no money was returned" in out.message("en")
+        assert qrj.owed(s.terminal.journal) == []
+        assert s.qr.refundable(paid.order) == 1000
+    finally:
+        s.terminal.close()
 
 
 @pytest.mark.parametrize("who", [CASHIER, TECHNICIAN, None], ids=["cashier", "technician", "none"])

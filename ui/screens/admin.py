@@ -15,6 +15,7 @@ import pygame
 
 from appliance.errors import NotFound, Refused
 from appliance.messages import error_text
+from ui import qr_flow
 from ui.backend import WithStatus
 from ui.i18n import N_
 from ui.screens.base import Screen
@@ -458,7 +459,8 @@ def confirm_voidable(app: App, txn: Any) -> None:
 
 # -- refund ---------------------------------------------------------------------------------
 def refund_flow(app: App) -> None:
-    """Refund: find the sale by trace or RRN, type an amount up to what is refundable."""
+    """Refund: find the sale by trace or RRN, type an amount up to what is refundable; or a QR
+    payment (``ui.screens.qr_refund``) when the terminal takes QR payments."""
 
     def pick(how: str) -> None:
         if how == "trace":
@@ -470,6 +472,10 @@ def refund_flow(app: App) -> None:
                 lambda s: find_then(app, lambda t: refund_amount(app, t), trace=int(s)),
                 "refund_trace",
             )
+        elif how == "qr":
+            from ui.screens.qr_refund import qr_refund_flow
+
+            qr_refund_flow(app)
         else:
             enter_reference(
                 app,
@@ -480,9 +486,10 @@ def refund_flow(app: App) -> None:
                 "refund_rrn",
             )
 
-    choose(
-        app, N_("Refund"), [("trace", N_("By trace")), ("rrn", N_("By RRN"))], pick, "refund_choose"
-    )
+    ways = [("trace", N_("By trace")), ("rrn", N_("By RRN"))]
+    if qr_flow.available(app.backend):  # QR payments 扫码 are refunded here too
+        ways.append(("qr", N_("QR refund")))
+    choose(app, N_("Refund"), ways, pick, "refund_choose")
 
 
 def refund_amount(app: App, txn: Any) -> None:

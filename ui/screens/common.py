@@ -79,6 +79,7 @@ class Field:
     max_len: int = 12
     value: str = ""
     advance: bool = False  # move to the next field once ``max_len`` digits are typed
+    fresh: bool = False  # ``value`` is a suggestion: the first digit typed replaces it
 
     def shown(self, app: App) -> str:
         """The value as displayed (amounts formatted, secrets as dots)."""
@@ -225,8 +226,12 @@ class EntryScreen(Screen):
         fld = self.field
         if self.tone == "bad" and (bid.startswith("k") or bid in ("clear", "back")):
             self.message, self.tone = "", "info"  # typing answers "type the amount first"
+        if bid.startswith("k") or bid in ("clear", "back"):
+            fresh, fld.fresh = fld.fresh, False
+        else:
+            fresh = False
         if bid.startswith("k") and bid[1:].isdigit():
-            digits = fld.value + bid[1:]
+            digits = ("" if fresh else fld.value) + bid[1:]
             if fld.kind == "amount":
                 digits = digits.lstrip("0")
             if len(digits) <= fld.max_len:
@@ -438,12 +443,16 @@ class ListScreen(Screen):
         *,
         empty: str = N_("Nothing to show"),
         name: str = "list",
+        extra: Sequence[Action] = (),
+        on_action: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(app)
         self.title = title
         self.items = list(items)
         self.on_pick = on_pick
         self.on_back = on_back
+        self.extra = list(extra)  # more actions between the page buttons and Back
+        self.on_action = on_action
         self.empty = empty
         self.name = name
         self.page = 0
@@ -483,7 +492,12 @@ class ListScreen(Screen):
         self.buttons += action_buttons(
             self.app,
             self.actions_box,
-            [("prev", "▲", "flat"), ("next", "▼", "flat"), ("back", N_("Back"), "normal")],
+            [
+                ("prev", "▲", "flat"),
+                ("next", "▼", "flat"),
+                *self.extra,
+                ("back", N_("Back"), "normal"),
+            ],
         )
         self.button("prev").enabled = self.page > 0
         self.button("next").enabled = self.page < self.pages - 1
@@ -525,3 +539,5 @@ class ListScreen(Screen):
             self.on_back()
         elif bid.startswith("item:"):
             self.on_pick(bid[5:])
+        elif self.on_action is not None and any(a[0] == bid for a in self.extra):
+            self.on_action(bid)
