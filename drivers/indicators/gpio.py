@@ -12,8 +12,8 @@ ERROR        all off                              alert tone 750 Hz, 200 ms twic
 =========== =================================== ===================================
 
 The mock backend is this same class on gpiozero's ``MockFactory(pin_class=MockPWMPin)``.
-Tones play in a background thread so ``show()`` returns at once; a newer ``show()`` cuts an
-older tone short. ``pause`` is the one place time passes, so tests can replace it and look at
+Tones play on the buzzer's one owner thread (started by the first tone, stopped by
+``close()``) so ``show()`` returns at once; a newer ``show()`` cuts an older tone short. ``pause`` is the one place time passes, so tests can replace it and look at
 the pins at every step.
 """
 
@@ -62,6 +62,10 @@ class GpioIndicators:
     default, lgpio on a Pi). ``idle_blink``: (on, off) seconds for IDLE. ``pause``: how tones
     wait (tests pass one that records the pins instead of sleeping).
     Construction raises gpiozero's errors (pin in use, no GPIO); ``show`` never raises.
+
+    The buzzer has one owner: a thread started by the first tone and stopped by ``close()``.
+    ``show`` hands it the newest pattern and returns; starting a thread per tone cost more
+    than the rest of ``show`` (milliseconds on a loaded machine, once per payment).
     """
 
     def __init__(
@@ -75,10 +79,12 @@ class GpioIndicators:
         pause: Pause = _real_pause,
     ) -> None:
         self._closed = False
-        self._lock = threading.Lock()
-        self._generation = 0
-        self._cancel = threading.Event()
-        self._tone_thread: threading.Thread | None = None
+        # Guards what show() hands the buzzer's owner: _request, _cancel, _idle, _owner.
+        self._cond = threading.Condition()
+        self._request: tuple[Beep, ...] | None = None  # newest pattern not taken yet
+        self._cancel = threading.Event()  # set: cut the pattern being played short
+        self._idle = True  # nothing waiting and nothing playing
+        self._owner: threading.Thread | None = None
         self._idle_blink = idle_blink
         self._pause = pause
         self.state = IndicatorState.OFF
@@ -105,7 +111,7 @@ class GpioIndicators:
     # -- the port ------------------------------------------------------------------------
 
     def show(self, state: IndicatorState) -> None:
-        """Switch LEDs to ``state`` and start its tone in the background (never raises)."""
+        """Switch LEDs to ``state`` and hand its tone to the buzzer's owner (never raises)."""
         try:
             self._show(IndicatorState(state))
         except Exception:
@@ -135,58 +141,80 @@ class GpioIndicators:
             self._play(())
 
     def _play(self, pattern: Sequence[Beep]) -> None:
-        """Start ``pattern`` in the background, cutting short whatever was playing."""
-        with self._lock:
-            self._generation += 1
-            generation = self._generation
-            self._cancel.set()
-            self._cancel = cancel = threading.Event()
-            self.buzzer.stop()
-        if pattern:
-            thread = threading.Thread(
-                target=self._run_tone,
-                args=(pattern, generation, cancel),
-                name="countertop-buzzer",
-                daemon=True,
-            )
-            self._tone_thread = thread
-            thread.start()
+        """Hand ``pattern`` to the buzzer's owner, cutting short whatever it is playing.
 
-    def _run_tone(self, pattern: Sequence[Beep], generation: int, cancel: threading.Event) -> None:
+        An empty pattern silences the buzzer; before the first tone there is nothing to
+        silence, so no owner is started for it.
+        """
+        with self._cond:
+            if self._closed or (not pattern and self._owner is None):
+                return
+            self._cancel.set()
+            self._cancel = threading.Event()
+            self._request = tuple(pattern)
+            self._idle = False
+            if self._owner is None:
+                self._owner = threading.Thread(
+                    target=self._own_buzzer, name="countertop-buzzer", daemon=True
+                )
+                self._owner.start()
+            self._cond.notify_all()
+
+    def _own_buzzer(self) -> None:
+        """The buzzer's owner: plays the newest pattern handed over until ``close()``."""
+        while True:
+            with self._cond:
+                while self._request is None and not self._closed:
+                    self._idle = True
+                    self._cond.notify_all()
+                    self._cond.wait()
+                if self._closed:
+                    break
+                pattern, cancel = self._request, self._cancel
+                self._request = None
+            assert pattern is not None
+            self._sound(pattern, cancel)
+        self._sound((), self._cancel)  # silent when closed
+        with self._cond:
+            self._idle = True
+            self._cond.notify_all()
+
+    def _sound(self, pattern: Sequence[Beep], cancel: threading.Event) -> None:
+        """Play ``pattern`` until it ends or ``cancel`` is set; the buzzer is silent after."""
         try:
             for beep in pattern:
-                with self._lock:
-                    if generation != self._generation:
-                        return  # a newer state owns the buzzer now
-                    if beep.hz is None:
-                        self.buzzer.stop()
-                    else:
-                        self.buzzer.play(Tone(frequency=beep.hz))
-                if self._pause(beep.seconds, cancel):
-                    return
-            with self._lock:
-                if generation == self._generation:
+                if cancel.is_set():
+                    break
+                if beep.hz is None:
                     self.buzzer.stop()
+                else:
+                    self.buzzer.play(Tone(frequency=beep.hz))
+                if self._pause(beep.seconds, cancel):
+                    break
+            self.buzzer.stop()
         except Exception:
             log.exception("indicators: buzzer failed")
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the current tone has finished; True if it has (for tests and shutdown)."""
-        thread = self._tone_thread
-        if thread is not None:
-            thread.join(timeout)
-            return not thread.is_alive()
-        return True
+        """Block until the buzzer's owner has played (or cut short) every tone handed to it;
+        True if it has. Tests call this instead of sleeping; ``close()`` stops the owner."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._idle, timeout)
 
     def close(self) -> None:
-        """Silence the buzzer, turn the LEDs off and release every pin."""
-        if self._closed:
-            return
-        self._closed = True
-        with self._lock:
-            self._generation += 1
+        """Silence the buzzer, stop its owner, turn the LEDs off and release every pin."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._request = None
             self._cancel.set()
-        self.wait(timeout=2)
+            owner = self._owner
+            self._cond.notify_all()
+        if owner is not None and owner is not threading.current_thread():
+            owner.join(timeout=2)
+            if owner.is_alive():
+                log.warning("indicators: the buzzer did not stop within 2 s")
         for device in (self.leds, self.buzzer, self.button):
             if device is not None:
                 try:

@@ -129,22 +129,68 @@ def test_show_returns_while_the_tone_is_still_playing(factory: MockFactory) -> N
 
 def test_a_new_state_cuts_the_previous_tone_short(factory: MockFactory) -> None:
     entered = threading.Event()
+    cut: list[bool] = []
 
     def pause(seconds: float, cancelled: threading.Event) -> bool:
         entered.set()
-        return cancelled.wait(5)
+        cut.append(cancelled.wait(5))
+        return cut[-1]
 
     ind = GpioIndicators(LEDS, BUZZER, pin_factory=factory, pause=pause)
     try:
         ind.show(IndicatorState.ERROR)
         assert entered.wait(5)
+        assert factory.pin(BUZZER).frequency == 750.0
         ind.show(IndicatorState.READY)
-        assert factory.pin(BUZZER).frequency is None
+        assert leds(factory) == [True, False, False, False]  # the LEDs follow at once
         assert ind.wait(timeout=5)
+        assert cut == [True]  # the first step of the alert was cut, the rest never played
         assert factory.pin(BUZZER).frequency is None
-        assert leds(factory) == [True, False, False, False]
     finally:
         ind.close()
+
+
+def _buzzer_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "countertop-buzzer"}
+
+
+def test_tones_play_on_one_owner_thread_started_by_the_first_tone(
+    factory: MockFactory, recorder: ToneRecorder
+) -> None:
+    before = _buzzer_threads()
+    ind = GpioIndicators(LEDS, BUZZER, pin_factory=factory, pause=recorder)
+    try:
+        ind.show(IndicatorState.READY)  # no tone: nothing to own yet
+        assert _buzzer_threads() == before
+        owners = set()
+        for _ in range(3):
+            ind.show(IndicatorState.SUCCESS)
+            assert ind.wait(timeout=5)
+            owners |= _buzzer_threads() - before
+        assert len(owners) == 1
+        assert recorder.steps == [(1500.0, 0.5)] * 3
+    finally:
+        ind.close()
+    assert _buzzer_threads() == before  # close() stopped the owner
+
+
+def test_close_cuts_a_playing_tone_and_stops_the_owner(factory: MockFactory) -> None:
+    entered = threading.Event()
+    cut: list[bool] = []
+
+    def pause(seconds: float, cancelled: threading.Event) -> bool:
+        entered.set()
+        cut.append(cancelled.wait(5))
+        return cut[-1]
+
+    before = _buzzer_threads()
+    ind = GpioIndicators(LEDS, BUZZER, pin_factory=factory, pause=pause)
+    ind.show(IndicatorState.SUCCESS)
+    assert entered.wait(5)
+    ind.close()
+    assert cut == [True]
+    assert _buzzer_threads() == before
+    assert ind.wait(timeout=0)
 
 
 def test_show_never_raises_even_when_the_hardware_fails(
