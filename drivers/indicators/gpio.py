@@ -12,9 +12,10 @@ ERROR        all off                              alert tone 750 Hz, 200 ms twic
 =========== =================================== ===================================
 
 The mock backend is this same class on gpiozero's ``MockFactory(pin_class=MockPWMPin)``.
-Tones play on the buzzer's one owner thread (started by the first tone, stopped by
-``close()``) so ``show()`` returns at once; a newer ``show()`` cuts an older tone short. ``pause`` is the one place time passes, so tests can replace it and look at
-the pins at every step.
+The LEDs and the buzzer have one owner thread (started by the first ``show()``, stopped by
+``close()``): ``show()`` hands it the state and returns at once; a newer ``show()`` cuts an
+older tone short. ``pause`` is the one place time passes, so tests can replace it and look at
+the pins at every step; ``wait()`` returns once the owner has caught up.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ ALERT_TONE: tuple[Beep, ...] = (Beep(750.0, 0.2), Beep(None, 0.2), Beep(750.0, 0
 #: IDLE blink: LED1 on for ``IDLE_ON`` seconds every ``IDLE_ON + IDLE_OFF`` seconds.
 IDLE_ON, IDLE_OFF = 0.2, 4.8
 
+#: The tone of each state (the others are silent).
+TONES: dict[IndicatorState, tuple[Beep, ...]] = {
+    IndicatorState.SUCCESS: SUCCESS_TONE,
+    IndicatorState.ERROR: ALERT_TONE,
+}
+
 #: ``pause(seconds, cancelled)``: wait, returning True when the wait was cut short.
 Pause = Callable[[float, threading.Event], bool]
 
@@ -63,9 +70,10 @@ class GpioIndicators:
     wait (tests pass one that records the pins instead of sleeping).
     Construction raises gpiozero's errors (pin in use, no GPIO); ``show`` never raises.
 
-    The buzzer has one owner: a thread started by the first tone and stopped by ``close()``.
-    ``show`` hands it the newest pattern and returns; starting a thread per tone cost more
-    than the rest of ``show`` (milliseconds on a loaded machine, once per payment).
+    The LEDs and the buzzer have one owner: a thread started by the first ``show`` and stopped
+    by ``close()``. ``show`` hands it the newest state and returns; the owner switches the LEDs
+    and plays the state's tone. A thread per tone cost more than everything else ``show`` does
+    (milliseconds on a loaded machine, once per payment).
     """
 
     def __init__(
@@ -79,11 +87,11 @@ class GpioIndicators:
         pause: Pause = _real_pause,
     ) -> None:
         self._closed = False
-        # Guards what show() hands the buzzer's owner: _request, _cancel, _idle, _owner.
+        # Guards what show() hands the owner: _request, _cancel, _idle, _owner, _closed.
         self._cond = threading.Condition()
-        self._request: tuple[Beep, ...] | None = None  # newest pattern not taken yet
-        self._cancel = threading.Event()  # set: cut the pattern being played short
-        self._idle = True  # nothing waiting and nothing playing
+        self._request: IndicatorState | None = None  # newest state the owner has not taken
+        self._cancel = threading.Event()  # set: cut the tone being played short
+        self._idle = True  # nothing waiting and no tone playing
         self._owner: threading.Thread | None = None
         self._idle_blink = idle_blink
         self._pause = pause
@@ -111,57 +119,61 @@ class GpioIndicators:
     # -- the port ------------------------------------------------------------------------
 
     def show(self, state: IndicatorState) -> None:
-        """Switch LEDs to ``state`` and hand its tone to the buzzer's owner (never raises)."""
+        """Hand ``state`` to the owner thread, cutting short the tone it plays (never raises,
+        never waits for the pins)."""
         try:
-            self._show(IndicatorState(state))
+            self._post(IndicatorState(state))
         except Exception:
             # A dead LED or buzzer must never stop a sale; the log says what broke.
             log.exception("indicators: could not show %s", state)
 
-    def _show(self, state: IndicatorState) -> None:
-        if self._closed:
-            return
-        self.state = state
-        self.leds.off()  # also stops a running blink
-        if state is IndicatorState.IDLE:
-            on, off = self._idle_blink
-            self._led(1).blink(on_time=on, off_time=off, background=True)
-        elif state is IndicatorState.READY:
-            self._led(1).on()
-        elif state is IndicatorState.PROCESSING:
-            self._led(1).on()
-            self._led(2).on()
-        elif state is IndicatorState.SUCCESS:
-            self.leds.on()
-        if state is IndicatorState.SUCCESS:
-            self._play(SUCCESS_TONE)
-        elif state is IndicatorState.ERROR:
-            self._play(ALERT_TONE)
-        else:
-            self._play(())
-
-    def _play(self, pattern: Sequence[Beep]) -> None:
-        """Hand ``pattern`` to the buzzer's owner, cutting short whatever it is playing.
-
-        An empty pattern silences the buzzer; before the first tone there is nothing to
-        silence, so no owner is started for it.
-        """
+    def _post(self, state: IndicatorState) -> None:
         with self._cond:
-            if self._closed or (not pattern and self._owner is None):
+            if self._closed:
                 return
+            self.state = state
             self._cancel.set()
             self._cancel = threading.Event()
-            self._request = tuple(pattern)
+            self._request = state
             self._idle = False
             if self._owner is None:
                 self._owner = threading.Thread(
-                    target=self._own_buzzer, name="countertop-buzzer", daemon=True
+                    target=self._own, name="countertop-indicators", daemon=True
                 )
                 self._owner.start()
             self._cond.notify_all()
 
-    def _own_buzzer(self) -> None:
-        """The buzzer's owner: plays the newest pattern handed over until ``close()``."""
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the owner has shown every state handed to it and its tone has ended (or
+        was cut short); True if it has. Tests call this instead of sleeping."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._idle, timeout)
+
+    def close(self) -> None:
+        """Silence the buzzer, stop the owner, turn the LEDs off and release every pin."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._request = None
+            self._cancel.set()
+            owner = self._owner
+            self._cond.notify_all()
+        if owner is not None and owner is not threading.current_thread():
+            owner.join(timeout=2)
+            if owner.is_alive():
+                log.warning("indicators: the owner thread did not stop within 2 s")
+        for device in (self.leds, self.buzzer, self.button):
+            if device is not None:
+                try:
+                    device.close()
+                except Exception:
+                    log.exception("indicators: closing %r failed", device)
+
+    # -- the owner thread ----------------------------------------------------------------
+
+    def _own(self) -> None:
+        """Show the newest state handed over, one at a time, until ``close()``."""
         while True:
             with self._cond:
                 while self._request is None and not self._closed:
@@ -170,14 +182,31 @@ class GpioIndicators:
                     self._cond.wait()
                 if self._closed:
                     break
-                pattern, cancel = self._request, self._cancel
+                state, cancel = self._request, self._cancel
                 self._request = None
-            assert pattern is not None
-            self._sound(pattern, cancel)
-        self._sound((), self._cancel)  # silent when closed
+            assert state is not None
+            self._switch_leds(state)
+            self._sound(TONES.get(state, ()), cancel)
+        self._sound((), self._cancel)  # silent once closed
         with self._cond:
             self._idle = True
             self._cond.notify_all()
+
+    def _switch_leds(self, state: IndicatorState) -> None:
+        try:
+            self.leds.off()  # also stops a running blink
+            if state is IndicatorState.IDLE:
+                on, off = self._idle_blink
+                self._led(1).blink(on_time=on, off_time=off, background=True)
+            elif state is IndicatorState.READY:
+                self._led(1).on()
+            elif state is IndicatorState.PROCESSING:
+                self._led(1).on()
+                self._led(2).on()
+            elif state is IndicatorState.SUCCESS:
+                self.leds.on()
+        except Exception:
+            log.exception("indicators: LEDs could not show %s", state)
 
     def _sound(self, pattern: Sequence[Beep], cancel: threading.Event) -> None:
         """Play ``pattern`` until it ends or ``cancel`` is set; the buzzer is silent after."""
@@ -194,33 +223,6 @@ class GpioIndicators:
             self.buzzer.stop()
         except Exception:
             log.exception("indicators: buzzer failed")
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until the buzzer's owner has played (or cut short) every tone handed to it;
-        True if it has. Tests call this instead of sleeping; ``close()`` stops the owner."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self._idle, timeout)
-
-    def close(self) -> None:
-        """Silence the buzzer, stop its owner, turn the LEDs off and release every pin."""
-        with self._cond:
-            if self._closed:
-                return
-            self._closed = True
-            self._request = None
-            self._cancel.set()
-            owner = self._owner
-            self._cond.notify_all()
-        if owner is not None and owner is not threading.current_thread():
-            owner.join(timeout=2)
-            if owner.is_alive():
-                log.warning("indicators: the buzzer did not stop within 2 s")
-        for device in (self.leds, self.buzzer, self.button):
-            if device is not None:
-                try:
-                    device.close()
-                except Exception:
-                    log.exception("indicators: closing %r failed", device)
 
 
 class NoIndicators:

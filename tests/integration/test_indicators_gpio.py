@@ -102,6 +102,7 @@ def test_idle_blinks_led1_only(ind: GpioIndicators, factory: MockFactory) -> Non
         threading.Event().wait(0.001)
     assert toggled.is_set(), led1.states
     ind.show(IndicatorState.READY)
+    assert ind.wait(timeout=5)
     assert leds(factory) == [True, False, False, False]
     assert all(not factory.pin(n).state for n in LEDS[1:])
 
@@ -142,36 +143,35 @@ def test_a_new_state_cuts_the_previous_tone_short(factory: MockFactory) -> None:
         assert entered.wait(5)
         assert factory.pin(BUZZER).frequency == 750.0
         ind.show(IndicatorState.READY)
-        assert leds(factory) == [True, False, False, False]  # the LEDs follow at once
         assert ind.wait(timeout=5)
         assert cut == [True]  # the first step of the alert was cut, the rest never played
         assert factory.pin(BUZZER).frequency is None
+        assert leds(factory) == [True, False, False, False]
     finally:
         ind.close()
 
 
-def _buzzer_threads() -> set[threading.Thread]:
-    return {t for t in threading.enumerate() if t.name == "countertop-buzzer"}
+def _owner_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "countertop-indicators"}
 
 
-def test_tones_play_on_one_owner_thread_started_by_the_first_tone(
+def test_states_are_shown_by_one_owner_thread_started_by_the_first_show(
     factory: MockFactory, recorder: ToneRecorder
 ) -> None:
-    before = _buzzer_threads()
+    before = _owner_threads()
     ind = GpioIndicators(LEDS, BUZZER, pin_factory=factory, pause=recorder)
     try:
-        ind.show(IndicatorState.READY)  # no tone: nothing to own yet
-        assert _buzzer_threads() == before
+        assert _owner_threads() == before  # nothing started by construction
         owners = set()
-        for _ in range(3):
-            ind.show(IndicatorState.SUCCESS)
+        for state in [IndicatorState.READY, *[IndicatorState.SUCCESS] * 3]:
+            ind.show(state)
             assert ind.wait(timeout=5)
-            owners |= _buzzer_threads() - before
+            owners |= _owner_threads() - before
         assert len(owners) == 1
         assert recorder.steps == [(1500.0, 0.5)] * 3
     finally:
         ind.close()
-    assert _buzzer_threads() == before  # close() stopped the owner
+    assert _owner_threads() == before  # close() stopped the owner
 
 
 def test_close_cuts_a_playing_tone_and_stops_the_owner(factory: MockFactory) -> None:
@@ -183,18 +183,21 @@ def test_close_cuts_a_playing_tone_and_stops_the_owner(factory: MockFactory) -> 
         cut.append(cancelled.wait(5))
         return cut[-1]
 
-    before = _buzzer_threads()
+    before = _owner_threads()
     ind = GpioIndicators(LEDS, BUZZER, pin_factory=factory, pause=pause)
     ind.show(IndicatorState.SUCCESS)
     assert entered.wait(5)
     ind.close()
     assert cut == [True]
-    assert _buzzer_threads() == before
+    assert _owner_threads() == before
     assert ind.wait(timeout=0)
 
 
 def test_show_never_raises_even_when_the_hardware_fails(
-    ind: GpioIndicators, factory: MockFactory, monkeypatch: pytest.MonkeyPatch
+    ind: GpioIndicators,
+    factory: MockFactory,
+    recorder: ToneRecorder,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def broken() -> None:
         raise OSError("GPIO chip vanished")
@@ -202,6 +205,10 @@ def test_show_never_raises_even_when_the_hardware_fails(
     monkeypatch.setattr(ind.leds, "off", broken)
     ind.show(IndicatorState.READY)
     ind.show("not a state")  # type: ignore[arg-type]
+    # The owner survives the broken LEDs and still sounds the buzzer.
+    ind.show(IndicatorState.SUCCESS)
+    assert ind.wait(timeout=5)
+    assert recorder.steps == [(1500.0, 0.5)]
 
 
 def test_show_after_close_does_nothing(factory: MockFactory) -> None:
@@ -227,6 +234,7 @@ def test_mock_backend_is_gpiozero_on_its_own_mock_factory() -> None:
     ind = make_indicators("mock", led_pins=LEDS, buzzer_pin=BUZZER, button_pin=-1)
     assert isinstance(ind, GpioIndicators) and ind.button is None
     ind.show(IndicatorState.READY)
+    assert isinstance(ind, GpioIndicators) and ind.wait(timeout=5)
     factory = ind.leds.pin_factory
     assert isinstance(factory, MockFactory)
     assert factory.pin(LEDS[0]).state
