@@ -48,6 +48,15 @@ ALERT_TONE: tuple[Beep, ...] = (Beep(750.0, 0.2), Beep(None, 0.2), Beep(750.0, 0
 #: IDLE blink: LED1 on for ``IDLE_ON`` seconds every ``IDLE_ON + IDLE_OFF`` seconds.
 IDLE_ON, IDLE_OFF = 0.2, 4.8
 
+#: The steady LEDs (1 2 3 4) of each state but IDLE, which blinks LED1.
+LIT: dict[IndicatorState, tuple[bool, bool, bool, bool]] = {
+    IndicatorState.OFF: (False, False, False, False),
+    IndicatorState.READY: (True, False, False, False),
+    IndicatorState.PROCESSING: (True, True, False, False),
+    IndicatorState.SUCCESS: (True, True, True, True),
+    IndicatorState.ERROR: (False, False, False, False),
+}
+
 #: The tone of each state (the others are silent).
 TONES: dict[IndicatorState, tuple[Beep, ...]] = {
     IndicatorState.SUCCESS: SUCCESS_TONE,
@@ -92,7 +101,10 @@ class GpioIndicators:
         self._request: IndicatorState | None = None  # newest state the owner has not taken
         self._cancel = threading.Event()  # set: cut the tone being played short
         self._idle = True  # nothing waiting and no tone playing
+        self._posted = 0  # states handed to the owner so far
+        self._shown = 0  # of those, how many it has switched to (LEDs set, tone started)
         self._owner: threading.Thread | None = None
+        self._blinking = False  # LED1 blinks (IDLE); only the owner reads or sets this
         self._idle_blink = idle_blink
         self._pause = pause
         self.state = IndicatorState.OFF
@@ -135,6 +147,7 @@ class GpioIndicators:
             self._cancel.set()
             self._cancel = threading.Event()
             self._request = state
+            self._posted += 1
             self._idle = False
             if self._owner is None:
                 self._owner = threading.Thread(
@@ -142,6 +155,12 @@ class GpioIndicators:
                 )
                 self._owner.start()
             self._cond.notify_all()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Block until the owner has switched to the last state handed to it: its LEDs are
+        set and its tone has started (and may still be sounding); True if it has."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._shown == self._posted, timeout)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the owner has shown every state handed to it and its tone has ended (or
@@ -182,34 +201,52 @@ class GpioIndicators:
                     self._cond.wait()
                 if self._closed:
                     break
-                state, cancel = self._request, self._cancel
+                state, cancel, seq = self._request, self._cancel, self._posted
                 self._request = None
             assert state is not None
             self._switch_leds(state)
-            self._sound(TONES.get(state, ()), cancel)
+            self._sound(TONES.get(state, ()), cancel, lambda seq=seq: self._mark_shown(seq))
         self._sound((), self._cancel)  # silent once closed
         with self._cond:
             self._idle = True
+            self._shown = self._posted
+            self._cond.notify_all()
+
+    def _mark_shown(self, seq: int) -> None:
+        with self._cond:
+            self._shown = seq
             self._cond.notify_all()
 
     def _switch_leds(self, state: IndicatorState) -> None:
+        """Set the LEDs of ``state``, writing only those that change (a payment shows
+        SUCCESS twice: after the read and after the approval)."""
         try:
-            self.leds.off()  # also stops a running blink
             if state is IndicatorState.IDLE:
+                self.leds.off()
                 on, off = self._idle_blink
                 self._led(1).blink(on_time=on, off_time=off, background=True)
-            elif state is IndicatorState.READY:
-                self._led(1).on()
-            elif state is IndicatorState.PROCESSING:
-                self._led(1).on()
-                self._led(2).on()
-            elif state is IndicatorState.SUCCESS:
-                self.leds.on()
+                self._blinking = True
+                return
+            if self._blinking:
+                self.leds.off()  # stops the blink
+                self._blinking = False
+            for n, lit in enumerate(LIT[state], start=1):
+                led = self._led(n)
+                if led.is_lit != lit:
+                    led.value = lit
         except Exception:
             log.exception("indicators: LEDs could not show %s", state)
 
-    def _sound(self, pattern: Sequence[Beep], cancel: threading.Event) -> None:
-        """Play ``pattern`` until it ends or ``cancel`` is set; the buzzer is silent after."""
+    def _sound(
+        self,
+        pattern: Sequence[Beep],
+        cancel: threading.Event,
+        started: Callable[[], None] | None = None,
+    ) -> None:
+        """Play ``pattern`` until it ends or ``cancel`` is set; the buzzer is silent after.
+
+        ``started`` is called once the first step sounds (or, for no tone, at the end).
+        """
         try:
             for beep in pattern:
                 if cancel.is_set():
@@ -218,11 +255,17 @@ class GpioIndicators:
                     self.buzzer.stop()
                 else:
                     self.buzzer.play(Tone(frequency=beep.hz))
+                if started is not None:
+                    started()
+                    started = None
                 if self._pause(beep.seconds, cancel):
                     break
             self.buzzer.stop()
         except Exception:
             log.exception("indicators: buzzer failed")
+        finally:
+            if started is not None:
+                started()
 
 
 class NoIndicators:

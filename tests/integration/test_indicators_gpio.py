@@ -62,10 +62,18 @@ def leds(factory: MockFactory) -> list[bool]:
         (IndicatorState.ERROR, [False, False, False, False]),
     ],
 )
+@pytest.mark.parametrize(
+    "before", [IndicatorState.SUCCESS, IndicatorState.IDLE, IndicatorState.PROCESSING]
+)
 def test_each_state_lights_the_emv_leds(
-    ind: GpioIndicators, factory: MockFactory, state: IndicatorState, lit: list[bool]
+    ind: GpioIndicators,
+    factory: MockFactory,
+    state: IndicatorState,
+    lit: list[bool],
+    before: IndicatorState,
 ) -> None:
-    ind.show(IndicatorState.SUCCESS)  # start from everything on
+    ind.show(before)
+    assert ind.flush(timeout=5)
     ind.show(state)
     ind.wait()
     assert leds(factory) == lit
@@ -123,6 +131,32 @@ def test_show_returns_while_the_tone_is_still_playing(factory: MockFactory) -> N
         release.set()
         assert ind.wait(timeout=5)
         assert factory.pin(BUZZER).frequency is None
+    finally:
+        release.set()
+        ind.close()
+
+
+def test_flush_returns_once_the_state_is_shown_while_its_tone_still_sounds(
+    factory: MockFactory,
+) -> None:
+    release = threading.Event()
+
+    def pause(seconds: float, cancelled: threading.Event) -> bool:
+        release.wait(5)
+        return False
+
+    ind = GpioIndicators(LEDS, BUZZER, pin_factory=factory, pause=pause)
+    try:
+        ind.show(IndicatorState.SUCCESS)
+        assert ind.flush(timeout=5)
+        assert leds(factory) == [True, True, True, True]
+        assert factory.pin(BUZZER).frequency == 1500.0
+        assert not ind.wait(timeout=0)  # the tone has not ended
+        release.set()
+        assert ind.wait(timeout=5)
+        ind.show(IndicatorState.READY)  # no tone: shown once the LEDs are set
+        assert ind.flush(timeout=5)
+        assert leds(factory) == [True, False, False, False]
     finally:
         release.set()
         ind.close()
