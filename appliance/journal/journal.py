@@ -349,15 +349,14 @@ class Journal:
             self._set_state(
                 uow, txn_uuid, new, response_code=response_code, rrn=rrn, auth_code=auth_code
             )
-            row = uow.execute(
-                "SELECT type, original_uuid FROM transactions WHERE uuid=?", (txn_uuid,)
-            ).fetchone()
-            if approved and row["type"] == TxnType.VOID.value and row["original_uuid"]:
-                self._set_state(uow, row["original_uuid"], TxnState.VOIDED)
+            txn = self.get(txn_uuid)
+            if approved and txn.type is TxnType.VOID and txn.original_uuid:
+                self._set_state(uow, txn.original_uuid, TxnState.VOIDED)
             if stub is not None:
-                stub(uow, self.get(txn_uuid))
+                stub(uow, txn)
             uow.commit()
-        return self.get(txn_uuid)
+        # Read inside the unit, under the journal's lock: the row as committed.
+        return txn
 
     def mark_not_sent(self, txn_uuid: str, note: str) -> Transaction:
         """The request never left the terminal and the payment was not stored."""

@@ -62,10 +62,18 @@ def leds(factory: MockFactory) -> list[bool]:
         (IndicatorState.ERROR, [False, False, False, False]),
     ],
 )
+@pytest.mark.parametrize(
+    "before", [IndicatorState.SUCCESS, IndicatorState.IDLE, IndicatorState.PROCESSING]
+)
 def test_each_state_lights_the_emv_leds(
-    ind: GpioIndicators, factory: MockFactory, state: IndicatorState, lit: list[bool]
+    ind: GpioIndicators,
+    factory: MockFactory,
+    state: IndicatorState,
+    lit: list[bool],
+    before: IndicatorState,
 ) -> None:
-    ind.show(IndicatorState.SUCCESS)  # start from everything on
+    ind.show(before)
+    assert ind.flush(timeout=5)
     ind.show(state)
     ind.wait()
     assert leds(factory) == lit
@@ -102,6 +110,7 @@ def test_idle_blinks_led1_only(ind: GpioIndicators, factory: MockFactory) -> Non
         threading.Event().wait(0.001)
     assert toggled.is_set(), led1.states
     ind.show(IndicatorState.READY)
+    assert ind.wait(timeout=5)
     assert leds(factory) == [True, False, False, False]
     assert all(not factory.pin(n).state for n in LEDS[1:])
 
@@ -127,28 +136,102 @@ def test_show_returns_while_the_tone_is_still_playing(factory: MockFactory) -> N
         ind.close()
 
 
+def test_flush_returns_once_the_state_is_shown_while_its_tone_still_sounds(
+    factory: MockFactory,
+) -> None:
+    release = threading.Event()
+
+    def pause(seconds: float, cancelled: threading.Event) -> bool:
+        release.wait(5)
+        return False
+
+    ind = GpioIndicators(LEDS, BUZZER, pin_factory=factory, pause=pause)
+    try:
+        ind.show(IndicatorState.SUCCESS)
+        assert ind.flush(timeout=5)
+        assert leds(factory) == [True, True, True, True]
+        assert factory.pin(BUZZER).frequency == 1500.0
+        assert not ind.wait(timeout=0)  # the tone has not ended
+        release.set()
+        assert ind.wait(timeout=5)
+        ind.show(IndicatorState.READY)  # no tone: shown once the LEDs are set
+        assert ind.flush(timeout=5)
+        assert leds(factory) == [True, False, False, False]
+    finally:
+        release.set()
+        ind.close()
+
+
 def test_a_new_state_cuts_the_previous_tone_short(factory: MockFactory) -> None:
     entered = threading.Event()
+    cut: list[bool] = []
 
     def pause(seconds: float, cancelled: threading.Event) -> bool:
         entered.set()
-        return cancelled.wait(5)
+        cut.append(cancelled.wait(5))
+        return cut[-1]
 
     ind = GpioIndicators(LEDS, BUZZER, pin_factory=factory, pause=pause)
     try:
         ind.show(IndicatorState.ERROR)
         assert entered.wait(5)
+        assert factory.pin(BUZZER).frequency == 750.0
         ind.show(IndicatorState.READY)
-        assert factory.pin(BUZZER).frequency is None
         assert ind.wait(timeout=5)
+        assert cut == [True]  # the first step of the alert was cut, the rest never played
         assert factory.pin(BUZZER).frequency is None
         assert leds(factory) == [True, False, False, False]
     finally:
         ind.close()
 
 
+def _owner_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "countertop-indicators"}
+
+
+def test_states_are_shown_by_one_owner_thread_started_by_the_first_show(
+    factory: MockFactory, recorder: ToneRecorder
+) -> None:
+    before = _owner_threads()
+    ind = GpioIndicators(LEDS, BUZZER, pin_factory=factory, pause=recorder)
+    try:
+        assert _owner_threads() == before  # nothing started by construction
+        owners = set()
+        for state in [IndicatorState.READY, *[IndicatorState.SUCCESS] * 3]:
+            ind.show(state)
+            assert ind.wait(timeout=5)
+            owners |= _owner_threads() - before
+        assert len(owners) == 1
+        assert recorder.steps == [(1500.0, 0.5)] * 3
+    finally:
+        ind.close()
+    assert _owner_threads() == before  # close() stopped the owner
+
+
+def test_close_cuts_a_playing_tone_and_stops_the_owner(factory: MockFactory) -> None:
+    entered = threading.Event()
+    cut: list[bool] = []
+
+    def pause(seconds: float, cancelled: threading.Event) -> bool:
+        entered.set()
+        cut.append(cancelled.wait(5))
+        return cut[-1]
+
+    before = _owner_threads()
+    ind = GpioIndicators(LEDS, BUZZER, pin_factory=factory, pause=pause)
+    ind.show(IndicatorState.SUCCESS)
+    assert entered.wait(5)
+    ind.close()
+    assert cut == [True]
+    assert _owner_threads() == before
+    assert ind.wait(timeout=0)
+
+
 def test_show_never_raises_even_when_the_hardware_fails(
-    ind: GpioIndicators, factory: MockFactory, monkeypatch: pytest.MonkeyPatch
+    ind: GpioIndicators,
+    factory: MockFactory,
+    recorder: ToneRecorder,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def broken() -> None:
         raise OSError("GPIO chip vanished")
@@ -156,6 +239,10 @@ def test_show_never_raises_even_when_the_hardware_fails(
     monkeypatch.setattr(ind.leds, "off", broken)
     ind.show(IndicatorState.READY)
     ind.show("not a state")  # type: ignore[arg-type]
+    # The owner survives the broken LEDs and still sounds the buzzer.
+    ind.show(IndicatorState.SUCCESS)
+    assert ind.wait(timeout=5)
+    assert recorder.steps == [(1500.0, 0.5)]
 
 
 def test_show_after_close_does_nothing(factory: MockFactory) -> None:
@@ -181,6 +268,7 @@ def test_mock_backend_is_gpiozero_on_its_own_mock_factory() -> None:
     ind = make_indicators("mock", led_pins=LEDS, buzzer_pin=BUZZER, button_pin=-1)
     assert isinstance(ind, GpioIndicators) and ind.button is None
     ind.show(IndicatorState.READY)
+    assert isinstance(ind, GpioIndicators) and ind.wait(timeout=5)
     factory = ind.leds.pin_factory
     assert isinstance(factory, MockFactory)
     assert factory.pin(LEDS[0]).state
