@@ -373,6 +373,9 @@ def test_the_qr_refund_screens_fit_at_every_size_and_language(
         Shift(app, shop, None).wait("menu")
         refund_list(app, shop)
         found += problems(app)  # the row with what is left
+        label = [t.text for t in app.painter.texts if t.owner == "order"]
+        if len(label) != 1:
+            found.append(f"qr_refund_list: the Order no. button wraps: {label}")
         app.tap("order")
         Shift(app, shop, None).wait("qr_refund_order")
         found += problems(app)

@@ -59,11 +59,16 @@ def language_switch(app: App, button: Button) -> None:
     )
 
 
-def action_buttons(app: App, rect: pygame.Rect, actions: Sequence[Action]) -> list[Button]:
-    """A row of action buttons filling ``rect``."""
+def action_buttons(
+    app: App,
+    rect: pygame.Rect,
+    actions: Sequence[Action],
+    weights: Sequence[float] | None = None,
+) -> list[Button]:
+    """A row of action buttons filling ``rect``, equally wide unless ``weights`` are given."""
     if not actions:
         return []
-    cells = cols(rect, [1] * len(actions), app.metrics.gap)
+    cells = cols(rect, list(weights) if weights else [1] * len(actions), app.metrics.gap)
     return [
         Button(a, label, c, style=style)
         for (a, label, style), c in zip(actions, cells, strict=True)
@@ -489,6 +494,10 @@ class ListScreen(Screen):
             for (iid, _l, _r), box in zip(shown, self.row_boxes, strict=False)
         ]
         self.shown = shown
+        # An extra action takes width from Back (one short word), not from the arrows: the
+        # arrows keep the left half, where the screen an extra opens may put its Cancel, and
+        # "Order no." stays on one line in a 720 px wide row.
+        back = 1.0 - 0.25 * len(self.extra)
         self.buttons += action_buttons(
             self.app,
             self.actions_box,
@@ -498,6 +507,7 @@ class ListScreen(Screen):
                 *self.extra,
                 ("back", N_("Back"), "normal"),
             ],
+            [1.0, 1.0, *[1.25] * len(self.extra), max(back, 0.5)],
         )
         self.button("prev").enabled = self.page > 0
         self.button("next").enabled = self.page < self.pages - 1

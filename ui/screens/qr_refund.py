@@ -140,6 +140,7 @@ def refund_amount(app: App, order: Any, left: int) -> None:
                 on_action=back_to_menu(app),
                 name="qr_refund_refused",
                 translate=False,
+                action_width=1 / 3,  # left: the order number's Find (right) opens this
             )
         )
         return

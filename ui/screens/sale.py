@@ -370,7 +370,13 @@ class ResultScreen(MessageScreen):
         self.message_box = parts[1]
         self.details_box = parts[2] if nd else None
         self.print_box = parts[-2]
-        self.buttons = action_buttons(self.app, parts[-1], self.actions)
+        # At the bottom, at most a fifth of the screen high, and New in the left half even when
+        # it is alone: a confirmation's Refund or Void (right) may just have been tapped.
+        row = parts[-1]
+        h = min(row.h, max(m.touch, inner.h // 5))
+        w = row.w if len(self.actions) > 1 else (row.w - m.gap) // 2
+        row = pygame.Rect(row.x, row.bottom - h, w, h)
+        self.buttons = action_buttons(self.app, row, self.actions)
         for b in self.buttons:
             if b.id == "print":
                 b.enabled = not self.printed  # never a second customer copy (Status and back)
