@@ -17,8 +17,10 @@ Main buttons are double-tapped: each double tap must reach its screen exactly on
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
+import pkgutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -400,8 +402,13 @@ def walk(r: Recorder) -> None:
 
 
 def screen_classes() -> set[type[Screen]]:
-    """Every concrete screen class of the ``ui.screens`` package."""
+    """Every concrete screen class of the ``ui.screens`` package (each module imported here,
+    so the answer does not depend on which tests ran before)."""
+    import ui.screens
+
     registry.load()
+    for module in pkgutil.iter_modules(ui.screens.__path__, "ui.screens."):
+        importlib.import_module(module.name)
     found: set[type[Screen]] = set()
     todo = list(Screen.__subclasses__())
     while todo:
