@@ -329,7 +329,9 @@ class Terminal:
         self._tmk = tmk
         self._unwrap = unwrap_keys
         self._busy = threading.RLock()
-        self.oplock = OperationLock(config.state_dir / "operation.lock")
+        # Resolved once: the journal and the operation lock live here for the process's life.
+        self.state_dir = config.state_dir
+        self.oplock = OperationLock(self.state_dir / "operation.lock")
         self.cur = config.currency
         self.tid: str = config.merchant.tid
         self.mid: str = config.merchant.mid
@@ -1085,7 +1087,7 @@ class Terminal:
 
     def _storage_refusal(self) -> Outcome | None:
         """Refused (nothing read, sent or written) while free space is below the reserve."""
-        st = storage_status(self.config)
+        st = storage_status(self.config, self.state_dir)
         if st.level != "reserve":
             return None
         log.warning(
@@ -1160,7 +1162,7 @@ class Terminal:
         return resp.response_code in REVERSAL_ACK_CODES
 
     def _storage_params(self) -> dict[str, Any]:
-        return dict(storage_status(self.config).params)
+        return dict(storage_status(self.config, self.state_dir).params)
 
     # ---- owed messages (reversals, advices) -----------------------------------------------
 
@@ -1409,7 +1411,7 @@ class Terminal:
             print_jobs_attention=sum(1 for j in jobs if j.state == "needs_attention"),
             print_owner=owner,
             currency=self.cur.alpha,
-            storage=storage_status(self.config).as_dict(),
+            storage=storage_status(self.config, self.state_dir).as_dict(),
             in_doubt=len(self.journal.transactions(states=(TxnState.PENDING,))),
             qr_cancels_owed=qr_counts.get("cancel_owed", 0),
             qr_refunds_owed=qr_counts.get("refund_owed", 0),
