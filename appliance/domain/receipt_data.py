@@ -40,6 +40,11 @@ def _block(b: Block) -> dict[str, Any]:
     names = _FIELDS.get(cls)
     if names is None:  # a block type added after import (never in practice): slow but right
         names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(b))
+    # A block's instance dict holds exactly its fields, in field order (frozen dataclasses
+    # without slots set them one by one in ``__init__``): one copy instead of a getattr each.
+    values = getattr(b, "__dict__", None)
+    if values is not None and len(values) == len(names):
+        return {"type": cls.__name__, **values}
     out: dict[str, Any] = {"type": cls.__name__}
     for name in names:
         out[name] = getattr(b, name)

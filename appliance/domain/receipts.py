@@ -18,6 +18,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -360,6 +361,17 @@ def _header(
     if reprint_at is not None:
         blocks.append(Text(f"*** {_t(lang, '重打印', 'REPRINT')} ***", "center", bold=True))
         blocks.append(Pair(_t(lang, "重打印时间", "REPRINTED"), _when(reprint_at, tz)))
+    blocks += _merchant_lines(lang, merchant, operator, copy)
+    return blocks
+
+
+@lru_cache(maxsize=64)
+def _merchant_lines(
+    lang: str, merchant: MerchantInfo, operator: str, copy: str | None
+) -> tuple[Block, ...]:
+    """The copy's title and the merchant, terminal and operator lines: the same on every slip
+    of a shift, so built once (blocks are frozen; a slip shares them)."""
+    blocks: list[Block] = []
     if copy is not None:
         zh, en = _COPY[copy]
         blocks.append(Text(_t(lang, zh, en), "center", bold=True))
@@ -372,7 +384,7 @@ def _header(
     if operator:
         blocks.append(Pair(_t(lang, "操作员", "OPERATOR"), operator))
     blocks.append(Separator())
-    return blocks
+    return tuple(blocks)
 
 
 def _card_lines(lang: str, txn: Transaction, copy: str) -> list[Block]:

@@ -285,12 +285,14 @@ class Journal:
             invoice = self._bump(uow, "invoice", lambda v: v + 1)
             batch = uow.execute("SELECT value FROM counters WHERE name='batch'").fetchone()[0]
             txn_uuid = str(uuidlib.uuid4())
-            uow.execute(
+            row = uow.execute(
                 """INSERT INTO transactions (uuid, type, state, amount, currency, stan, batch,
                    invoice, masked_pan, scheme, entry_mode, aid, label, original_uuid,
                    original_stan, operator, transmitted_at, created_at, updated_at, local_date,
                    decision, tvr, cvm)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                   RETURNING """
+                + _COLUMNS,
                 (
                     txn_uuid,
                     type.value,
@@ -316,11 +318,28 @@ class Journal:
                     tvr,
                     cvm,
                 ),
-            )
+            ).fetchone()
             uow.commit()
-        return self.get(txn_uuid)
+        # The row as inserted is the row as committed: no second read after the commit.
+        return self._row(row)
 
     def _set_state(self, uow: UnitOfWork, txn_uuid: str, new: TxnState, **fields: Any) -> None:
+        sql, params = self._state_update(uow, txn_uuid, new, fields)
+        uow.execute(sql, params)
+
+    def _update_state(
+        self, uow: UnitOfWork, txn_uuid: str, new: TxnState, fields: dict[str, Any]
+    ) -> Transaction:
+        """``_set_state`` that returns the row as updated (``RETURNING``): the row as it
+        commits with ``uow``, without reading it again."""
+        sql, params = self._state_update(uow, txn_uuid, new, fields)
+        return self._row(uow.execute(f"{sql} RETURNING {_COLUMNS}", params).fetchone())
+
+    def _state_update(
+        self, uow: UnitOfWork, txn_uuid: str, new: TxnState, fields: dict[str, Any]
+    ) -> tuple[str, tuple[Any, ...]]:
+        """The UPDATE moving ``txn_uuid`` to ``new`` with ``fields``; NotFound, or
+        IllegalTransition when the transaction's state may not move to ``new``."""
         row = uow.execute("SELECT state FROM transactions WHERE uuid=?", (txn_uuid,)).fetchone()
         if row is None:
             raise NotFound(f"no transaction {txn_uuid}")
@@ -328,7 +347,7 @@ class Journal:
         fields["state"] = new.value
         fields["updated_at"] = _iso(self.clock())
         cols = ", ".join(f"{k}=?" for k in fields)
-        uow.execute(f"UPDATE transactions SET {cols} WHERE uuid=?", (*fields.values(), txn_uuid))
+        return f"UPDATE transactions SET {cols} WHERE uuid=?", (*fields.values(), txn_uuid)
 
     def record_outcome(
         self,
@@ -346,16 +365,18 @@ class Journal:
         """
         with self.unit() as uow:
             new = TxnState.APPROVED if approved else TxnState.DECLINED
-            self._set_state(
-                uow, txn_uuid, new, response_code=response_code, rrn=rrn, auth_code=auth_code
+            txn = self._update_state(
+                uow,
+                txn_uuid,
+                new,
+                {"response_code": response_code, "rrn": rrn, "auth_code": auth_code},
             )
-            txn = self.get(txn_uuid)
             if approved and txn.type is TxnType.VOID and txn.original_uuid:
                 self._set_state(uow, txn.original_uuid, TxnState.VOIDED)
             if stub is not None:
                 stub(uow, txn)
             uow.commit()
-        # Read inside the unit, under the journal's lock: the row as committed.
+        # Returned by the UPDATE inside the unit: the row as committed.
         return txn
 
     def mark_not_sent(self, txn_uuid: str, note: str) -> Transaction:

@@ -39,6 +39,10 @@ STATES = ("queued", "printing", "uncertain", "done", "needs_attention")
 #: States of jobs that still owe a print (``done`` does not).
 WAITING = ("queued", "printing", "uncertain", "needs_attention")
 
+#: How a document is stored: compact, UTF-8 kept readable. One encoder for every job, as
+#: ``json.dumps`` with options builds a new encoder per call (a sale's stub pays it).
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
 
 @dataclass(frozen=True)
 class PrintJob:
@@ -193,9 +197,7 @@ class PrintJobs:
                 what,
                 txn_uuid,
                 copy,
-                json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-                if document is not None
-                else None,
+                _ENCODE(document) if document is not None else None,
                 data,
                 _iso(self.journal.clock()),
             ),

@@ -106,6 +106,7 @@ class PrintQueue:
         # One job at a time from this process (the worker and a direct drain() call).
         self._one_job_at_a_time = threading.Lock()
         self.queued_here: list[str] = []
+        self._merchant: tuple[tuple[str, str, str], Any] | None = None
 
     # ---- building jobs ----------------------------------------------------------------------
 
@@ -115,7 +116,11 @@ class PrintQueue:
         from appliance.domain.receipts import MerchantInfo
 
         m = self.config.merchant
-        return MerchantInfo(name=m.name, mid=m.mid, tid=m.tid)
+        key = (m.name, m.mid, m.tid)
+        if self._merchant is None or self._merchant[0] != key:
+            # Built once per merchant: slips then share the header lines built for it.
+            self._merchant = (key, MerchantInfo(name=m.name, mid=m.mid, tid=m.tid))
+        return self._merchant[1]
 
     def render(self, doc: Any) -> bytes:
         """A receipt document as ESC/POS for this printer's profile."""

@@ -59,9 +59,13 @@ def free_kib(directory: Path) -> int | None:
     return st.f_bavail * st.f_frsize // 1024
 
 
-def storage_status(config: Any) -> StorageStatus:
-    """Free space of the state directory against ``[state] reserve_kib`` and ``warn_kib``."""
-    directory = config.state_dir
+def storage_status(config: Any, directory: Path | None = None) -> StorageStatus:
+    """Free space of the state directory against ``[state] reserve_kib`` and ``warn_kib``.
+
+    ``directory``: the state directory already resolved (``config.state_dir`` resolves the
+    configured path on every call: a few file-system calls a payment need not repeat).
+    """
+    directory = config.state_dir if directory is None else directory
     return StorageStatus(
         directory=directory,
         free_kib=free_kib(directory),

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -329,7 +330,13 @@ class Terminal:
         self._tmk = tmk
         self._unwrap = unwrap_keys
         self._busy = threading.RLock()
-        self.oplock = OperationLock(config.state_dir / "operation.lock")
+        # The indicator state the running operation ends on, shown once its lock is released
+        # (``_operation``), and the thread that runs it (None: none runs).
+        self._result: IndicatorState | None = None
+        self._op_thread: int | None = None
+        # Resolved once: the journal and the operation lock live here for the process's life.
+        self.state_dir = config.state_dir
+        self.oplock = OperationLock(self.state_dir / "operation.lock")
         self.cur = config.currency
         self.tid: str = config.merchant.tid
         self.mid: str = config.merchant.mid
@@ -368,6 +375,38 @@ class Terminal:
         self._mak = mak
         self.link.set_mak(mak)
 
+    @contextmanager
+    def _operation(self, what: str = "operation") -> Iterator[None]:
+        """One financial operation at a time: in this process (``_busy``) and across processes
+        (the operation lock). Re-entrant: a sale may sign on inside its own operation.
+
+        The indicator state the operation ends on (``_show_result``) is handed to the
+        indicators once the operation lock is released, still under ``_busy`` (so it cannot
+        land after the next operation's READY). Handed over earlier, the indicators' owner
+        thread woke and took the GIL while this thread released the lock, and the payment's
+        answer waited for the LEDs and the tone to be switched.
+        """
+        with self._busy:
+            outer = self._op_thread is None
+            if outer:
+                self._op_thread = threading.get_ident()
+            try:
+                with self.oplock.hold(what):
+                    yield
+            finally:
+                if outer:
+                    state, self._result, self._op_thread = self._result, None, None
+                    if state is not None:
+                        self.indicators.show(state)
+
+    def _show_result(self, state: IndicatorState) -> None:
+        """Show what an operation came to: when the operation ends (``_operation``) if this
+        thread runs one, else at once."""
+        if self._op_thread == threading.get_ident():
+            self._result = state
+        else:
+            self.indicators.show(state)
+
     @property
     def signed_on(self) -> bool:
         """True once working keys are loaded."""
@@ -375,7 +414,7 @@ class Terminal:
 
     def sign_on(self, operator: str = "") -> HostResponse:
         """Host sign-on (签到): fetch working keys (checked against their KCVs) and the batch."""
-        with self._busy, self.oplock.hold():
+        with self._operation():
             stan = self.journal.next_stan()
             req = HostRequest(
                 MessageKind.SIGN_ON,
@@ -587,7 +626,7 @@ class Terminal:
         on_step: Callable[[str], None] | None = None,
     ) -> Outcome:
         """消费: read a card, ask the host, and commit the answer; store offline if unreachable."""
-        with self._busy, self.oplock.hold():
+        with self._operation():
             refused = self._storage_refusal()
             if refused is not None:
                 return refused
@@ -639,7 +678,7 @@ class Terminal:
                         rrn=None,
                         auth_code=None,
                     )
-                    self.indicators.show(IndicatorState.ERROR)
+                    self._show_result(IndicatorState.ERROR)
                     return _coded(
                         "declined", txn, "card.declined_by_card", response_code=CARD_DECLINED
                     )
@@ -679,13 +718,13 @@ class Terminal:
         except ProtocolError as exc:
             # The link raises ProtocolError only while building the request: nothing was sent.
             txn = self.journal.mark_not_sent(txn.uuid, f"request could not be built: {exc}")
-            self.indicators.show(IndicatorState.ERROR)
+            self._show_result(IndicatorState.ERROR)
             return _coded("failed", txn, "host.not_built")
         except NotSent as exc:
             if txn.type == TxnType.SALE and fields is not None:
                 return self._offline(txn, fields, str(exc), requested)
             txn = self.journal.mark_not_sent(txn.uuid, str(exc))
-            self.indicators.show(IndicatorState.ERROR)
+            self._show_result(IndicatorState.ERROR)
             return _coded("failed", txn, f"host.not_sent.{txn.type.value}")
         except Exception as exc:
             # No valid answer, or anything unexpected after the PENDING row: outcome unknown.
@@ -697,7 +736,7 @@ class Terminal:
                 return self._unrecorded(txn, None, write_error)
             if not isinstance(exc, HostError):
                 raise
-            self.indicators.show(IndicatorState.ERROR)
+            self._show_result(IndicatorState.ERROR)
             check = None
             try:
                 if isinstance(exc, MacError):
@@ -735,7 +774,7 @@ class Terminal:
             # The outcome and its stub's job are one unit: neither was committed.
             return self._unrecorded(txn, resp, write_error)
         if resp.approved:
-            self.indicators.show(IndicatorState.SUCCESS)
+            self._show_result(IndicatorState.SUCCESS)
             return _coded(
                 "approved",
                 txn,
@@ -743,7 +782,7 @@ class Terminal:
                 response_code=resp.response_code,
                 params={"auth": txn.auth_code or ""},
             )
-        self.indicators.show(IndicatorState.ERROR)
+        self._show_result(IndicatorState.ERROR)
         return _coded(
             "declined",
             txn,
@@ -800,7 +839,7 @@ class Terminal:
             txn = self.journal.mark_not_sent(
                 txn.uuid, f"{why}; offline refused: {decision.message}"
             )
-            self.indicators.show(IndicatorState.ERROR)
+            self._show_result(IndicatorState.ERROR)
             return _coded(
                 "refused",
                 txn,
@@ -822,12 +861,12 @@ class Terminal:
             txn = self.journal.mark_not_sent(
                 txn.uuid, f"{why}; offline refused by the card data: {refusal.code}"
             )
-            self.indicators.show(IndicatorState.ERROR)
+            self._show_result(IndicatorState.ERROR)
             return _coded("refused", txn, refusal.code, params=refusal.params, limit="emv")
         txn = self.journal.store_offline(
             txn.uuid, self.vault.seal(txn.uuid, fields), stub=self._stub("offline")
         )
-        self.indicators.show(IndicatorState.SUCCESS)
+        self._show_result(IndicatorState.SUCCESS)
         return _coded("stored", txn, "offline.stored")
 
     def _find_sale(self, *, trace: int | None, rrn: str | None, batch: int | None) -> Transaction:
@@ -855,7 +894,7 @@ class Terminal:
         """
         who = require(approver, "void")
         operator = who.number
-        with self._busy, self.oplock.hold():
+        with self._operation():
             refused = self._storage_refusal()
             if refused is not None:
                 return refused
@@ -994,7 +1033,7 @@ class Terminal:
         """
         who = require(approver, "refund")
         operator = who.number
-        with self._busy, self.oplock.hold():
+        with self._operation():
             refused = self._storage_refusal()
             if refused is not None:
                 return refused
@@ -1085,7 +1124,7 @@ class Terminal:
 
     def _storage_refusal(self) -> Outcome | None:
         """Refused (nothing read, sent or written) while free space is below the reserve."""
-        st = storage_status(self.config)
+        st = storage_status(self.config, self.state_dir)
         if st.level != "reserve":
             return None
         log.warning(
@@ -1094,7 +1133,7 @@ class Terminal:
             st.directory,
             st.reserve_kib,
         )
-        self.indicators.show(IndicatorState.ERROR)
+        self._show_result(IndicatorState.ERROR)
         return _coded("refused", None, "storage.reserve", params=st.params)
 
     def _recover_in_doubt(self) -> None:
@@ -1111,7 +1150,7 @@ class Terminal:
         """The journal could not be written before the request left: nothing was charged."""
         log.error("payment not started, journal not writable: %s", exc)
         self.in_doubt = True  # a PENDING row may be left behind: reversed before the next one
-        self.indicators.show(IndicatorState.ERROR)
+        self._show_result(IndicatorState.ERROR)
         return _coded("failed", None, "storage.not_recorded", params=self._storage_params())
 
     def _unrecorded(
@@ -1126,7 +1165,7 @@ class Terminal:
         """
         log.error("answer to %s %06d not journaled: %s", txn.type.value, txn.stan, exc)
         self.in_doubt = True
-        self.indicators.show(IndicatorState.ERROR)
+        self._show_result(IndicatorState.ERROR)
         params = self._storage_params()
         code = resp.response_code if resp is not None else None
         if resp is not None and not resp.approved:
@@ -1160,7 +1199,7 @@ class Terminal:
         return resp.response_code in REVERSAL_ACK_CODES
 
     def _storage_params(self) -> dict[str, Any]:
-        return dict(storage_status(self.config).params)
+        return dict(storage_status(self.config, self.state_dir).params)
 
     # ---- owed messages (reversals, advices) -----------------------------------------------
 
@@ -1215,7 +1254,7 @@ class Terminal:
         """
         report = OwedReport()
         window = window or self.config.host.window
-        with self._busy, self.oplock.hold():
+        with self._operation():
             if not self.signed_on:
                 try:
                     self.sign_on()
@@ -1354,7 +1393,7 @@ class Terminal:
         Under the operation lock, so a PENDING row of a sale another process is still waiting
         on is never taken for a crash.
         """
-        with self._busy, self.oplock.hold("recovery"):
+        with self._operation("recovery"):
             return self.journal.recover()
 
     # ---- queries --------------------------------------------------------------------------
@@ -1409,7 +1448,7 @@ class Terminal:
             print_jobs_attention=sum(1 for j in jobs if j.state == "needs_attention"),
             print_owner=owner,
             currency=self.cur.alpha,
-            storage=storage_status(self.config).as_dict(),
+            storage=storage_status(self.config, self.state_dir).as_dict(),
             in_doubt=len(self.journal.transactions(states=(TxnState.PENDING,))),
             qr_cancels_owed=qr_counts.get("cancel_owed", 0),
             qr_refunds_owed=qr_counts.get("refund_owed", 0),

@@ -105,6 +105,10 @@ class GpioIndicators:
         self._shown = 0  # of those, how many it has switched to (LEDs set, tone started)
         self._owner: threading.Thread | None = None
         self._blinking = False  # LED1 blinks (IDLE); only the owner reads or sets this
+        # The steady LEDs as the owner last set them (None: not known, read the pins); only
+        # the owner reads or sets this. Saves reading four pins per state change.
+        self._lit: tuple[bool, bool, bool, bool] | None = None
+        self._tones: dict[float, Tone] = {}  # one Tone per frequency played, built once
         self._idle_blink = idle_blink
         self._pause = pause
         self.state = IndicatorState.OFF
@@ -226,15 +230,25 @@ class GpioIndicators:
                 on, off = self._idle_blink
                 self._led(1).blink(on_time=on, off_time=off, background=True)
                 self._blinking = True
+                self._lit = None
                 return
             if self._blinking:
                 self.leds.off()  # stops the blink
                 self._blinking = False
-            for n, lit in enumerate(LIT[state], start=1):
+                self._lit = LIT[IndicatorState.OFF]
+            want = LIT[state]
+            if want == self._lit:
+                return
+            for n, lit in enumerate(want, start=1):
+                was = self._lit[n - 1] if self._lit is not None else None
                 led = self._led(n)
-                if led.is_lit != lit:
+                if was is None:
+                    was = led.is_lit
+                if was != lit:
                     led.value = lit
+            self._lit = want
         except Exception:
+            self._lit = None  # some LED may not be what it should: read them next time
             log.exception("indicators: LEDs could not show %s", state)
 
     def _sound(
@@ -254,7 +268,10 @@ class GpioIndicators:
                 if beep.hz is None:
                     self.buzzer.stop()
                 else:
-                    self.buzzer.play(Tone(frequency=beep.hz))
+                    tone = self._tones.get(beep.hz)
+                    if tone is None:
+                        tone = self._tones[beep.hz] = Tone(frequency=beep.hz)
+                    self.buzzer.play(tone)
                 if started is not None:
                     started()
                     started = None
