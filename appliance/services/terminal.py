@@ -569,8 +569,10 @@ class Terminal:
         online: bool = True,
     ) -> CardRead:
         step = on_step or (lambda _s: None)
-        step("present_card")
+        # LED1 lights before the prompt is announced: the screen mirrors the LEDs as it draws
+        # the prompt, and the reader is ready from here on.
         self.indicators.show(IndicatorState.READY)
+        step("present_card")
         local = self.journal.clock().astimezone(self.journal.tz)
         try:
             card = self.reader.read_card(
