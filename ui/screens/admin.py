@@ -510,13 +510,11 @@ def refund_amount(app: App, txn: Any) -> None:
     )
 
 
-def refund_entry(app: App, txn: Any, limit: int) -> None:
-    """Type the refund amount (≤ ``limit``), then present the original card."""
-    if limit <= 0:
-        params = {"trace": f"{int(txn.stan):06d}"}
-        exc = Refused("refunded in full", code="refund.nothing_left", params=params)
-        show_failure(app, exc, back=back_to_menu(app))
-        return
+def refund_amount_action(
+    app: App, limit: int, then: Callable[[int], None]
+) -> Callable[[str, EntryScreen], None]:
+    """The refund amount screen's buttons (card and QR alike): Cancel goes back to the menu;
+    Refund goes on with ``then(amount)`` when 0 < amount ≤ ``limit``, else says why."""
 
     def act(a: str, screen: EntryScreen) -> None:
         if a == "cancel":
@@ -530,14 +528,28 @@ def refund_entry(app: App, txn: Any, limit: int) -> None:
                 app.t(N_("At most {amount} can be refunded")).format(amount=app.money(limit))
             )
         else:
-            start_card_flow(app, amount, "refund", trace=txn.stan, approver=app.session.menu_by)
+            then(amount)
+
+    return act
+
+
+def refund_entry(app: App, txn: Any, limit: int) -> None:
+    """Type the refund amount (≤ ``limit``), then present the original card."""
+    if limit <= 0:
+        params = {"trace": f"{int(txn.stan):06d}"}
+        exc = Refused("refunded in full", code="refund.nothing_left", params=params)
+        show_failure(app, exc, back=back_to_menu(app))
+        return
+
+    def refund(amount: int) -> None:
+        start_card_flow(app, amount, "refund", trace=txn.stan, approver=app.session.menu_by)
 
     screen = EntryScreen(
         app,
         N_("Refund amount"),
         [Field(app.currency.alpha, "amount", 9)],
         [("cancel", N_("Cancel"), "normal"), ("refund", N_("Refund"), "danger")],
-        act,
+        refund_amount_action(app, limit, refund),
         name="refund_amount",
     )
     screen.message = app.t(N_("Trace {trace}: at most {amount}")).format(

@@ -22,7 +22,7 @@ from appliance.errors import NotFound
 from appliance.services.qr_messages import translate
 from ui import qr_flow
 from ui.i18n import N_
-from ui.screens.admin import MenuScreen, back_to_menu
+from ui.screens.admin import MenuScreen, back_to_menu, refund_amount_action
 from ui.screens.common import EntryScreen, Field, ListScreen, MessageScreen, ProgressScreen
 from ui.screens.qr import WALLETS
 from ui.screens.sale import ResultScreen, show_failure
@@ -145,24 +145,12 @@ def refund_amount(app: App, order: Any, left: int) -> None:
         )
         return
 
-    def act(a: str, screen: EntryScreen) -> None:
-        if a == "cancel":
-            app.show(MenuScreen(app))
-            return
-        amount = screen.field.number
-        if amount <= 0:
-            screen.say(app.t(N_("Type the amount first")))
-        elif amount > left:
-            screen.say(app.t(N_("At most {amount} can be refunded")).format(amount=app.money(left)))
-        else:
-            confirm(app, order, amount)
-
     screen = EntryScreen(
         app,
         N_("QR refund amount"),
         [Field(app.currency.alpha, "amount", 9, value=str(left), fresh=True)],
         [("cancel", N_("Cancel"), "normal"), ("refund", N_("Refund"), "danger")],
-        act,
+        refund_amount_action(app, left, lambda amount: confirm(app, order, amount)),
         name="qr_refund_amount",
     )
     screen.message = app.t(N_("Order …{tail}: at most {amount}")).format(
