@@ -1,17 +1,33 @@
 """Receipt documents as plain data (for the journal) and the DUPLICATE banner.
 
-A print job keeps its document, not its bytes: the sale commits the document with its outcome
-and the print owner renders it for the printer it drives. ``to_data``/``from_data`` turn a
-``Document`` into JSON-safe dicts and back, block by block (every block is a small frozen
-dataclass of strings, numbers and booleans).
+A print job keeps its document, not its bytes, and the print owner renders it for the printer
+it drives. ``to_data``/``from_data`` turn a ``Document`` into JSON-safe dicts and back, block by
+block (every block is a small frozen dataclass of strings, numbers and booleans).
+
+A card slip committed with a payment's outcome is journaled as a *snapshot* instead
+(``stub_snapshot``): the transaction's fields as that unit commits them, the kind decided then,
+and the merchant and settings the slip is built with. ``from_data`` builds the slip from it
+(``build_receipt``), so it prints what it would have printed when it was queued, even if the
+transaction was voided or forwarded before the printer took the job. ``from_data`` reads both
+shapes: jobs queued as documents before snapshots existed still print.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 from typing import Any, get_args
 
-from appliance.domain.receipts import Block, Document, Separator, Text
+from appliance.domain.receipts import (
+    Block,
+    Document,
+    MerchantInfo,
+    Separator,
+    Text,
+    build_receipt,
+    kind_for,
+)
+from appliance.domain.transactions import Transaction, TxnState, TxnType
 
 _BLOCKS: dict[str, type] = {cls.__name__: cls for cls in get_args(Block)}
 # Field names per block class: blocks hold only plain values, so a shallow copy is the whole
@@ -52,7 +68,10 @@ def _block(b: Block) -> dict[str, Any]:
 
 
 def from_data(data: dict[str, Any]) -> Document:
-    """The document ``to_data`` wrote; ValueError names an unknown block type."""
+    """The document ``to_data`` wrote, or the slip a ``stub_snapshot`` is built from;
+    ValueError names an unknown block type or snapshot version."""
+    if SNAPSHOT in data:
+        return _snapshot_document(data)
     blocks = []
     for raw in data["blocks"]:
         fields = dict(raw)
@@ -67,6 +86,83 @@ def from_data(data: dict[str, Any]) -> Document:
         blocks=tuple(blocks),
         copy=data.get("copy"),
         reference=data.get("reference", ""),
+    )
+
+
+#: The snapshot format's version (a key no document has: it tells the two shapes apart).
+SNAPSHOT = "stub"
+#: The transaction fields a snapshot keeps: every one ``build_receipt`` reads, and the ones a
+#: ``Transaction`` cannot be made without. Only what the journal row holds in the clear (the
+#: masked PAN; no card data, TVR or host extras).
+_TXN_FIELDS = (
+    "uuid",
+    "type",
+    "state",
+    "amount",
+    "currency",
+    "stan",
+    "batch",
+    "invoice",
+    "masked_pan",
+    "scheme",
+    "entry_mode",
+    "aid",
+    "label",
+    "rrn",
+    "auth_code",
+    "response_code",
+    "original_stan",
+    "operator",
+    "offline",
+    "cvm",
+)
+_TXN_TIMES = ("created_at", "updated_at", "transmitted_at")
+
+
+def stub_snapshot(
+    kind: str | None,
+    txn: Transaction,
+    merchant: MerchantInfo,
+    *,
+    copy: str,
+    lang: str,
+    cvm_limit: int,
+    tz: str,
+) -> dict[str, Any]:
+    """What ``copy``'s slip of ``txn`` is built from, as JSON-safe data (see the module
+    docstring). ``kind`` None is decided now, from the state ``txn`` has in this unit."""
+    t: dict[str, Any] = {name: getattr(txn, name) for name in _TXN_FIELDS}
+    for name in _TXN_TIMES:
+        t[name] = getattr(txn, name).isoformat()
+    return {
+        SNAPSHOT: 1,
+        "kind": kind or kind_for(txn),
+        "copy": copy,
+        "lang": lang,
+        "cvm_limit": cvm_limit,
+        "tz": tz,
+        "merchant": [merchant.name, merchant.mid, merchant.tid],
+        "txn": t,
+    }
+
+
+def _snapshot_document(data: dict[str, Any]) -> Document:
+    if data[SNAPSHOT] != 1:
+        raise ValueError(f"unknown stub snapshot version {data[SNAPSHOT]!r}")
+    t = dict(data["txn"])
+    t["type"] = TxnType(t["type"])
+    t["state"] = TxnState(t["state"])
+    for name in _TXN_TIMES:
+        t[name] = datetime.fromisoformat(t[name])
+    name, mid, tid = data["merchant"]
+    return build_receipt(
+        data["kind"],
+        Transaction(**t),
+        MerchantInfo(name=name, mid=mid, tid=tid),
+        copy=data["copy"],
+        lang=data["lang"],
+        cvm_limit=data["cvm_limit"],
+        tz=data["tz"],
     )
 
 

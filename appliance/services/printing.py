@@ -1,8 +1,9 @@
 """The print queue: any number of producers, one print owner per printer.
 
 Producers (a sale, the CLI, the settlement timer) only journal jobs: a job is the receipt
-*document*, committed in the same transaction as the outcome it prints (``stub_hook``). The
-print owner renders and prints. There is one per printer, recorded with a lease in the journal
+*document*, or for a payment's stub a snapshot of what the slip is built from, committed in the
+same transaction as the outcome it prints (``stub_hook``). The print owner builds the slip,
+renders and prints. There is one per printer, recorded with a lease in the journal
 (``print_owners``): the kiosk's print worker while it runs, else the CLI command that queued a
 job, which prints it before it exits (``print_here``). Every job is claimed with a lease in one
 transaction, so two processes never print the same job.
@@ -185,18 +186,27 @@ class PrintQueue:
             return None
 
         def add(uow: UnitOfWork, txn: Transaction) -> None:
-            self.queued_here.append(
-                self._add_document(uow, self.receipt_document(txn, copy, kind=kind), txn, copy)
-            )
+            self.queued_here.append(self._add_snapshot(uow, txn, copy, kind))
             self._wake.set()
 
         return add
 
-    def _add_document(self, uow: UnitOfWork, doc: Any, txn: Transaction, copy: str) -> str:
-        from appliance.domain.receipt_data import to_data
+    def _add_snapshot(self, uow: UnitOfWork, txn: Transaction, copy: str, kind: str | None) -> str:
+        """Journal what the slip is built from, as ``txn`` stands in ``uow``: the print owner
+        builds the slip when it claims the job (``receipt_data.stub_snapshot``)."""
+        from appliance.domain.receipt_data import stub_snapshot
 
-        what = self._stub_name(txn, copy, doc.kind, False)
-        return self.store.add(uow, what, document=to_data(doc), txn_uuid=txn.uuid, copy=copy)
+        snap = stub_snapshot(
+            kind,
+            txn,
+            self.merchant,
+            copy=copy,
+            lang=self.config.locale.receipt_language,
+            cvm_limit=self.config.limits.cvm_limit,
+            tz=self.config.locale.timezone,
+        )
+        what = self._stub_name(txn, copy, snap["kind"], False)
+        return self.store.add(uow, what, document=snap, txn_uuid=txn.uuid, copy=copy)
 
     def transaction_stub(
         self,

@@ -1117,7 +1117,7 @@ class Terminal:
 
     def _stub(self, kind: str | None = None) -> StubHook | None:
         """The merchant stub's job, committed with the outcome: a sale renders nothing and
-        never waits for the printer (the print owner renders the document)."""
+        never waits for the printer (the print owner builds and renders the slip)."""
         if self.receipts is None:
             return None
         return self.receipts.stub_hook("merchant", kind=kind)

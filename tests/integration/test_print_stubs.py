@@ -1,6 +1,8 @@
 """Which stubs a payment journals, and that it journals them with its outcome: the sale commits
-the stub's document in the outcome's transaction and renders nothing; a decline prints no
-merchant stub unless configured; the test page says the shop's local time and zone."""
+what its stub is built from in the outcome's transaction and renders nothing; the stub prints
+the transaction as that outcome left it (a void or a forward before the printer takes the job
+does not change it); a decline prints no merchant stub unless configured; the test page says
+the shop's local time and zone."""
 
 from __future__ import annotations
 
@@ -9,10 +11,11 @@ from pathlib import Path
 
 from appliance.domain.receipt_data import from_data
 from appliance.domain.receipts import document_to_text
+from appliance.domain.transactions import TxnState
 from drivers.printer.base import PrinterProfile
 from drivers.printer.escpos_render import render_text
 from drivers.printer.testpage import build_test_page
-from tests.shop import open_shop
+from tests.shop import SUPERVISOR, Shop, open_shop
 
 
 def test_an_approved_sale_commits_its_stub_document_with_its_outcome(tmp_path: Path) -> None:
@@ -98,3 +101,34 @@ def test_a_job_printed_again_starts_with_the_duplicate_banner_laid_out_from_the_
         assert printed[len(banner) :].startswith(b"HELLO\n")
     finally:
         journal.close()
+
+
+def test_a_sale_voided_before_its_stub_prints_still_prints_as_the_sale_it_was(
+    shop: Shop,
+) -> None:
+    term = shop.terminal
+    sale = term.sale(1_234, operator="01").txn
+    assert term.void(sale.stan, approver=SUPERVISOR).result == "approved"
+    assert term.journal.get(sale.uuid).state is TxnState.VOIDED
+    assert term.receipts.drain() == 2  # the sale's stub, then the void's
+    sale_text, void_text = term.printer.texts()
+    assert "VOIDED" not in sale_text and "已撤销" not in sale_text
+    assert sale.trace in sale_text and sale.auth_code in sale_text
+    assert "VOID" in void_text
+
+
+def test_an_offline_stub_forwarded_before_it_prints_still_prints_pending_authorization(
+    shop: Shop,
+) -> None:
+    term = shop.terminal
+    shop.acquirer.set_fault("refuse")
+    out = term.sale(2_000, operator="01")
+    assert out.result == "stored", out.message_en
+    shop.acquirer.clear_faults()
+    assert term.send_owed().acknowledged == 1
+    forwarded = term.journal.get(out.txn.uuid)
+    assert forwarded.state is TxnState.APPROVED and forwarded.rrn
+    term.receipts.drain()
+    first = term.printer.texts()[0]
+    assert "待授权" in first and "PENDING AUTHORIZATION" in first
+    assert forwarded.rrn not in first

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import replace
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image
 
 from appliance.bench.receipts import TARGET_FS_BYTES, TARGET_LATIN_BYTES, bench_receipt
+from appliance.domain.receipt_data import from_data, stub_snapshot
 from appliance.domain.receipts import LANGS, Line, build_receipt, has_cjk, layout
 from appliance.errors import ConfigError
 from appliance.receipts import samples
@@ -199,6 +201,34 @@ def test_golden_bytes_for_one_receipt_per_kind(kind: str) -> None:
         path.write_bytes(data)
         pytest.skip(f"regenerated {path.name}")
     assert data == path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("kind", "stub_kind"),
+    [
+        ("sale", None),
+        ("void", None),
+        ("refund", None),
+        ("declined", "declined"),
+        ("offline", "offline"),
+        ("forwarded", "forwarded"),
+        ("forwarded_declined", "forwarded"),
+    ],
+)
+def test_a_stub_journaled_as_a_snapshot_prints_the_golden_bytes(
+    kind: str, stub_kind: str | None
+) -> None:
+    snap = stub_snapshot(
+        stub_kind,
+        samples.sample_transaction(kind),
+        samples.SAMPLE_MERCHANT,
+        copy="merchant",
+        lang="bilingual",
+        cvm_limit=samples.SAMPLE_CVM_LIMIT,
+        tz=samples.SAMPLE_TZ,
+    )
+    doc = from_data(json.loads(json.dumps(snap)))
+    assert render_escpos(doc, P32) == (GOLDEN / f"{kind}-bilingual-32-fs.bin").read_bytes()
 
 
 # ------------------------------------------------------------------ image mode
