@@ -323,8 +323,7 @@ class App:
 
     def _status_done(self, status: Any) -> None:
         self._status_job = False
-        self.status, self.status_error = status, ""
-        self.dirty = True
+        self.set_status(status)
 
     def _status_failed(self, exc: BaseException) -> None:
         self._status_job = False

@@ -223,3 +223,16 @@ SAMPLE_KINDS: tuple[str, ...] = (
     *ALL_KINDS[5:],
     "settlement_balanced",
 )
+
+
+#: The card slips a payment's outcome queues: (sample transaction, the kind the stub hook
+#: passes; None lets the transaction's state decide, as a sale's hook does).
+SAMPLE_STUB_KINDS: tuple[tuple[str, str | None], ...] = (
+    ("sale", None),
+    ("void", None),
+    ("refund", None),
+    ("declined", "declined"),
+    ("offline", "offline"),
+    ("forwarded", "forwarded"),
+    ("forwarded_declined", "forwarded"),
+)

@@ -162,14 +162,23 @@ def test_flush_returns_once_the_state_is_shown_while_its_tone_still_sounds(
         ind.close()
 
 
-def test_a_new_state_cuts_the_previous_tone_short(factory: MockFactory) -> None:
-    entered = threading.Event()
-    cut: list[bool] = []
+class CutRecorder:
+    """A tone step that waits until the owner cuts it short: ``entered`` once a tone plays,
+    ``cut`` whether each step was cut (rather than timing out after 5 s)."""
 
-    def pause(seconds: float, cancelled: threading.Event) -> bool:
-        entered.set()
-        cut.append(cancelled.wait(5))
-        return cut[-1]
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.cut: list[bool] = []
+
+    def __call__(self, seconds: float, cancelled: threading.Event) -> bool:
+        self.entered.set()
+        self.cut.append(cancelled.wait(5))
+        return self.cut[-1]
+
+
+def test_a_new_state_cuts_the_previous_tone_short(factory: MockFactory) -> None:
+    pause = CutRecorder()
+    entered, cut = pause.entered, pause.cut
 
     ind = GpioIndicators(LEDS, BUZZER, pin_factory=factory, pause=pause)
     try:
@@ -209,13 +218,8 @@ def test_states_are_shown_by_one_owner_thread_started_by_the_first_show(
 
 
 def test_close_cuts_a_playing_tone_and_stops_the_owner(factory: MockFactory) -> None:
-    entered = threading.Event()
-    cut: list[bool] = []
-
-    def pause(seconds: float, cancelled: threading.Event) -> bool:
-        entered.set()
-        cut.append(cancelled.wait(5))
-        return cut[-1]
+    pause = CutRecorder()
+    entered, cut = pause.entered, pause.cut
 
     before = _owner_threads()
     ind = GpioIndicators(LEDS, BUZZER, pin_factory=factory, pause=pause)

@@ -203,18 +203,7 @@ def test_golden_bytes_for_one_receipt_per_kind(kind: str) -> None:
     assert data == path.read_bytes()
 
 
-@pytest.mark.parametrize(
-    ("kind", "stub_kind"),
-    [
-        ("sale", None),
-        ("void", None),
-        ("refund", None),
-        ("declined", "declined"),
-        ("offline", "offline"),
-        ("forwarded", "forwarded"),
-        ("forwarded_declined", "forwarded"),
-    ],
-)
+@pytest.mark.parametrize(("kind", "stub_kind"), samples.SAMPLE_STUB_KINDS)
 def test_a_stub_journaled_as_a_snapshot_prints_the_golden_bytes(
     kind: str, stub_kind: str | None
 ) -> None:

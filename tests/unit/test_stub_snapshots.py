@@ -13,20 +13,10 @@ from appliance.receipts.samples import (
     SAMPLE_CVM_LIMIT,
     SAMPLE_MERCHANT,
     SAMPLE_PAN,
+    SAMPLE_STUB_KINDS,
     SAMPLE_TZ,
     sample_transaction,
 )
-
-# (sample transaction, kind the stub hook passes): None lets the state decide, as a sale does.
-CARD_SLIPS = [
-    ("sale", None),
-    ("void", None),
-    ("refund", None),
-    ("declined", "declined"),
-    ("offline", "offline"),
-    ("forwarded", "forwarded"),
-    ("forwarded_declined", "forwarded"),
-]
 
 
 def journaled(data: dict[str, object]) -> dict[str, object]:
@@ -34,7 +24,7 @@ def journaled(data: dict[str, object]) -> dict[str, object]:
     return json.loads(json.dumps(data, ensure_ascii=False))  # type: ignore[no-any-return]
 
 
-@pytest.mark.parametrize(("sample", "kind"), CARD_SLIPS)
+@pytest.mark.parametrize(("sample", "kind"), SAMPLE_STUB_KINDS)
 @pytest.mark.parametrize("copy", ["merchant", "customer"])
 @pytest.mark.parametrize("lang", LANGS)
 def test_a_snapshot_builds_the_same_slip_as_the_document_it_replaces(
