@@ -202,6 +202,7 @@ class DemoPanel:
     rect: pygame.Rect
     buttons: list[Button] = field(default_factory=list)
     note: str = ""
+    scans: int = 0  # payment codes shown to the scanner so far
 
     def layout(self) -> None:
         """One column of buttons."""
@@ -211,6 +212,7 @@ class DemoPanel:
             ("mastercard", "Tap Mastercard"),
             ("unionpay", "Tap UnionPay"),
             ("decline", "Tap declined card"),
+            ("scan", "Scan WeChat code"),
             ("link", "Cut link"),
             ("paper", "Paper out"),
         ]
@@ -244,11 +246,24 @@ class DemoPanel:
                         self.shop.printer.restore()
                     else:
                         self.shop.printer.paper_out()
+                elif b.id == "scan":
+                    self.note = self._scan()
+                    return True
                 else:
                     self.shop.present(b.id)
                 self.note = b.label
                 return True
         return False
+
+    def _scan(self) -> str:
+        """The customer's phone under the scanner: a WeChat Pay payment code (18 digits from
+        13), new each time; the note says whether a scan prompt took it."""
+        self.scans += 1
+        scanner = self.shop.backend.terminal.scanner
+        code = f"13{self.scans:016d}"
+        if scanner is None or not hasattr(scanner, "scan"):
+            return "No scanner configured"
+        return "Scanned a WeChat code" if scanner.scan(code) else "No scan prompt: code ignored"
 
 
 def run_interactive(

@@ -416,7 +416,7 @@ def test_demo_cli_runs_the_scripted_shift_headless(
     assert not any(n[:2].isdigit() for n in receipts)
 
 
-def test_demo_side_panel_taps_cards_and_cuts_the_link(shop: DemoShop) -> None:
+def test_demo_side_panel_taps_cards_scans_a_code_and_cuts_the_link(shop: DemoShop) -> None:
     from appliance.sim.demo import PANEL_W, DemoPanel
 
     a = App(shop.backend, size=(800, 480), language="en", panel_width=PANEL_W)
@@ -431,6 +431,21 @@ def test_demo_side_panel_taps_cards_and_cuts_the_link(shop: DemoShop) -> None:
         a.wait_for(lambda: getattr(a.screen, "step", "") == "present_card")
         a.inject_tap(next(b for b in panel.buttons if b.id == "visa").rect.center)
         assert s.wait_prefix("result") == "result_approved"
+        a.tap("new")
+        s.wait("home")
+        scan_button = next(b for b in panel.buttons if b.id == "scan").rect.center
+        a.inject_tap(scan_button)  # no scan prompt yet: the code goes nowhere
+        assert panel.note == "No scan prompt: code ignored"
+        s.type("1250")
+        a.tap("qr")
+        a.wait_for(lambda: a.screen.name == "qr_mode")
+        a.wait_idle()
+        a.tap("scan")
+        a.wait_for(shop.backend.terminal.scanner.waiting.is_set)
+        a.inject_tap(scan_button)
+        assert panel.note == "Scanned a WeChat code"
+        a.wait_for(lambda: a.screen.name.startswith("qr_result"), timeout=20)
+        assert a.screen.name == "qr_result_approved"
         a.inject_tap(next(b for b in panel.buttons if b.id == "link").rect.center)
         assert shop.link_cut
         a.inject_tap(next(b for b in panel.buttons if b.id == "paper").rect.center)
